@@ -1,0 +1,43 @@
+# Thin targets over the project's own commands. `make help` lists them.
+# The Python used: an activated virtualenv if there is one, else ./.venv (made by `make install`).
+VENV ?= .venv
+PYTHON ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
+# Pinned CPU wheel on this project's machines; set TORCH=torch to take your platform's build.
+TORCH ?= torch==2.13.0
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-slow lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: ## create .venv (unless a virtualenv is active) and install musegen with dev tools
+	@if [ -z "$(VIRTUAL_ENV)" ] && [ ! -x "$(VENV)/bin/python" ]; then python3 -m venv $(VENV); fi
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install "$(TORCH)"
+	$(PYTHON) -m pip install -e ".[dev,audio]"
+
+train: ## train the default model (lstm_gru on the Bach chorales); extra overrides in ARGS="..."
+	$(PYTHON) -m musegen.train $(ARGS)
+
+test: ## the default test suite (under 10 minutes on 2 cores)
+	$(PYTHON) -m pytest -q $(ARGS)
+
+test-slow: ## the slow tests too (full training runs)
+	$(PYTHON) -m pytest -q -m "slow or not slow" $(ARGS)
+
+lint: ## ruff lint and format check
+	$(PYTHON) -m ruff check musegen tests experiments
+	$(PYTHON) -m ruff format --check musegen tests experiments
+
+format: ## apply ruff's fixes and formatting
+	$(PYTHON) -m ruff check --fix musegen tests experiments
+	$(PYTHON) -m ruff format musegen tests experiments
+
+bench: ## speed benchmarks, as ratios against named baselines measured in the same run
+	$(PYTHON) -m musegen.bench $(ARGS)
+
+clean: ## remove caches and run outputs (keeps .venv and built datasets in data/)
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info logs outputs multirun
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

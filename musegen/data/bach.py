@@ -1,0 +1,125 @@
+"""The embedded default dataset: J.S. Bach's chorales from music21's corpus, as LPD-5 files.
+
+A fresh install has no LPD-5 (a multi-GB download), but music21 ships ~400 Bach chorales.
+They go through the same path as any MIDI collection: music21 writes each chorale as MIDI,
+``midi_to_lpd`` turns it into an LPD-5 song (music21 gives every part program 0, so all
+voices land in the Piano track), and ``lpd_io`` writes it. Each file is written atomically
+and a marker is written last, so an interrupted build resumes and never yields a
+half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from musegen.data.lpd_io import write_lpd_npz
+from musegen.progress import progress_bar
+
+MARKER = ".complete.json"
+EXTENSIONS = (".mxl", ".xml", ".musicxml", ".krn")
+
+
+def chorale_sources() -> list[Path]:
+    """Paths of the Bach chorales in music21's corpus, sorted by name.
+
+    Only score formats are taken (MusicXML, Humdrum); music21 also keeps Roman-numeral
+    analyses (``.rntxt``) of some chorales there, which are not music to learn from.
+    """
+    from music21 import corpus
+
+    paths = [Path(p) for p in corpus.getComposer("bach")]
+    return sorted((p for p in paths if p.suffix.lower() in EXTENSIONS), key=lambda p: p.name)
+
+
+def _song_id(path: Path) -> str:
+    return path.stem  # e.g. "bwv10.7": BWV number and movement
+
+
+def _build_one(args: tuple[str, str, int]) -> tuple[str, str | None]:
+    """Worker: one chorale -> MIDI (temporary) -> LPD-5 npz. Returns (id, error or None)."""
+    src, dest, resolution = args
+    from music21 import converter
+
+    from musegen.data.midi_to_lpd import midi_to_song
+
+    song_id = _song_id(Path(src))
+    fd, midi_path = tempfile.mkstemp(suffix=".mid")
+    os.close(fd)
+    try:
+        score = converter.parse(src)
+        score.write("midi", fp=midi_path)
+        song = midi_to_song(midi_path, resolution=resolution)
+        song.name = song_id
+        write_lpd_npz(dest, song)
+        return song_id, None
+    except Exception as exc:  # one bad score must not stop the build; it is reported
+        return song_id, f"{type(exc).__name__}: {exc}"
+    finally:
+        Path(midi_path).unlink(missing_ok=True)
+
+
+def build_bach(
+    dest: str | Path,
+    max_songs: int | None = None,
+    workers: int | None = None,
+    resolution: int = 24,
+    progress: bool = True,
+) -> list[Path]:
+    """Write the Bach chorales as LPD-5 npz files under ``dest`` (once) and list them.
+
+    Parameters
+    ----------
+    dest : path
+        Output folder, e.g. ``<data_dir>/bach/lpd5``.
+    max_songs : int, optional
+        Build and return only the first ``max_songs`` chorales (by name): quick tests.
+    workers : int, optional
+        Processes; all cores by default.
+
+    Returns
+    -------
+    list of Path
+        The npz files, sorted by name.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    marker = dest / MARKER
+    sources = chorale_sources()
+    if max_songs is not None:
+        sources = sources[: int(max_songs)]
+    targets = [dest / f"{_song_id(p)}.npz" for p in sources]
+    complete = marker.exists() and json.loads(marker.read_text()).get("resolution") == resolution
+    todo = [
+        (str(src), str(dst), resolution)
+        for src, dst in zip(sources, targets, strict=True)
+        if not dst.exists()
+    ]
+    failed: dict[str, str] = {}
+    if todo and not complete:
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        with progress_bar(len(todo), "Building Bach chorales (once)", enabled=progress) as bar:
+            if workers == 1:
+                results = map(_build_one, todo)
+                for song_id, err in results:
+                    if err:
+                        failed[song_id] = err
+                    bar.advance()
+            else:
+                with ProcessPoolExecutor(workers) as pool:
+                    for song_id, err in pool.map(_build_one, todo, chunksize=4):
+                        if err:
+                            failed[song_id] = err
+                        bar.advance()
+    if max_songs is None and not complete:
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {"resolution": resolution, "songs": len(targets), "failed": failed}, indent=1
+            )
+        )
+        os.replace(tmp, marker)
+    return [t for t in targets if t.exists()]

@@ -1,0 +1,208 @@
+"""The LightningDataModule: a configured source -> cached note splits -> window batches.
+
+Songs are split by a hash of their id (``splits``), never by window; validation is held
+out of the paper's 80% training part (default 70/10/20). ``prepare_data`` (one process)
+converts and caches; ``setup`` (every process) only maps the cached files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from musegen.data.genres import genre_ids
+from musegen.data.note_cache import CACHE_VERSION, NoteSplit, cache_key, open_or_build
+from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
+from musegen.data.splits import SPLITS, check_fractions
+from musegen.data.tracks import LPD5_TRACKS, track_ids
+from musegen.data.windows import NoteWindows, collate_batch
+
+
+class NoteDataModule(L.LightningDataModule):
+    """Batches of note windows from LPD-5 songs (Bach chorales, LPD-5 or any MIDI folder).
+
+    Each batch is a dict of tensors of shape ``(batch_size, seq_len + 1)``: ``pitch`` (int64),
+    ``step`` and ``duration`` (float32, beats), ``velocity`` (int64) and ``track`` (int64, an
+    index into ``track_names``). The model reads the first ``seq_len`` notes and predicts
+    the next.
+
+    Parameters
+    ----------
+    source : {"bach", "lpd5", "midi"}
+        Where songs come from; ``root`` is the LPD-5 tree or MIDI folder for the last two.
+    data_dir : path
+        Where built datasets and the note cache live.
+    tracks : list of str
+        LPD-5 tracks to model (all five by default; ``[Piano]`` as in the paper).
+    seq_len : int
+        Notes the model sees before predicting the next (paper: 25).
+    split : [train, val, test]
+        Song fractions (default 0.7/0.1/0.2: the paper's 80/20 with val held out of train).
+    max_songs : int, optional
+        Use only the first ``max_songs`` songs (sorted by file): quick experiments and tests.
+    genres, labels, label_source
+        Keep only songs that LPD's ``label_source`` lists under one of ``genres``.
+    window_stride, eval_stride : int
+        Hop between training windows, and between val/test windows (default: same).
+    """
+
+    def __init__(
+        self,
+        source: str = "bach",
+        root: str | None = None,
+        data_dir: str = "data",
+        tracks: Sequence[str] = LPD5_TRACKS,
+        seq_len: int = 25,
+        batch_size: int = 315,
+        num_workers: int = 0,
+        split: Sequence[float] = (0.7, 0.1, 0.2),
+        max_songs: int | None = None,
+        genres: Sequence[str] | None = None,
+        labels: str | None = None,
+        label_source: str = "tagtraum",
+        window_stride: int = 1,
+        eval_stride: int | None = None,
+        resolution: int = 24,
+        build_workers: int | None = None,
+        pin_memory: bool = False,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        if source not in SOURCES:
+            raise ValueError(f"data.source: unknown source {source!r}; choose from {list(SOURCES)}")
+        for key, value, low in (
+            ("seq_len", seq_len, 1),
+            ("batch_size", batch_size, 1),
+            ("num_workers", num_workers, 0),
+            ("window_stride", window_stride, 1),
+            ("resolution", resolution, 1),
+        ):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"data.{key} must be an integer >= {low}, got {value!r}")
+        if eval_stride is not None and eval_stride < 1:
+            raise ValueError(f"data.eval_stride must be >= 1, got {eval_stride!r}")
+        if max_songs is not None and max_songs < 1:
+            raise ValueError(f"data.max_songs must be >= 1 or null, got {max_songs!r}")
+        if genres and not labels:
+            raise ValueError("data.genres needs data.labels: the path to LPD's labels.tar.gz")
+        self.track_ids = track_ids(list(tracks))
+        self.track_names = [LPD5_TRACKS[i] for i in self.track_ids]
+        self.fractions = check_fractions(split)
+        self.source, self.root, self.data_dir = source, root, Path(data_dir).expanduser()
+        self.seq_len, self.batch_size, self.num_workers = seq_len, batch_size, num_workers
+        self.max_songs, self.window_stride = max_songs, window_stride
+        self.eval_stride = eval_stride or window_stride
+        self.genres, self.labels, self.label_source = list(genres or []), labels, label_source
+        self.resolution, self.build_workers = resolution, build_workers
+        self.pin_memory, self.progress = pin_memory, progress
+        self.track_lut = np.full(len(LPD5_TRACKS), -1, dtype=np.int64)
+        self.track_lut[self.track_ids] = np.arange(len(self.track_ids))
+        self.entry: Path | None = None
+        self.splits: dict[str, NoteSplit] = {}
+        self.windows: dict[str, NoteWindows] = {}
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.track_ids)
+
+    def spec(self) -> dict:
+        """Everything (besides the files themselves) that changes the cached notes."""
+        return {
+            "source": self.source,
+            "root": None if self.root is None else str(Path(self.root).expanduser().resolve()),
+            "tracks": self.track_ids,
+            "resolution": self.resolution,
+            "split": list(self.fractions),
+            "max_songs": self.max_songs,
+            "genres": sorted(g.lower() for g in self.genres),
+            "label_source": self.label_source if self.genres else None,
+        }
+
+    def songs(self) -> list[SongFile]:
+        """The configured songs: the source, then the genre filter, then ``max_songs``."""
+        files = resolve_songs(
+            self.source,
+            self.root,
+            self.data_dir,
+            max_songs=self.max_songs,
+            workers=self.build_workers,
+            progress=self.progress,
+        )
+        if self.genres:
+            wanted = genre_ids(self.labels, self.genres, self.label_source)
+            files = [f for f in files if f.song_id in wanted]
+            if not files:
+                raise DataSourceError(
+                    f"data.genres={self.genres}: no song of data.root carries these "
+                    f"{self.label_source} labels (LPD's labels use MSD track ids)"
+                )
+        return files[: self.max_songs] if self.max_songs else files
+
+    def prepare_data(self) -> None:
+        files = self.songs()
+        self.entry = open_or_build(
+            files,
+            self.data_dir / "cache",
+            self.spec(),
+            self.track_ids,
+            self.fractions,
+            workers=self.build_workers,
+            progress=self.progress,
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.entry is None:  # a fresh process (DDP rank > 0): find the entry prepared
+            self.entry = self.data_dir / "cache" / cache_key(self.spec(), self.songs())
+            if not (self.entry / "meta.json").exists():
+                self.prepare_data()
+        length = self.seq_len + 1
+        for name in SPLITS:
+            split = NoteSplit(self.entry / name)
+            stride = self.window_stride if name == "train" else self.eval_stride
+            self.splits[name] = split
+            self.windows[name] = NoteWindows(split, length, stride, self.track_lut)
+        if len(self.windows["train"]) == 0:
+            raise DataSourceError(
+                f"no training window of data.seq_len={self.seq_len}+1 notes: the "
+                f"{self.splits['train'].n_songs} training songs are too short or too few; "
+                "lower data.seq_len or add songs"
+            )
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.windows[name],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_batch,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def summary(self) -> dict:
+        """Songs, notes and windows per split, for logs and reports."""
+        return {
+            name: {
+                "songs": self.splits[name].n_songs,
+                "notes": self.splits[name].n_notes,
+                "windows": len(self.windows[name]),
+            }
+            for name in self.splits
+        }
+
+    def cache_version(self) -> int:
+        return CACHE_VERSION

@@ -1,0 +1,165 @@
+"""Read and write LPD npz files exactly as the dataset ships them.
+
+Two layouts exist and both are read:
+
+* pypianoroll 0.x (how LPD itself was released): ``pianoroll_{i}_csc_{data,indices,indptr,shape}``
+  per track, ``tempo``, ``downbeat`` and an ``info.json`` member whose resolution key is
+  ``beat_resolution``;
+* pypianoroll 1.x (``pypianoroll.save``): the same arrays, ``resolution`` in ``info.json``.
+
+Files are written in the 1.x layout, which ``pypianoroll.load`` reads back. The tracks stay
+sparse (``scipy.sparse.csc_matrix``, shape ``(T, 128)``, uint8 velocities): an LPD song is
+~99% zeros and the note extraction works on the sparse arrays directly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class LPDFormatError(ValueError):
+    """An npz file is not a pypianoroll/LPD file (one line: which file and why)."""
+
+
+@dataclass
+class TrackRoll:
+    """One instrument track: a sparse pianoroll of velocities.
+
+    ``roll`` is a ``scipy.sparse.csc_matrix`` of shape ``(T, 128)``; dtype uint8 (velocity)
+    or bool (LPD files that store only on/off).
+    """
+
+    name: str
+    program: int
+    is_drum: bool
+    roll: sp.csc_matrix
+
+
+@dataclass
+class Song:
+    """A multitrack pianoroll song, the in-memory form of one LPD npz file."""
+
+    name: str
+    resolution: int
+    tracks: list[TrackRoll]
+    tempo: np.ndarray | None = None  # shape=(T,), float64, qpm per time step
+    downbeat: np.ndarray | None = None  # shape=(T,), bool
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of time steps, the longest track's length."""
+        return max((t.roll.shape[0] for t in self.tracks), default=0)
+
+
+def _csc(arrays: dict[str, np.ndarray], prefix: str, path: Path) -> sp.csc_matrix:
+    try:
+        data = arrays[f"{prefix}_csc_data"]
+        indices = arrays[f"{prefix}_csc_indices"]
+        indptr = arrays[f"{prefix}_csc_indptr"]
+        shape = tuple(int(s) for s in arrays[f"{prefix}_csc_shape"])
+    except KeyError as exc:
+        raise LPDFormatError(f"{path}: missing array {exc.args[0]!r}") from None
+    return sp.csc_matrix((data, indices, indptr), shape=shape)
+
+
+def read_lpd_npz(path: str | Path) -> Song:
+    """Read an LPD / pypianoroll npz file (either layout) into a ``Song``.
+
+    Raises
+    ------
+    LPDFormatError
+        If the file is not a readable zip, lacks ``info.json`` or a track's arrays.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise LPDFormatError(f"{path}: not a readable npz file ({exc})") from None
+    raw_info = arrays.pop("info.json", None)
+    if raw_info is None:
+        raise LPDFormatError(f"{path}: no info.json, so not an LPD/pypianoroll file")
+    info = json.loads(bytes(raw_info).decode("utf-8"))
+    resolution = info.get("resolution", info.get("beat_resolution"))
+    if resolution is None:
+        raise LPDFormatError(f"{path}: info.json has neither 'resolution' nor 'beat_resolution'")
+    tracks = []
+    idx = 0
+    while str(idx) in info:
+        meta = info[str(idx)]
+        tracks.append(
+            TrackRoll(
+                name=str(meta.get("name") or ""),
+                program=int(meta.get("program") or 0),
+                is_drum=bool(meta.get("is_drum")),
+                roll=_csc(arrays, f"pianoroll_{idx}", path),
+            )
+        )
+        idx += 1
+    tempo = arrays.get("tempo")
+    downbeat = arrays.get("downbeat")
+    return Song(
+        name=str(info.get("name") or path.stem),
+        resolution=int(resolution),
+        tracks=tracks,
+        tempo=None if tempo is None else np.asarray(tempo, dtype=np.float64).reshape(-1),
+        downbeat=None if downbeat is None else np.asarray(downbeat, dtype=bool).reshape(-1),
+    )
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asanyarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_lpd_npz(path: str | Path, song: Song, compressed: bool = True) -> Path:
+    """Write ``song`` as a pypianoroll-1.x npz file, atomically.
+
+    The file is written under a temporary name in the same folder and renamed into place,
+    so an interrupted run never leaves a half-written file that a later run reads as valid.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info: dict = {"resolution": int(song.resolution), "name": song.name}
+    members: dict[str, np.ndarray] = {}
+    if song.tempo is not None:
+        members["tempo"] = np.asarray(song.tempo, dtype=np.float64)
+    if song.downbeat is not None:
+        members["downbeat"] = np.asarray(song.downbeat, dtype=bool)
+    for idx, track in enumerate(song.tracks):
+        csc = sp.csc_matrix(track.roll)
+        csc.eliminate_zeros()
+        csc.sort_indices()
+        prefix = f"pianoroll_{idx}_csc"
+        members[f"{prefix}_data"] = csc.data
+        members[f"{prefix}_indices"] = csc.indices
+        members[f"{prefix}_indptr"] = csc.indptr
+        members[f"{prefix}_shape"] = np.asarray(csc.shape, dtype=np.int64)
+        info[str(idx)] = {
+            "program": int(track.program),
+            "is_drum": bool(track.is_drum),
+            "name": track.name,
+        }
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", method) as zf:
+            for key, array in members.items():
+                zf.writestr(f"{key}.npy", _npy_bytes(array))
+            zf.writestr("info.json", json.dumps(info))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

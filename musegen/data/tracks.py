@@ -1,0 +1,70 @@
+"""LPD-5's five tracks and the official rule that maps a MIDI program onto them.
+
+The rule is LPD's ``src/merger_5.py``: drum tracks -> Drums; programs 0-7 -> Piano;
+24-31 -> Guitar; 32-39 -> Bass; every other program below 96, and 104-111 -> Strings;
+96-103 (synth effects) and 112-127 (percussive, sound effects) are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LPD5_TRACKS: tuple[str, ...] = ("Drums", "Piano", "Guitar", "Bass", "Strings")
+"""Track names in LPD-5's file order; a track id is an index into this tuple."""
+
+LPD5_PROGRAMS: tuple[int, ...] = (0, 0, 24, 32, 48)
+"""The General MIDI program LPD-5 stores for each track (Drums plays on channel 10)."""
+
+LPD5_IS_DRUM: tuple[bool, ...] = (True, False, False, False, False)
+
+DROPPED = -1
+
+
+def lpd5_family(programs: np.ndarray, is_drum: np.ndarray) -> np.ndarray:
+    """Map MIDI programs to LPD-5 track ids with LPD's official rule.
+
+    Parameters
+    ----------
+    programs : ndarray, shape=(n,), int
+        General MIDI programs, 0-127.
+    is_drum : ndarray, shape=(n,), bool
+        Whether each source track is a drum track (channel 10).
+
+    Returns
+    -------
+    ndarray, shape=(n,), int64
+        Track ids 0-4 (see ``LPD5_TRACKS``), or ``DROPPED`` (-1) for programs the rule drops.
+    """
+    programs = np.asarray(programs, dtype=np.int64)
+    is_drum = np.asarray(is_drum, dtype=bool)
+    out = np.full(programs.shape, 4, dtype=np.int64)  # Strings: the catch-all below 96
+    out[programs < 8] = 1
+    out[(programs >= 24) & (programs < 32)] = 2
+    out[(programs >= 32) & (programs < 40)] = 3
+    out[((programs >= 96) & (programs < 104)) | (programs >= 112)] = DROPPED
+    out[is_drum] = 0
+    return out
+
+
+def track_ids(names: list[str] | tuple[str, ...]) -> list[int]:
+    """Resolve track names (case-insensitive) to LPD-5 track ids, keeping the given order.
+
+    Raises
+    ------
+    ValueError
+        One line naming the unknown track and the valid names.
+    """
+    lookup = {name.lower(): i for i, name in enumerate(LPD5_TRACKS)}
+    ids = []
+    for name in names:
+        key = str(name).lower()
+        if key not in lookup:
+            raise ValueError(
+                f"data.tracks: unknown track {name!r}; choose from {list(LPD5_TRACKS)}"
+            )
+        ids.append(lookup[key])
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"data.tracks: a track is listed twice in {list(names)}")
+    if not ids:
+        raise ValueError(f"data.tracks: empty; choose from {list(LPD5_TRACKS)}")
+    return ids

@@ -1,0 +1,82 @@
+"""The embedded default dataset: music21's Bach chorales, built as LPD-5 files once."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musegen.data.bach import MARKER, build_bach, chorale_sources
+from musegen.data.datamodule import NoteDataModule
+from musegen.data.lpd_io import read_lpd_npz
+from musegen.data.pianoroll_notes import song_to_notes
+from musegen.data.tracks import LPD5_TRACKS
+
+
+def test_corpus_has_enough_chorales() -> None:
+    sources = chorale_sources()
+    assert len(sources) >= 350
+    assert all(p.suffix != ".rntxt" for p in sources)
+
+
+def test_chorales_become_lpd5_files_with_all_voices_in_piano(bach_small: Path) -> None:
+    files = sorted((bach_small / "bach" / "lpd5").glob("*.npz"))
+    assert len(files) == 24
+    for path in files[:6]:
+        song = read_lpd_npz(path)
+        assert [t.name for t in song.tracks] == list(LPD5_TRACKS)
+        assert song.resolution == 24
+        notes = song_to_notes(song)
+        assert len(notes) > 30
+        assert set(np.unique(notes["track"])) == {1}  # program 0 -> Piano
+        assert 30 <= notes["pitch"].min() and notes["pitch"].max() <= 90  # SATB range
+
+
+def test_rebuild_is_skipped_and_interrupted_builds_resume(bach_small: Path) -> None:
+    dest = bach_small / "bach" / "lpd5"
+    files = sorted(dest.glob("*.npz"))[:3]
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    assert build_bach(dest, max_songs=3, progress=False) == files
+    assert [f.stat().st_mtime_ns for f in files] == mtimes  # nothing rewritten
+    # an interrupted build: one file missing, a half-written temporary file left behind
+    files[1].unlink()
+    leftover = dest / f".{files[1].name}.abc123.tmp"
+    leftover.write_bytes(b"PK\x03\x04 half a zip")
+    assert build_bach(dest, max_songs=3, progress=False) == files
+    assert read_lpd_npz(files[1]).resolution == 24
+    assert not (dest / MARKER).exists()  # only a full build writes the marker
+    leftover.unlink()
+
+
+def test_default_datamodule_on_bach(bach_small: Path) -> None:
+    dm = NoteDataModule(
+        source="bach",
+        data_dir=str(bach_small),
+        tracks=["Piano"],
+        max_songs=24,
+        batch_size=8,
+        progress=False,
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    summary = dm.summary()
+    assert sum(s["songs"] for s in summary.values()) == 24
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["pitch"].shape == (8, 26)
+    assert int(batch["track"].max()) == 0
+
+
+@pytest.mark.slow
+def test_full_build_under_two_minutes(tmp_path: Path) -> None:
+    """All chorales, as a fresh install's first run builds them (about a minute on 2 cores)."""
+    start = time.perf_counter()
+    files = build_bach(tmp_path / "lpd5", workers=os.cpu_count(), progress=False)
+    elapsed = time.perf_counter() - start
+    assert len(files) >= 350
+    marker = json.loads((tmp_path / "lpd5" / MARKER).read_text())
+    assert marker["songs"] >= 350
+    print(f"built {len(files)} chorales in {elapsed:.1f} s")
