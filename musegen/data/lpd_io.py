@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -72,6 +74,39 @@ def _csc(arrays: dict[str, np.ndarray], prefix: str, path: Path) -> sp.csc_matri
     return sp.csc_matrix((data, indices, indptr), shape=shape)
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+_NPY_HEADER = re.compile(
+    rb"'descr':\s*'([^']+)',\s*'fortran_order':\s*(True|False),\s*'shape':\s*\(([^)]*)\)"
+)
+
+
+def _parse_npy(buf: bytes) -> np.ndarray:
+    """Parse one ``.npy`` member without ``ast.literal_eval`` (numpy's reader spends most of
+    an LPD file's load time there); any header this does not recognise goes to numpy."""
+    if buf[:6] == _NPY_MAGIC and buf[6] in (1, 2, 3):
+        size = 2 if buf[6] == 1 else 4
+        start = 8 + size
+        end = start + int.from_bytes(buf[8:start], "little")
+        match = _NPY_HEADER.search(buf[start:end])
+        if match:
+            dtype = np.dtype(match.group(1).decode("latin1"))
+            if not dtype.hasobject:
+                shape = tuple(int(x) for x in match.group(3).split(b",") if x.strip())
+                arr = np.frombuffer(buf, dtype=dtype, count=math.prod(shape), offset=end)
+                return arr.reshape(shape, order="F" if match.group(2) == b"True" else "C")
+    return np.lib.format.read_array(io.BytesIO(buf), allow_pickle=False)
+
+
+def _read_members(path: Path) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(path) as zf:
+        out = {}
+        for name in zf.namelist():
+            key = name[:-4] if name.endswith(".npy") else name
+            data = zf.read(name)
+            out[key] = np.frombuffer(data, np.uint8) if key == "info.json" else _parse_npy(data)
+        return out
+
+
 def read_lpd_npz(path: str | Path) -> Song:
     """Read an LPD / pypianoroll npz file (either layout) into a ``Song``.
 
@@ -82,8 +117,7 @@ def read_lpd_npz(path: str | Path) -> Song:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = _read_members(path)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise LPDFormatError(f"{path}: not a readable npz file ({exc})") from None
     raw_info = arrays.pop("info.json", None)
