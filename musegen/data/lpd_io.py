@@ -80,7 +80,7 @@ _NPY_HEADER = re.compile(
 )
 
 
-def _parse_npy(buf: bytes) -> np.ndarray:
+def _parse_npy(buf: bytes | bytearray) -> np.ndarray:
     """Parse one ``.npy`` member without ``ast.literal_eval`` (numpy's reader spends most of
     an LPD file's load time there); any header this does not recognise goes to numpy."""
     if buf[:6] == _NPY_MAGIC and buf[6] in (1, 2, 3):
@@ -102,7 +102,7 @@ def _read_members(path: Path) -> dict[str, np.ndarray]:
         out = {}
         for name in zf.namelist():
             key = name[:-4] if name.endswith(".npy") else name
-            data = zf.read(name)
+            data = bytearray(zf.read(name))  # writable arrays: callers may edit the rolls
             out[key] = np.frombuffer(data, np.uint8) if key == "info.json" else _parse_npy(data)
         return out
 
@@ -123,7 +123,10 @@ def read_lpd_npz(path: str | Path) -> Song:
     raw_info = arrays.pop("info.json", None)
     if raw_info is None:
         raise LPDFormatError(f"{path}: no info.json, so not an LPD/pypianoroll file")
-    info = json.loads(bytes(raw_info).decode("utf-8"))
+    try:
+        info = json.loads(bytes(raw_info).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LPDFormatError(f"{path}: info.json is not valid JSON ({exc})") from None
     resolution = info.get("resolution", info.get("beat_resolution"))
     if resolution is None:
         raise LPDFormatError(f"{path}: info.json has neither 'resolution' nor 'beat_resolution'")

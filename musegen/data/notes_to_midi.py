@@ -1,0 +1,140 @@
+"""Note array (``NOTE_DTYPE``) -> Standard MIDI File, exact to the time step.
+
+The file's ticks per quarter note equals the note array's resolution, so every onset and
+duration is a whole number of ticks and ``midi_to_lpd.midi_to_song`` reads the same notes
+back. symusic writes the file (its tick-mode scores are integers end to end; pretty_midi
+would go through float seconds).
+
+Drums: in an LPD drum roll every non-zero time step is a hit (LPD stores drum onsets only),
+so a drum "note" of k steps -- two or more hits on adjacent steps, which ``roll_runs`` reads
+as one run -- is written as k one-step hits. Written as one long note it would come back as
+a single hit and the round trip notes -> MIDI -> notes would lose the others.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
+
+
+def notes_to_midi(
+    notes: np.ndarray,
+    path: str | Path,
+    resolution: int = 24,
+    tempo: float = 120.0,
+    track_names: Sequence[str] = LPD5_TRACKS,
+) -> Path:
+    """Write notes as a MIDI file, atomically (temporary name, then ``os.replace``).
+
+    Parameters
+    ----------
+    notes : ndarray, structured, shape=(n,)
+        Fields ``pitch``, ``step`` (beats since the previous onset), ``duration`` (beats),
+        ``velocity`` and ``track`` (LPD-5 track id); ``time`` (onset in time steps) is used
+        when present and consistent with ``step``, as ``pianoroll_notes.notes_to_song`` does.
+    path : str or Path
+        Destination; its folder is created if needed.
+    resolution : int
+        Time steps per beat; also the file's ticks per quarter note.
+    tempo : float
+        Quarter notes per minute, one tempo for the whole file.
+    track_names : sequence of str
+        Instrument name per LPD-5 track id.
+
+    Returns
+    -------
+    Path
+        ``path``. One instrument per LPD-5 track that has notes, with LPD-5's program
+        (``tracks.LPD5_PROGRAMS``); Drums on the drum channel.
+    """
+    path = Path(path)
+    if resolution < 1:
+        raise ValueError(f"notes_to_midi: resolution must be >= 1, got {resolution}")
+    if not tempo > 0:
+        raise ValueError(f"notes_to_midi: tempo must be > 0 qpm, got {tempo}")
+    notes = np.asarray(notes)
+    onset, length = _onsets_and_lengths(notes, resolution)
+    track = notes["track"].astype(np.int64)
+    if notes.size and (track.min() < 0 or track.max() >= len(track_names)):
+        raise ValueError(
+            f"notes_to_midi: track ids must be in 0..{len(track_names) - 1}, "
+            f"got {track.min()}..{track.max()}"
+        )
+    pitch = notes["pitch"].astype(np.int64)
+    if notes.size and (pitch.min() < 0 or pitch.max() > 127):
+        raise ValueError("notes_to_midi: pitches must be in 0..127")
+    # velocity 0 would be read as a note-off
+    velocity = np.clip(notes["velocity"].astype(np.int64), 1, 127)
+
+    score = symusic.Score(resolution)
+    score.tempos.append(symusic.Tempo(0, qpm=float(tempo)))
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    for tid, name in enumerate(track_names):
+        sel = track == tid
+        if not sel.any():
+            continue
+        is_drum = LPD5_IS_DRUM[tid] if tid < len(LPD5_IS_DRUM) else False
+        t_on, t_len, t_pitch, t_vel = onset[sel], length[sel], pitch[sel], velocity[sel]
+        if is_drum:
+            t_on, t_len, t_pitch, t_vel = _split_drum_runs(t_on, t_len, t_pitch, t_vel)
+        order = np.lexsort((t_pitch, t_on))
+        instrument = symusic.Track(
+            str(name), LPD5_PROGRAMS[tid] if tid < len(LPD5_PROGRAMS) else 0, bool(is_drum)
+        )
+        instrument.notes = symusic.Note.from_numpy(
+            t_on[order].astype(np.int32),
+            t_len[order].astype(np.int32),
+            t_pitch[order].astype(np.int8),
+            t_vel[order].astype(np.int8),
+        )
+        score.tracks.append(instrument)
+    _write_atomic(path, score.dumps_midi())
+    return path
+
+
+def _onsets_and_lengths(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets and lengths in time steps (``int64``), by ``notes_to_song``'s rule.
+
+    Onsets are the cumulative ``step`` in beats, rounded to steps, unless ``time`` is present
+    and equals them up to a shift: then ``time`` keeps the song's absolute start. Lengths are
+    ``duration`` rounded to steps, at least 1.
+    """
+    onset = np.rint(np.cumsum(notes["step"].astype(np.float64)) * resolution).astype(np.int64)
+    if "time" in (notes.dtype.names or ()) and notes.size:
+        times = notes["time"].astype(np.int64)
+        if np.array_equal(times - times[0], onset):
+            onset = times
+    if notes.size and onset.min() < 0:
+        raise ValueError("notes_to_midi: negative onset (check the notes' step/time fields)")
+    length = np.maximum(np.rint(notes["duration"].astype(np.float64) * resolution), 1)
+    return onset, length.astype(np.int64)
+
+
+def _split_drum_runs(
+    onset: np.ndarray, length: np.ndarray, pitch: np.ndarray, velocity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One 1-step hit per time step a drum note covers (see the module docstring)."""
+    first = np.repeat(onset - np.cumsum(length) + length, length)
+    hits = first + np.arange(int(length.sum()), dtype=np.int64)
+    ones = np.ones(hits.size, dtype=np.int64)
+    return hits, ones, np.repeat(pitch, length), np.repeat(velocity, length)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write under a temporary name in the same folder and rename: no half-written files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
