@@ -1,0 +1,103 @@
+"""Every file of one generated sample, written together.
+
+``write_sample`` writes ``<name>.mid``, ``<name>.npz``, ``<name>.png`` and, when FluidSynth
+is available, ``<name>.wav``. They are first written into a hidden staging folder inside
+``out_dir`` and moved into place only when all of them succeeded, so a failure (a full
+disk, an interrupt) leaves no half-written file and no partial set of a sample's files
+in ``out_dir``; the staging folder is removed either way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from musegen.data.lpd_io import write_lpd_npz
+from musegen.data.pianoroll_notes import notes_to_song
+from musegen.render import file_mode
+from musegen.render.audio import SAMPLE_RATE, render_wav
+from musegen.render.pianoroll_png import plot_pianoroll
+
+SUFFIXES: tuple[str, ...] = ("mid", "npz", "png", "wav")
+"""Keys of ``write_sample``'s result, which are also the files' suffixes."""
+
+
+def write_sample(
+    notes: np.ndarray,
+    out_dir: str | Path,
+    name: str,
+    primer_len: int,
+    resolution: int = 24,
+    tempo: float = 120.0,
+    audio: bool = True,
+    track_ids: Sequence[int] | None = None,
+    title: str | None = None,
+    sample_rate: int = SAMPLE_RATE,
+) -> dict[str, Path]:
+    """Write one sample's MIDI, LPD-5 npz, pianoroll PNG and (maybe) WAV into ``out_dir``.
+
+    Parameters
+    ----------
+    notes : ndarray, shape=(n,), NOTE_DTYPE
+        The sample: its primer (the first ``primer_len`` notes) and the continuation;
+        ``track`` holds LPD-5 ids.
+    out_dir : str or Path
+        Destination folder (created).
+    name : str
+        File stem, a plain name (no folder).
+    primer_len : int
+        Notes of the primer, marked in the PNG.
+    resolution, tempo
+        Time steps per beat and quarter notes per minute of the MIDI and npz files.
+    audio : bool
+        Render ``<name>.wav`` when FluidSynth is available (see ``render.audio``).
+    track_ids : sequence of int, optional
+        PNG panels (default: the tracks that have notes).
+    title : str, optional
+        PNG title (default ``name``).
+
+    Returns
+    -------
+    dict of str to Path
+        ``{"mid": ..., "npz": ..., "png": ...}`` plus ``"wav"`` when audio was written. A
+        ``<name>.wav`` left by an earlier run is removed when no new one is written, so a
+        sample's files always belong together.
+    """
+    from musegen.data.notes_to_midi import notes_to_midi
+
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"write_sample: name must be a plain file name, got {name!r}")
+    notes = np.asarray(notes)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir))
+    try:
+        staged = {
+            "mid": notes_to_midi(notes, stage / f"{name}.mid", resolution, tempo),
+            "npz": write_lpd_npz(
+                stage / f"{name}.npz", notes_to_song(notes, resolution, name, tempo)
+            ),
+            "png": plot_pianoroll(
+                notes, stage / f"{name}.png", primer_len, resolution, track_ids, title or name
+            ),
+        }
+        if audio:
+            wav = render_wav(staged["mid"], stage / f"{name}.wav", sample_rate)
+            if wav is not None:
+                staged["wav"] = wav
+        mode = file_mode()
+        written = {}
+        for key, src in staged.items():
+            os.chmod(src, mode)  # mkstemp made it private (0o600)
+            written[key] = out_dir / src.name
+            os.replace(src, written[key])
+        if "wav" not in written:
+            (out_dir / f"{name}.wav").unlink(missing_ok=True)
+        return written
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,164 @@
+"""A sample's files: MIDI, npz, PNG and WAV parse back, are complete, and appear together."""
+
+from __future__ import annotations
+
+import logging
+import wave
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from PIL import Image
+
+from musegen.data.lpd_io import read_lpd_npz
+from musegen.data.pianoroll_notes import notes_to_song, song_to_notes
+from musegen.data.tracks import LPD5_PROGRAMS
+from musegen.metrics.references import UnigramSampler
+from musegen.render import audio as A
+from musegen.render import file_mode, outputs
+from musegen.render.pianoroll_png import plot_pianoroll, song_onsets
+from tests.conftest import LPD5_FILE, need
+
+PRIMER = 120
+
+
+@pytest.fixture(scope="module")
+def real_sample() -> np.ndarray:
+    """The first 400 notes (~10 bars, all five tracks) of LPD-5's own file."""
+    return song_to_notes(read_lpd_npz(need(LPD5_FILE)))[:400]
+
+
+def test_sample_files_parse_back(real_sample: np.ndarray, tmp_path: Path) -> None:
+    files = outputs.write_sample(real_sample, tmp_path, "song0", PRIMER, audio=False)
+    assert set(files) == {"mid", "npz", "png"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song0.mid", "song0.npz", "song0.png"]
+    # MIDI: one instrument per LPD track, LPD-5 programs, drums on the drum channel, and
+    # every note (LPD drum hits are one step long, so none is split)
+    midi = pretty_midi.PrettyMIDI(str(files["mid"]))
+    assert sum(len(i.notes) for i in midi.instruments) == len(real_sample)
+    tracks = np.unique(real_sample["track"]).tolist()
+    assert len(midi.instruments) == len(tracks)
+    for inst, tid in zip(midi.instruments, tracks, strict=True):
+        assert inst.is_drum == (tid == 0)
+        assert inst.program == LPD5_PROGRAMS[tid]
+        assert len(inst.notes) == int((real_sample["track"] == tid).sum())
+    # npz: the very same notes
+    back = song_to_notes(read_lpd_npz(files["npz"]))
+    for field in ("time", "pitch", "duration", "velocity", "track"):
+        np.testing.assert_array_equal(back[field], real_sample[field], err_msg=field)
+    # PNG: 1200 px wide, 150 px per track panel plus the title and axis
+    assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(files["png"]) as img:
+        img.verify()
+    with Image.open(files["png"]) as img:
+        assert img.size == (1200, 40 + 150 * len(tracks))
+        pixels = np.asarray(img.convert("L"))
+    assert 0.005 < (pixels < 200).mean() < 0.5  # notes and lines drawn, not a blank page
+    for path in files.values():  # not mkstemp's private 0o600
+        assert path.stat().st_mode & 0o777 == file_mode()
+
+
+def test_generated_sample_without_times(real_sample: np.ndarray, tmp_path: Path) -> None:
+    """A primer plus sampled notes that carry only steps (as a model's output does)."""
+    cont = UnigramSampler.fit(real_sample).sample(200, np.random.default_rng(0))
+    cont["time"] = 0  # no times: onsets come from the steps
+    sample = np.concatenate([real_sample[:PRIMER], cont])
+    files = outputs.write_sample(sample, tmp_path, "gen", PRIMER, audio=False, track_ids=[0, 1])
+    midi = pretty_midi.PrettyMIDI(str(files["mid"]))
+    pitched = sample[sample["track"] != 0]
+    n_midi = sum(len(i.notes) for i in midi.instruments if not i.is_drum)
+    assert n_midi == len(pitched)
+    with Image.open(files["png"]) as img:
+        assert img.size == (1200, 40 + 150 * 2)
+
+
+def test_primer_line_sits_where_notes_to_song_puts_the_first_generated_note(
+    real_sample: np.ndarray,
+) -> None:
+    cont = UnigramSampler.fit(real_sample).sample(50, np.random.default_rng(1), real_sample)
+    sample = np.concatenate([real_sample, cont])
+    back = song_to_notes(notes_to_song(sample))
+    onsets = song_onsets(sample)
+    assert set(onsets.tolist()) == set(back["time"].tolist())
+    sample["time"] = 0  # inconsistent times: both fall back to the steps
+    np.testing.assert_array_equal(
+        np.unique(song_onsets(sample)), np.unique(song_to_notes(notes_to_song(sample))["time"])
+    )
+
+
+def test_nothing_is_left_behind_when_a_file_fails(
+    real_sample: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "song0.wav").write_bytes(b"old")
+
+    def broken(*args: object, **kwargs: object) -> Path:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "plot_pianoroll", broken)
+    with pytest.raises(OSError, match="disk full"):
+        outputs.write_sample(real_sample, tmp_path, "song0", PRIMER, audio=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["song0.wav"]  # no mid/npz, no staging
+    with pytest.raises(ValueError, match="plain file name"):
+        outputs.write_sample(real_sample, tmp_path, "a/b", PRIMER)
+
+
+def test_png_of_nothing_and_atomic_png(tmp_path: Path, real_sample: np.ndarray) -> None:
+    path = plot_pianoroll(real_sample[:0], tmp_path / "empty.png")
+    with Image.open(path) as img:
+        assert img.size == (1200, 190)  # one empty Piano panel
+    path = plot_pianoroll(real_sample, tmp_path / "x.png", PRIMER, track_ids=[0, 1, 2, 3, 4])
+    assert {p.name for p in tmp_path.iterdir()} == {"empty.png", "x.png"}  # no temp files
+
+
+def test_audio_skipped_once_with_the_reason(
+    real_sample: np.ndarray,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(A, "audio_unavailable", lambda: "no libfluidsynth (test)")
+    monkeypatch.setattr(A, "_skip_logged", False)
+    (tmp_path / "song0.wav").write_bytes(b"stale")  # from an earlier run
+    with caplog.at_level(logging.WARNING, logger="musegen.render.audio"):
+        files = outputs.write_sample(real_sample, tmp_path, "song0", PRIMER)
+        assert A.render_wav(files["mid"], tmp_path / "again.wav") is None
+    assert "wav" not in files
+    assert not (tmp_path / "song0.wav").exists() and not (tmp_path / "again.wav").exists()
+    skipped = [r.getMessage() for r in caplog.records if "audio skipped" in r.getMessage()]
+    assert skipped == ["audio skipped: no libfluidsynth (test)"]
+
+
+def test_audio_unavailable_says_why_or_nothing() -> None:
+    reason = A.audio_unavailable()
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError):
+        assert reason is not None and "libfluidsynth3" in reason
+    else:
+        assert reason is None
+
+
+def test_wav_written_with_fluidsynth(real_sample: np.ndarray, tmp_path: Path) -> None:
+    if A.audio_unavailable() is not None:
+        pytest.skip(f"FluidSynth absent here: {A.audio_unavailable()}")
+    short = real_sample[:150]
+    files = outputs.write_sample(short, tmp_path, "song0", 50, audio=True, sample_rate=22050)
+    midi_end = pretty_midi.PrettyMIDI(str(files["mid"])).get_end_time()
+    with wave.open(str(files["wav"])) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
+        seconds = wav.getnframes() / wav.getframerate()
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert midi_end <= seconds <= midi_end + 3  # FluidSynth adds the release tail
+    assert np.abs(pcm).max() == round(A.PEAK * 32767)  # peak-normalised, not silent
+
+
+def test_write_wav_silence_and_scale(tmp_path: Path) -> None:
+    path = A.write_wav(np.zeros(100), tmp_path / "silence.wav", 8000)
+    with wave.open(str(path)) as wav:
+        assert wav.getnframes() == 100
+        assert not np.frombuffer(wav.readframes(100), dtype="<i2").any()
+    path = A.write_wav(np.array([0.0, 2.0, -1.0]), tmp_path / "x.wav", 8000)
+    with wave.open(str(path)) as wav:
+        pcm = np.frombuffer(wav.readframes(3), dtype="<i2").tolist()
+    assert pcm == [0, round(0.9 * 32767), -round(0.45 * 32767)]
