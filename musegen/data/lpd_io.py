@@ -17,15 +17,15 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from musegen.atomic import atomic_path
 
 
 class LPDFormatError(ValueError):
@@ -189,14 +189,8 @@ def write_lpd_npz(path: str | Path, song: Song, compressed: bool = True) -> Path
             "name": track.name,
         }
     method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", method) as zf:
-            for key, array in members.items():
-                zf.writestr(f"{key}.npy", _npy_bytes(array))
-            zf.writestr("info.json", json.dumps(info))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", method) as zf:
+        for key, array in members.items():
+            zf.writestr(f"{key}.npy", _npy_bytes(array))
+        zf.writestr("info.json", json.dumps(info))
     return path

@@ -13,14 +13,13 @@ a single hit and the round trip notes -> MIDI -> notes would lose the others.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import symusic
 
+from musegen.atomic import write_bytes_atomic
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 
@@ -95,7 +94,7 @@ def notes_to_midi(
             t_vel[order].astype(np.int8),
         )
         score.tracks.append(instrument)
-    _write_atomic(path, score.dumps_midi())
+    write_bytes_atomic(path, score.dumps_midi())
     return path
 
 
@@ -125,16 +124,3 @@ def _split_drum_runs(
     hits = first + np.arange(int(length.sum()), dtype=np.int64)
     ones = np.ones(hits.size, dtype=np.int64)
     return hits, ones, np.repeat(pitch, length), np.repeat(velocity, length)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write under a temporary name in the same folder and rename: no half-written files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

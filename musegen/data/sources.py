@@ -61,7 +61,8 @@ def _existing_root(root: str | Path | None, source: str, what: str) -> Path:
 def lpd_files(root: str | Path | None) -> list[SongFile]:
     """Songs of an extracted ``lpd_5_cleansed``/``lpd_5_full`` tree or any folder of npz files."""
     path = _existing_root(root, "lpd5", "an extracted lpd_5_cleansed or lpd_5_full folder")
-    files = sorted(path.rglob("*.npz"))
+    # names starting with a dot are temporary files of an unfinished write (musegen.atomic)
+    files = sorted(f for f in path.rglob("*.npz") if not f.name.startswith("."))
     if not files:
         raise DataSourceError(
             f"data.root={path} holds no .npz files: data=lpd5 expects an extracted "
@@ -85,7 +86,7 @@ def midi_files(
             f"data.root={path}: no MIDI file could be converted "
             f"({len(report.skipped)} skipped); data=midi expects a folder of .mid/.midi files"
         )
-    files = sorted(dest.rglob("*.npz"))
+    files = sorted(f for f in dest.rglob("*.npz") if not f.name.startswith("."))
     return [SongFile(f.relative_to(dest).with_suffix("").as_posix(), f) for f in files]
 
 
