@@ -1,0 +1,84 @@
+"""Generation speed, in notes per second: ``python -m musegen.bench.generate``.
+
+Baselines, measured in the same run:
+1. incremental decoding (state carried, O(1) per note) against re-running the window at
+   every note (the paper's reference approach), at seq_len 25 and 400;
+2. 64 pieces decoded as one batch against one piece.
+The network is an untrained LSTM(128) ``NoteNet``: speed does not depend on the weights.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from musegen.generation.decode import generate
+from musegen.generation.sampling import Sampling
+from musegen.models.network import NoteNet
+
+NUM_NOTES = 1000
+
+
+def _net() -> NoteNet:
+    net = NoteNet(
+        {
+            "_target_": "musegen.models.backbones.LSTMBackbone",
+            "hidden_size": 128,
+            "num_layers": 1,
+            "dropout": 0.0,
+        }
+    )
+    return net.eval()
+
+
+def _primer(batch: int, length: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "pitch": torch.randint(40, 80, (batch, length), generator=g),
+        "step": torch.rand(batch, length, generator=g),
+        "duration": torch.rand(batch, length, generator=g),
+        "track": torch.zeros(batch, length, dtype=torch.int64),
+    }
+
+
+def notes_per_second(
+    net: NoteNet, batch: int, seq_len: int, mode: str, n: int, repeats: int = 3
+) -> float:
+    """Median generated notes per second (all pieces of the batch counted)."""
+    primer = _primer(batch, seq_len)
+    generate(net, primer, 20, Sampling(), torch.Generator().manual_seed(0), mode, seq_len)
+    rates = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        generate(net, primer, n, Sampling(), torch.Generator().manual_seed(r), mode, seq_len)
+        rates.append(batch * n / (time.perf_counter() - start))
+    return sorted(rates)[len(rates) // 2]
+
+
+def main() -> None:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    net = _net()
+    print(
+        f"generation of {NUM_NOTES} notes, untrained NoteNet LSTM(128), CPU "
+        f"({torch.get_num_threads()} threads); median of 3"
+    )
+    for seq_len in (25, 400):
+        inc = notes_per_second(net, 1, seq_len, "incremental", NUM_NOTES)
+        n_win = NUM_NOTES if seq_len <= 25 else 200  # the baseline is slow; rate is per note
+        win = notes_per_second(net, 1, seq_len, "window", n_win)
+        print(
+            f"  seq_len {seq_len:>3}: incremental {inc:9.0f} notes/s | window re-run "
+            f"(baseline) {win:9.0f} notes/s | ratio {inc / win:5.1f}x "
+            f"(target >= {2 if seq_len == 25 else 8}x)"
+        )
+    one = notes_per_second(net, 1, 25, "incremental", NUM_NOTES)
+    many = notes_per_second(net, 64, 25, "incremental", NUM_NOTES)
+    print(
+        f"  batch: 64 pieces {many:9.0f} notes/s | 1 piece (baseline) {one:9.0f} notes/s | "
+        f"ratio {many / one:5.1f}x (target >= 20x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Sample new music from a trained checkpoint: ``python -m musegen.generate ckpt_path=...``.
+
+Every sample is written to ``out_dir`` as MIDI, LPD-5 npz, a pianoroll PNG (primer shaded)
+and, with FluidSynth, a WAV; ``generation.json`` lists them with the settings. Every input is
+checked before anything is written, and each sample's files appear together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from musegen.atomic import write_bytes_atomic
+from musegen.data.midi_to_lpd import MidiReadError
+from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.data.sources import DataSourceError
+from musegen.generation.decode import generate, start_notes
+from musegen.generation.notes import midi_primer, notes_to_tensors, tensors_to_notes
+from musegen.generation.runs import RunError, TrainedRun, data_overrides, load_run
+from musegen.generation.sampling import Sampling
+from musegen.models.checkpoint import CheckpointError
+from musegen.render.outputs import write_sample
+
+log = logging.getLogger(__name__)
+
+
+class GenerationError(ValueError):
+    """A nonsense generation setting (one line naming the key)."""
+
+
+USER_ERRORS = (GenerationError, CheckpointError, RunError, DataSourceError, MidiReadError)
+
+
+def check_settings(cfg: DictConfig) -> Sampling:
+    """Validate the numbers before loading anything; return the sampling rule."""
+    for key in ("num_notes", "num_samples"):
+        value = cfg.get(key)
+        if not isinstance(value, int) or value < 1:
+            raise GenerationError(f"{key} must be an integer >= 1, got {value!r}")
+    if cfg.get("mode", "incremental") not in ("incremental", "window"):
+        raise GenerationError(f"mode must be incremental or window, got {cfg.mode!r}")
+    try:
+        return Sampling(float(cfg.temperature), int(cfg.top_k), float(cfg.top_p))
+    except ValueError as exc:
+        raise GenerationError(str(exc)) from None
+
+
+def primers_from_test_split(
+    run: TrainedRun, paths: Any, count: int, length: int, data_overrides: dict | None = None
+) -> list[np.ndarray]:
+    """The first ``length`` notes of ``count`` test songs of the run's data (cycled if few)."""
+    dm = run.datamodule(paths, data_overrides)
+    dm.prepare_data()
+    dm.setup("test")
+    split = dm.splits["test"]
+    lengths = np.diff(split.offsets)
+    usable = np.flatnonzero(lengths > length)
+    if usable.size == 0:
+        raise RunError(f"no test song has more than {length} notes to prime with; use primer=none")
+    return [split.song(int(usable[i % usable.size]))[:length] for i in range(count)]
+
+
+def make_primers(run: TrainedRun, cfg: DictConfig) -> list[np.ndarray]:
+    """One primer note array per sample (empty arrays for ``primer=none``)."""
+    primer = str(cfg.primer)
+    length = run.seq_len
+    if primer == "none":
+        return [np.empty(0, dtype=NOTE_DTYPE) for _ in range(cfg.num_samples)]
+    if primer == "test":
+        overrides = data_overrides(cfg)
+        return primers_from_test_split(run, cfg.paths, cfg.num_samples, length, overrides)
+    path = Path(primer).expanduser()
+    if not path.is_file():
+        raise GenerationError(f"primer: {path} is not a file; use test, none or a MIDI file")
+    notes = midi_primer(path, run.track_ids, length)
+    return [notes] * cfg.num_samples
+
+
+def sample_pieces(
+    run: TrainedRun, primers: list[np.ndarray], cfg: DictConfig, sampling: Sampling
+) -> list[np.ndarray]:
+    """Generate ``num_notes`` after each primer, as one batch; primer + continuation."""
+    device = next(run.net.parameters()).device
+    lengths = {len(p) for p in primers}
+    if lengths == {0}:
+        tensors = start_notes(len(primers), device)
+    elif len(lengths) == 1:
+        tensors = notes_to_tensors(primers, run.track_ids, device)
+    else:  # primers of different lengths (short MIDI file): keep the shortest common tail
+        n = min(lengths)
+        primers = [p[len(p) - n :] for p in primers]
+        tensors = notes_to_tensors(primers, run.track_ids, device)
+    generator = torch.Generator(device=device).manual_seed(int(cfg.seed))
+    out = generate(
+        run.net,
+        tensors,
+        int(cfg.num_notes),
+        sampling,
+        generator,
+        mode=str(cfg.get("mode", "incremental")),
+        seq_len=run.seq_len,
+    )
+    starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
+    continuations = tensors_to_notes(out, run.track_ids, start_times=starts)
+    return [np.concatenate([p, c]) for p, c in zip(primers, continuations, strict=True)]
+
+
+def run_generation(cfg: DictConfig) -> dict[str, Any]:
+    """Generate and write the samples of ``cfg``; return what ``generation.json`` holds."""
+    sampling = check_settings(cfg)
+    run = load_run(cfg.ckpt_path, device=str(cfg.get("device", "cpu")))
+    primers = make_primers(run, cfg)
+    pieces = sample_pieces(run, primers, cfg, sampling)
+    out_dir = Path(cfg.out_dir)
+    samples = []
+    for i, (primer, piece) in enumerate(zip(primers, pieces, strict=True)):
+        files = write_sample(
+            piece,
+            out_dir,
+            f"sample_{i:03d}",
+            primer_len=len(primer),
+            tempo=float(cfg.tempo),
+            audio=bool(cfg.audio),
+            track_ids=run.track_ids,
+            title=f"{run.model_name} sample {i}",
+        )
+        samples.append(
+            {
+                "notes": int(len(piece) - len(primer)),
+                "primer_notes": len(primer),
+                "files": {k: str(v) for k, v in files.items()},
+            }
+        )
+    summary = {
+        "ckpt_path": str(run.ckpt_path),
+        "model": run.model_name,
+        "primer": str(cfg.primer),
+        "temperature": sampling.temperature,
+        "top_k": sampling.top_k,
+        "top_p": sampling.top_p,
+        "seed": int(cfg.seed),
+        "mode": str(cfg.get("mode", "incremental")),
+        "samples": samples,
+    }
+    write_bytes_atomic(out_dir / "generation.json", json.dumps(summary, indent=2).encode())
+    log.info("wrote %d samples to %s", len(samples), out_dir)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+def _hydra_main(cfg: DictConfig) -> None:
+    try:
+        run_generation(cfg)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

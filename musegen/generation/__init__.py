@@ -1,0 +1,1 @@
+"""From a trained network to new notes: sampling rules and incremental decoding."""

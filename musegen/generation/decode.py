@@ -1,0 +1,117 @@
+"""Autoregressive decoding of a ``NoteNet``: incremental (the default) or window re-runs.
+
+Incremental decoding feeds each sampled note back with the recurrent state of the previous
+call, so every generated note costs one step of the network: O(1) work per note, whatever
+the window. The paper's reference code instead re-runs the whole last ``seq_len`` notes at
+every step (``mode="window"``): O(seq_len) per note; it is kept as the baseline of
+``make bench`` and for networks that must see exactly a window.
+
+All ``num_samples`` pieces are decoded together as one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from musegen.generation.sampling import Sampling, sample
+from musegen.models.heads import NotePrediction
+
+FIELDS = ("pitch", "step", "duration", "track")
+REST_PITCH = 0
+"""Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
+in the data): the network then draws the first real note itself."""
+
+
+def _select_last(pred: NotePrediction) -> NotePrediction:
+    return NotePrediction(*(None if p is None else p[:, -1] for p in pred))  # (B, ...)
+
+
+def _draw(
+    pred: NotePrediction, sampling: Sampling, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """One next note per sequence from a prediction of shape ``(B, ...)``."""
+    pitch = sample(pred.pitch, sampling, generator)  # (B,)
+    if pred.track is not None:
+        track = sample(pred.track, Sampling(temperature=sampling.temperature), generator)
+    else:
+        track = torch.zeros_like(pitch)
+    return {
+        "pitch": pitch,
+        "step": pred.step.clamp_min(0.0),  # (B,) the heads are unbounded regressions
+        "duration": pred.duration.clamp_min(0.0),
+        "track": track,
+    }
+
+
+def start_notes(batch_size: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """The neutral one-note primer of ``primer=none``: shape ``(B, 1)`` per field."""
+    zeros = torch.zeros(batch_size, 1, device=device)
+    return {
+        "pitch": torch.full((batch_size, 1), REST_PITCH, dtype=torch.int64, device=device),
+        "step": zeros,
+        "duration": zeros,
+        "track": torch.zeros(batch_size, 1, dtype=torch.int64, device=device),
+    }
+
+
+@torch.no_grad()
+def generate(
+    net: Any,
+    primer: Mapping[str, torch.Tensor],
+    num_notes: int,
+    sampling: Sampling,
+    generator: torch.Generator,
+    mode: str = "incremental",
+    seq_len: int | None = None,
+) -> dict[str, torch.Tensor]:
+    """Sample ``num_notes`` notes after ``primer`` for every sequence of the batch.
+
+    Parameters
+    ----------
+    net : NoteNet
+        The trained network (``forward(notes, state)`` and ``step(note, state)``).
+    primer : dict of Tensor, shape=(B, P)
+        ``pitch``, ``step``, ``duration`` and ``track`` (the model's track indices), P >= 1.
+    num_notes : int
+        Notes to generate after the primer.
+    generator : torch.Generator
+        The only source of randomness: the same seed gives the same notes.
+    mode : {"incremental", "window"}
+        Carry the recurrent state (O(1) per note), or re-run the last ``seq_len`` notes.
+
+    Returns
+    -------
+    dict of Tensor, shape=(B, num_notes)
+        The generated notes only (the primer is not repeated).
+    """
+    if num_notes < 1:
+        raise ValueError(f"num_notes must be >= 1, got {num_notes}")
+    if mode not in ("incremental", "window"):
+        raise ValueError(f"mode must be 'incremental' or 'window', got {mode!r}")
+    net.eval()
+    batch, p_len = primer["pitch"].shape  # (B, P)
+    device = primer["pitch"].device
+    out = {k: torch.empty(batch, num_notes, dtype=primer[k].dtype, device=device) for k in FIELDS}
+    if mode == "incremental":
+        pred, state = net(primer)  # (B, P, ...): one pass over the whole primer
+        pred = _select_last(pred)
+        for i in range(num_notes):
+            note = _draw(pred, sampling, generator)
+            for k in FIELDS:
+                out[k][:, i] = note[k]
+            if i + 1 < num_notes:
+                pred, state = net.step(note, state)  # (B, ...)
+        return out
+    window = seq_len or p_len
+    history = {k: torch.cat([primer[k], out[k]], dim=1) for k in FIELDS}  # (B, P + N)
+    for i in range(num_notes):
+        end = p_len + i
+        ctx = {k: v[:, max(0, end - window) : end] for k, v in history.items()}  # (B, <=W)
+        pred, _ = net(ctx)
+        note = _draw(_select_last(pred), sampling, generator)
+        for k in FIELDS:
+            history[k][:, end] = note[k]
+    return {k: v[:, p_len:] for k, v in history.items()}

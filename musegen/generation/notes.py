@@ -1,0 +1,89 @@
+"""Between note arrays (``NOTE_DTYPE``, LPD-5 track ids) and the network's batch tensors.
+
+The network numbers the modelled tracks 0..n-1 (``NoteNet.config["track_names"]``); note
+arrays, files and metrics use LPD-5 ids (0 = Drums). This module is the one place where the
+two meet, so a Piano-only model's track 0 is never read as drums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
+from musegen.data.tracks import LPD5_TRACKS, track_ids
+
+
+def model_track_ids(track_names: Sequence[str] | None) -> list[int]:
+    """LPD-5 ids of a network's tracks (in its own order); Piano for an old single-track net."""
+    return track_ids(list(track_names)) if track_names else [LPD5_TRACKS.index("Piano")]
+
+
+def notes_to_tensors(
+    songs: Sequence[np.ndarray], lpd_track_ids: Sequence[int], device: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Equal-length note arrays -> ``(B, P)`` tensors with the model's track indices."""
+    lut = np.full(len(LPD5_TRACKS), -1, dtype=np.int64)
+    lut[list(lpd_track_ids)] = np.arange(len(lpd_track_ids))
+    stacked = np.stack([np.asarray(s) for s in songs])  # (B, P) structured
+    track = lut[stacked["track"]]
+    if (track < 0).any():
+        raise ValueError("a primer note is on a track the model does not know")
+    as_t = torch.as_tensor
+    return {
+        "pitch": as_t(stacked["pitch"].astype(np.int64), device=device),
+        "step": as_t(stacked["step"].astype(np.float32), device=device),
+        "duration": as_t(stacked["duration"].astype(np.float32), device=device),
+        "track": as_t(track, device=device),
+    }
+
+
+def tensors_to_notes(
+    generated: dict[str, torch.Tensor],
+    lpd_track_ids: Sequence[int],
+    resolution: int = 24,
+    start_times: Sequence[int] | None = None,
+    velocity: int = 100,
+) -> list[np.ndarray]:
+    """``(B, N)`` generated tensors -> B note arrays (``NOTE_DTYPE``) with consistent ``time``.
+
+    ``time`` continues from ``start_times[b]`` (the onset of the primer's last note, in time
+    steps) by the rounded cumulative steps, so onsets stay on the song's grid.
+    """
+    ids = np.asarray(list(lpd_track_ids), dtype=np.uint8)
+    cols = {k: v.detach().cpu().numpy() for k, v in generated.items()}
+    batch, n = cols["pitch"].shape
+    starts = np.zeros(batch, np.int64) if start_times is None else np.asarray(start_times)
+    steps = np.rint(cols["step"].astype(np.float64) * resolution).astype(np.int64)  # (B, N)
+    times = starts[:, None] + np.cumsum(steps, axis=1)  # (B, N)
+    out = []
+    for b in range(batch):  # one array per piece, not per note
+        notes = np.empty(n, dtype=NOTE_DTYPE)
+        notes["time"] = times[b]
+        notes["pitch"] = cols["pitch"][b]
+        notes["step"] = steps[b] / resolution
+        notes["duration"] = np.maximum(np.rint(cols["duration"][b] * resolution), 1) / resolution
+        notes["velocity"] = velocity
+        notes["track"] = ids[cols["track"][b]]
+        out.append(notes)
+    return out
+
+
+def midi_primer(path: str | Path, lpd_track_ids: Sequence[int], length: int) -> np.ndarray:
+    """The first ``length`` notes, on the modelled tracks, of a user's MIDI file.
+
+    Raises
+    ------
+    ValueError
+        One line: the file has no notes on the modelled tracks (or is not a MIDI file).
+    """
+    from musegen.data.midi_to_lpd import midi_to_song
+
+    notes = song_to_notes(midi_to_song(path), list(lpd_track_ids))
+    if notes.size == 0:
+        names = [LPD5_TRACKS[i] for i in lpd_track_ids]
+        raise ValueError(f"primer {path}: no notes on the modelled tracks {names}")
+    return notes[:length]

@@ -1,0 +1,62 @@
+"""Drawing the next pitch (and track) from the network's logits.
+
+The paper samples the softmax with a temperature rather than taking the argmax, which
+"often results in repetitive note sequences"; top-k and top-p (nucleus) truncation are the
+usual refinements. Every draw takes an explicit ``torch.Generator`` so that a seed fixes the
+music, whatever else uses the global random state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to draw from the logits.
+
+    Attributes
+    ----------
+    temperature : float
+        Logits are divided by it: < 1 sharpens, > 1 flattens. Must be > 0.
+    top_k : int
+        Keep only the ``top_k`` most likely values; 0 keeps all.
+    top_p : float
+        Keep the smallest set of values whose probability reaches ``top_p``; 1 keeps all.
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+def filter_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
+    """Temperature, top-k and top-p applied to ``(B, V)`` logits; removed values get -inf."""
+    logits = logits / sampling.temperature  # (B, V)
+    if sampling.top_k and sampling.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, sampling.top_k, dim=-1).values[..., -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if sampling.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, V)
+        probs = sorted_logits.softmax(dim=-1)
+        # drop a value when the values before it already reach top_p (the first always stays)
+        drop = probs.cumsum(dim=-1) - probs >= sampling.top_p  # (B, V)
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def sample(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row of ``(B, V)`` logits -> ``(B,)`` int64 indices."""
+    probs = filter_logits(logits.float(), sampling).softmax(dim=-1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)

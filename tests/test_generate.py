@@ -1,0 +1,259 @@
+"""Generation and evaluation from a real (tiny) checkpoint trained on Bach chorales."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.generation.decode import generate
+from musegen.generation.runs import load_run
+from musegen.generation.sampling import Sampling, filter_logits
+from musegen.models.cell_step import rnn_step
+from musegen.train import compose_config, train
+from tests.conftest import CORRUPT_MIDI, LMD_MIDI, need
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ckpt(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LSTM-GRU trained for a few batches on 40 chorales; its run folder is complete."""
+    out = tmp_path_factory.mktemp("gen-run")
+    cfg = compose_config(
+        [
+            f"paths.data_dir={session_data_dir}",
+            "data.max_songs=40",
+            "data.progress=false",
+            "data.batch_size=32",
+            "logger=csv",
+            "trainer=cpu",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=6",
+            "trainer.limit_val_batches=2",
+            "trainer.limit_test_batches=2",
+            "trainer.num_sanity_val_steps=0",
+            "trainer.enable_progress_bar=false",
+            "model.net.hidden_size=32",
+        ],
+        output_dir=str(out),
+    )
+    train(cfg)
+    config = out / ".hydra" / "config.yaml"
+    if not config.exists():  # a Hydra CLI run writes it; a programmatic one may not
+        config.parent.mkdir(exist_ok=True)
+        OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), config)
+    return out / "checkpoints" / "last.ckpt"
+
+
+def _cli(module: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_same_seed_same_notes_and_incremental_equals_full_rerun(ckpt: Path) -> None:
+    run = load_run(ckpt)
+    g = torch.Generator().manual_seed(0)
+    primer = {
+        "pitch": torch.randint(50, 70, (3, 8), generator=g),
+        "step": torch.rand(3, 8, generator=g),
+        "duration": torch.rand(3, 8, generator=g),
+        "track": torch.zeros(3, 8, dtype=torch.int64),
+    }
+    sampling = Sampling(temperature=0.9, top_p=0.95)
+
+    def draw(seed: int, mode: str = "incremental", seq_len: int | None = None) -> dict:
+        return generate(
+            run.net,
+            primer,
+            30,
+            sampling,
+            torch.Generator().manual_seed(seed),
+            mode=mode,
+            seq_len=seq_len,
+        )
+
+    a, b, c = draw(1), draw(1), draw(2)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    assert not torch.equal(a["pitch"], c["pitch"])
+    # re-running the whole history (a window longer than the piece) gives the same music
+    full = draw(1, mode="window", seq_len=1000)
+    torch.testing.assert_close(full["pitch"], a["pitch"])
+    torch.testing.assert_close(full["step"], a["step"], atol=1e-5, rtol=1e-5)
+
+
+def test_cell_step_equals_the_fused_module() -> None:
+    torch.manual_seed(0)
+    for rnn in (
+        torch.nn.LSTM(6, 8, 2, batch_first=True),
+        torch.nn.GRU(6, 8, 2, batch_first=True),
+        torch.nn.RNN(6, 8, 1, batch_first=True, nonlinearity="relu"),
+    ):
+        x = torch.randn(3, 5, 6)
+        ref, _ = rnn(x)
+        state, outs = None, []
+        for t in range(5):
+            out, state = rnn_step(rnn, x[:, t], state)
+            outs.append(out)
+        torch.testing.assert_close(torch.stack(outs, 1), ref, atol=1e-6, rtol=1e-5)
+
+
+def test_top_k_and_top_p_keep_the_likeliest() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(filter_logits(logits, Sampling(top_k=2)))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(filter_logits(logits, Sampling(top_p=0.8)))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(filter_logits(logits, Sampling(top_p=0.81)))
+    assert kept.tolist() == [[True, True, True, False]]
+    for bad in ({"temperature": 0}, {"top_k": -1}, {"top_p": 0}):
+        with pytest.raises(ValueError):
+            Sampling(**bad)
+
+
+def test_cli_writes_parseable_samples_with_the_requested_notes(
+    ckpt: Path, session_data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "gen"
+    proc = _cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        f"paths.data_dir={session_data_dir}",
+        f"hydra.run.dir={out}",
+        "num_samples=3",
+        "num_notes=40",
+        "seed=3",
+        "audio=false",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((out / "generation.json").read_text())
+    assert len(summary["samples"]) == 3
+    for i, sample in enumerate(summary["samples"]):
+        midi = pretty_midi.PrettyMIDI(str(out / f"sample_{i:03d}.mid"))
+        n_notes = sum(len(inst.notes) for inst in midi.instruments)
+        assert n_notes == sample["primer_notes"] + 40 == 25 + 40
+        assert all(inst.program == 0 and not inst.is_drum for inst in midi.instruments)
+        assert (out / f"sample_{i:03d}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"sample_{i:03d}.npz").is_file()
+    # the same seed again gives the same files' music
+    again = tmp_path / "again"
+    proc = _cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        f"paths.data_dir={session_data_dir}",
+        f"hydra.run.dir={again}",
+        "num_samples=3",
+        "num_notes=40",
+        "seed=3",
+        "audio=false",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for i in range(3):
+        a = pretty_midi.PrettyMIDI(str(out / f"sample_{i:03d}.mid")).instruments[0].notes
+        b = pretty_midi.PrettyMIDI(str(again / f"sample_{i:03d}.mid")).instruments[0].notes
+        assert [(n.pitch, n.start, n.end) for n in a] == [(n.pitch, n.start, n.end) for n in b]
+
+
+def test_primer_from_scratch_and_from_a_midi_file(ckpt: Path, tmp_path: Path) -> None:
+    out = tmp_path / "none"
+    proc = _cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={out}",
+        "primer=none",
+        "num_samples=2",
+        "num_notes=16",
+        "audio=false",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((out / "generation.json").read_text())["samples"][0]["primer_notes"] == 0
+    song = next(p for p in sorted(need(LMD_MIDI).glob("*.mid")) if p.stat().st_size > 20000)
+    out = tmp_path / "midi"
+    proc = _cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={out}",
+        f"primer={song}",
+        "num_samples=1",
+        "num_notes=16",
+        "audio=false",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["num_notes=0"], "num_notes"),
+        (["temperature=0"], "temperature"),
+        (["top_p=1.5"], "top_p"),
+        (["ckpt_path=/nowhere/last.ckpt"], "/nowhere/last.ckpt"),
+    ],
+)
+def test_bad_settings_fail_in_one_line_and_write_nothing(
+    ckpt: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "samples"
+    base = [f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'run'}", f"out_dir={out}"]
+    proc = _cli("musegen.generate", *base, *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_corrupt_checkpoint_and_empty_primer_fail_clearly(ckpt: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(ckpt.read_bytes()[:5000])
+    out = tmp_path / "samples"
+    proc = _cli(
+        "musegen.generate", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path / 'r'}", f"out_dir={out}"
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert str(bad) in proc.stderr
+    # a damaged MIDI file as primer
+    broken = sorted(need(CORRUPT_MIDI).glob("*.mid"))[0]
+    proc = _cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={tmp_path / 'r2'}",
+        f"out_dir={out}",
+        f"primer={broken}",
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_evaluate_writes_the_report(ckpt: Path, session_data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    proc = _cli(
+        "musegen.evaluate",
+        f"ckpt_path={ckpt}",
+        f"paths.data_dir={session_data_dir}",
+        f"hydra.run.dir={out}",
+        "max_songs=6",
+        "max_notes=48",
+        "num_samples=1",
+        "audio=false",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "evaluation.json").read_text())
+    assert {"lstm_gru", "real vs real", "unigram", "uniform random", "repeat primer"} <= set(
+        report["similarity"]
+    )
+    for row in report["similarity"].values():
+        assert set(row["mean"]) == {"pitch", "pitch_class", "step", "duration"}
+    assert "test/pitch_loss" in report["test"]
+    assert {"real test", "lstm_gru"} <= set(report["metrics"]["pitch_entropy"])
+    assert (out / "evaluation.md").read_text().startswith("# Evaluation of lstm_gru")
+    assert np.isfinite(report["similarity"]["real vs real"]["mean"]["pitch"])
+    assert NOTE_DTYPE.names is not None
