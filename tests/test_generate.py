@@ -257,3 +257,32 @@ def test_evaluate_writes_the_report(ckpt: Path, session_data_dir: Path, tmp_path
     assert (out / "evaluation.md").read_text().startswith("# Evaluation of lstm_gru")
     assert np.isfinite(report["similarity"]["real vs real"]["mean"]["pitch"])
     assert NOTE_DTYPE.names is not None
+
+
+def test_training_ends_with_the_evaluation(ckpt: Path) -> None:
+    """The run's own evaluation: report, samples, and scalars in metrics.json and the CSV."""
+    run_dir = ckpt.parent.parent
+    report = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
+    assert "real vs real" in report["similarity"] and report["samples"]
+    assert (run_dir / "evaluation" / "samples" / "eval_000.mid").is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "eval/sim_pitch/lstm_gru" in metrics and "eval/sim_pitch/uniform random" in metrics
+    header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "eval/sim_pitch/lstm_gru" in header and "eval/pitch_entropy/real test" in header
+
+
+def test_wandb_offline_run_gets_metrics_and_pianorolls(session_data_dir: Path,
+                                                       tmp_path: Path) -> None:
+    """The default logger list (CSV + W&B offline) works with no account and no network."""
+    out = tmp_path / "run"
+    proc = _cli("musegen.train", f"paths.data_dir={session_data_dir}", f"hydra.run.dir={out}",
+                "data.max_songs=40", "data.progress=false", "trainer=cpu",
+                "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+                "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+                "trainer.num_sanity_val_steps=0", "model.net.hidden_size=16",
+                "evaluate.max_songs=2", "evaluate.max_notes=16", "evaluate.num_samples=1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("files/media/images/samples/*.png"))
+    assert "eval/sim_pitch/lstm_gru" in json.loads((out / "metrics.json").read_text())

@@ -1,0 +1,42 @@
+"""LSTM backbone (``nn.LSTM``): the paper's main model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from musegen.models.cell_step import rnn_step
+
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+
+class LSTMBackbone(nn.Module):
+    """Stacked ``nn.LSTM``, batch first.
+
+    ``state``: ``(h, c)``, each of shape ``(num_layers, B, hidden_size)``.
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int = 256, num_layers: int = 2, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.lstm = nn.LSTM(
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+
+    def forward(
+        self, x: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, LSTMState]:
+        out, (h, c) = self.lstm(x, state)  # (B, T, H), 2 x (num_layers, B, H)
+        return out, (h, c)
+
+    def step(
+        self, x: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, LSTMState]:
+        """One time step for decoding: ``x`` ``(B, input_size)`` -> ``(B, hidden_size)``."""
+        return rnn_step(self.lstm, x, state)

@@ -1,0 +1,41 @@
+"""Elman RNN backbone (``nn.RNN``): the paper's plain recurrent baseline."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from musegen.models.cell_step import rnn_step
+
+
+class RNNBackbone(nn.Module):
+    """Stacked ``nn.RNN`` (tanh), batch first.
+
+    ``state``: ``h`` of shape ``(num_layers, B, hidden_size)``.
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int = 256, num_layers: int = 2, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        # nn.RNN applies dropout between layers only; with one layer it would warn and do nothing.
+        self.rnn = nn.RNN(
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+
+    def forward(
+        self, x: torch.Tensor, state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out, h = self.rnn(x, state)  # (B, T, H), (num_layers, B, H)
+        return out, h
+
+    def step(
+        self, x: torch.Tensor, state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step for decoding: ``x`` ``(B, input_size)`` -> ``(B, hidden_size)``."""
+        return rnn_step(self.rnn, x, state)

@@ -1,0 +1,124 @@
+"""The next-note network: note encoder -> recurrent backbone -> heads, as a plain nn.Module.
+
+It knows nothing of Lightning, so generation and tests use it directly. ``config`` is a
+plain dict (JSON-able) that rebuilds the same network; checkpoints carry it beside the
+weights (``checkpoint.load_network``).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from musegen.models.heads import NoteHeads, NotePrediction
+from musegen.models.note_encoder import NoteEncoder
+
+BACKBONE_PACKAGE = "musegen.models.backbones."
+
+
+def resolve_backbone(target: str) -> type[nn.Module]:
+    """Import a backbone class from its ``_target_`` path.
+
+    Only classes inside ``musegen.models.backbones`` are accepted: a checkpoint's config must
+    not be able to make us import and call arbitrary code.
+    """
+    if not isinstance(target, str) or not target.startswith(BACKBONE_PACKAGE):
+        raise ValueError(
+            f"model.net._target_: {target!r} is not a backbone of {BACKBONE_PACKAGE.rstrip('.')}"
+        )
+    module_name, _, attr = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        raise ValueError(f"model.net._target_: no backbone {target!r}") from None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ValueError(f"model.net._target_: {target!r} is not an nn.Module class")
+    return cls
+
+
+def build_backbone(net: Mapping[str, Any], input_size: int) -> nn.Module:
+    """Instantiate ``net`` (``{"_target_": ..., **kwargs}``) with the encoder's width."""
+    kwargs = {k: v for k, v in net.items() if not k.startswith("_")}
+    return resolve_backbone(net.get("_target_"))(input_size=input_size, **kwargs)
+
+
+class NoteNet(nn.Module):
+    """Predict the next note (pitch, step, duration, track) after each note of a sequence.
+
+    Parameters
+    ----------
+    net : mapping
+        The backbone: ``_target_`` (a class in ``musegen.models.backbones``) and its keyword
+        arguments except ``input_size``, which the encoder decides.
+    n_tracks : int
+        Modelled tracks (the track head exists only when > 1).
+    encoder : mapping
+        ``NoteEncoder`` keyword arguments (``pitch_dim``, ``track_dim``, ``time_dim``).
+    track_names : list of str, optional
+        Names of the modelled tracks, kept in ``config`` for decoding.
+    """
+
+    def __init__(
+        self,
+        net: Mapping[str, Any],
+        n_tracks: int = 1,
+        encoder: Mapping[str, Any] | None = None,
+        track_names: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        encoder = dict(encoder or {})
+        self.encoder = NoteEncoder(n_tracks=n_tracks, **encoder)
+        self.backbone = build_backbone(net, self.encoder.out_dim)
+        self.heads = NoteHeads(self.backbone.hidden_size, n_tracks)
+        self.n_tracks = n_tracks
+        self.config: dict[str, Any] = {
+            "net": copy.deepcopy(dict(net)),
+            "n_tracks": int(n_tracks),
+            "encoder": encoder,
+            "track_names": list(track_names) if track_names is not None else None,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> NoteNet:
+        """Rebuild a network from its ``config``."""
+        return cls(**dict(config))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def hidden(
+        self, notes: Mapping[str, torch.Tensor], state: Any = None
+    ) -> tuple[torch.Tensor, Any]:
+        """Backbone output after each note: ``(B, T, H)``, and the state after the last."""
+        x = self.encoder(notes["pitch"], notes["step"], notes["duration"], notes.get("track"))
+        return self.backbone(x, state)  # (B, T, H), state
+
+    def forward(
+        self, notes: Mapping[str, torch.Tensor], state: Any = None
+    ) -> tuple[NotePrediction, Any]:
+        """Notes as ``(B, T)`` tensors -> predictions of the note after each, ``(B, T, ...)``."""
+        h, state = self.hidden(notes, state)
+        return self.heads(h), state
+
+    @torch.no_grad()
+    def step(
+        self, note: Mapping[str, torch.Tensor], state: Any = None
+    ) -> tuple[NotePrediction, Any]:
+        """Incremental decoding: feed one note per sequence, ``(B,)`` tensors, with the state
+        from the previous call (``None`` at the start); get the next note's prediction,
+        ``(B, ...)``, and the new state. Run ``eval()`` first so dropout is off."""
+        x = self.encoder(
+            note["pitch"][:, None], note["step"][:, None], note["duration"][:, None],
+            note["track"][:, None] if note.get("track") is not None else None,
+        )[:, 0]  # (B, D)
+        if hasattr(self.backbone, "step"):
+            h, state = self.backbone.step(x, state)  # (B, H): the cell functions' fast path
+        else:
+            out, state = self.backbone(x[:, None], state)  # (B, 1, H)
+            h = out[:, 0]
+        return self.heads(h), state  # (B, ...)

@@ -1,0 +1,150 @@
+"""The Hydra config: every group choice composes, and user mistakes stop in one line."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import hydra
+import lightning as L
+import pytest
+from omegaconf import OmegaConf
+
+from musegen.config_checks import CONFIG_DIR, ConfigError, check_overrides, group_choices
+from musegen.train import build_task, compose_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = (
+    "data",
+    "model",
+    "trainer",
+    "logger",
+    "callbacks",
+    "experiment",
+    "debug",
+    "hparams_search",
+)
+
+
+def _has_optuna() -> bool:
+    try:
+        return importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
+    except ModuleNotFoundError:  # no hydra_plugins namespace at all
+        return False
+
+
+HAS_OPTUNA = _has_optuna()
+
+
+def _choices() -> list[tuple[str, str]]:
+    return [(g, c) for g in GROUPS for c in group_choices(g)]
+
+
+def test_groups_have_the_expected_choices() -> None:
+    assert group_choices("model") == ["gru", "lstm", "lstm_gru", "rnn"]
+    assert {"csv", "wandb", "tensorboard", "many_loggers", "none"} <= set(group_choices("logger"))
+    assert {"default", "cpu", "gpu", "ddp"} <= set(group_choices("trainer"))
+    assert {"default", "none"} <= set(group_choices("callbacks"))
+    assert "paper" in group_choices("experiment")
+
+
+@pytest.mark.parametrize(("group", "choice"), _choices())
+def test_every_choice_composes(group: str, choice: str, tmp_path: Path) -> None:
+    if group == "hparams_search" and not HAS_OPTUNA:
+        pytest.skip("hydra-optuna-sweeper is not installed")
+    cfg = compose_config([f"{group}={choice}"], output_dir=str(tmp_path))
+    OmegaConf.resolve(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+    # The objects a run builds first; the data is only built by fit.
+    task = build_task(cfg, n_tracks=len(cfg.data.tracks), track_names=list(cfg.data.tracks))
+    assert task.num_parameters() > 0
+    for name, node in (cfg.callbacks or {}).items():
+        assert isinstance(hydra.utils.instantiate(node), L.Callback), name
+    assert "csv" in cfg.logger, "every logger choice keeps the CSV log"
+    if group == "logger":
+        for node in cfg.logger.values():
+            hydra.utils.instantiate(node)
+    if group == "trainer" and choice in ("default", "cpu"):
+        assert isinstance(hydra.utils.instantiate(cfg.trainer, logger=False), L.Trainer)
+
+
+def test_default_config_is_the_documented_one(tmp_path: Path) -> None:
+    cfg = compose_config([], output_dir=str(tmp_path))
+    assert cfg.model.name == "lstm_gru" and cfg.data.source == "bach"
+    assert cfg.logger.wandb.offline is True and cfg.logger.wandb.log_model is False
+    assert cfg.task.optimizer.lr == 0.001
+    assert dict(cfg.task.loss_weights) == {
+        "pitch": 0.05,
+        "step": 1.0,
+        "duration": 1.0,
+        "track": 1.0,
+    }
+
+
+def test_paper_experiment_settings(tmp_path: Path) -> None:
+    cfg = compose_config(["experiment=paper"], output_dir=str(tmp_path))
+    assert cfg.trainer.max_epochs == 50 and cfg.data.batch_size == 315
+    assert cfg.data.seq_len == 25 and cfg.task.optimizer.lr == 0.001
+    assert cfg.task.target == "last"
+    assert (
+        cfg.task.loss_weights.pitch,
+        cfg.task.loss_weights.step,
+        cfg.task.loss_weights.duration,
+    ) == (0.05, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "args", [["model=foo"], ["data=nope"], ["model=rnn,foo"], ["logger=slack"]]
+)
+def test_unknown_choice_lists_the_valid_ones(args: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_overrides(args, CONFIG_DIR)
+    group = args[0].split("=")[0]
+    message = str(info.value)
+    assert "\n" not in message
+    for valid in group_choices(group):
+        assert valid in message
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("data.seq_len=0", "data.seq_len"),
+        ("task.optimizer.lr=-0.001", "task.optimizer.lr"),
+        ("data.tracks=[Piano,Kazoo]", "data.tracks"),
+        ("task.target=middle", "task.target"),
+        ("model.net.dropout=1.5", "model.net.dropout"),
+        ("task.loss_weights.pitch=-1", "task.loss_weights.pitch"),
+        ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path"),
+    ],
+)
+def test_nonsense_values_stop_before_training(override: str, key: str, tmp_path: Path) -> None:
+    cfg = compose_config([override, "logger=csv"], output_dir=str(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        train(cfg)
+    assert str(info.value).startswith(key) and "\n" not in str(info.value)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "musegen.train", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_reports_user_mistakes_in_one_line(tmp_path: Path) -> None:
+    bad_model = _cli("model=foo")
+    assert bad_model.returncode != 0
+    assert bad_model.stderr.strip().splitlines() == [
+        "error: model=foo: unknown model; choose from gru, lstm, lstm_gru, rnn"
+    ]
+    bad_lr = _cli("task.optimizer.lr=-1", f"paths.log_dir={tmp_path}", "logger=csv")
+    assert bad_lr.returncode != 0
+    lines = bad_lr.stderr.strip().splitlines()
+    assert lines[-1] == "error: task.optimizer.lr must be a number > 0, got -1", lines
+    assert "Traceback" not in bad_lr.stderr
