@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pytest
 
+# One intra-op thread in tests (and in the CLIs they start): nothing here measures speed, and
+# on a shared 2-core machine OpenMP's spin-waiting threads slow small models many-fold as
+# soon as another job runs (seen here: a 0.3 s test taking 60 s).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import torch
+
+torch.set_num_threads(1)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MUSEGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LPD5_FILE = SHARED_DATA / "lpd" / "lpd5_cleansed_TRAAAGR128F425B14B.npz"

@@ -4,6 +4,7 @@ learning through the Lightning task, checkpoints, and the Hydra command line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,17 @@ import torch
 from musegen.models import CheckpointError, load_network
 from musegen.models.task import teacher_forcing
 from musegen.train import build_task, compose_config, train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: these nets are tiny, and two threads on a busy 2-core machine spin
+    on each other (a step can take 50x longer)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("rnn", "lstm", "gru", "lstm_gru")
@@ -159,6 +171,7 @@ def test_cli_run_and_multirun_folders(session_data_dir: Path, tmp_path: Path) ->
             *args,
         ],
         cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=240,
