@@ -271,16 +271,28 @@ def test_training_ends_with_the_evaluation(ckpt: Path) -> None:
     assert "eval/sim_pitch/lstm_gru" in header and "eval/pitch_entropy/real test" in header
 
 
-def test_wandb_offline_run_gets_metrics_and_pianorolls(session_data_dir: Path,
-                                                       tmp_path: Path) -> None:
+def test_wandb_offline_run_gets_metrics_and_pianorolls(
+    session_data_dir: Path, tmp_path: Path
+) -> None:
     """The default logger list (CSV + W&B offline) works with no account and no network."""
     out = tmp_path / "run"
-    proc = _cli("musegen.train", f"paths.data_dir={session_data_dir}", f"hydra.run.dir={out}",
-                "data.max_songs=40", "data.progress=false", "trainer=cpu",
-                "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-                "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
-                "trainer.num_sanity_val_steps=0", "model.net.hidden_size=16",
-                "evaluate.max_songs=2", "evaluate.max_notes=16", "evaluate.num_samples=1")
+    proc = _cli(
+        "musegen.train",
+        f"paths.data_dir={session_data_dir}",
+        f"hydra.run.dir={out}",
+        "data.max_songs=40",
+        "data.progress=false",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "trainer.num_sanity_val_steps=0",
+        "model.net.hidden_size=16",
+        "evaluate.max_songs=2",
+        "evaluate.max_notes=16",
+        "evaluate.num_samples=1",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1

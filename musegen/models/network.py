@@ -113,7 +113,9 @@ class NoteNet(nn.Module):
         from the previous call (``None`` at the start); get the next note's prediction,
         ``(B, ...)``, and the new state. Run ``eval()`` first so dropout is off."""
         x = self.encoder(
-            note["pitch"][:, None], note["step"][:, None], note["duration"][:, None],
+            note["pitch"][:, None],
+            note["step"][:, None],
+            note["duration"][:, None],
             note["track"][:, None] if note.get("track") is not None else None,
         )[:, 0]  # (B, D)
         if hasattr(self.backbone, "step"):
