@@ -312,3 +312,31 @@ def test_sampler_draws_the_softmax_distribution() -> None:
     torch.testing.assert_close(freq, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=5e-3, rtol=0)
     hot = torch.bincount(draw_from(logits, Sampling(temperature=0.01), g), minlength=4)
     assert hot[0] == 200_000
+
+
+def test_primer_without_notes_on_the_models_tracks(
+    ckpt: Path, lmd_lpd5: Path, tmp_path: Path
+) -> None:
+    """A real drum part alone cannot prime a Piano model: one line, nothing written."""
+    from musegen.data.lpd_io import read_lpd_npz
+    from musegen.data.notes_to_midi import notes_to_midi
+    from musegen.data.pianoroll_notes import song_to_notes
+
+    song = next(
+        s
+        for s in (song_to_notes(read_lpd_npz(p)) for p in sorted(lmd_lpd5.rglob("*.npz")))
+        if (s["track"] == 0).sum() > 20
+    )
+    drums = tmp_path / "drums_only.mid"
+    notes_to_midi(song[song["track"] == 0], drums)
+    out = tmp_path / "samples"
+    proc = _cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={tmp_path / 'r'}",
+        f"out_dir={out}",
+        f"primer={drums}",
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "no notes on the model's tracks" in proc.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -77,13 +77,13 @@ def midi_primer(path: str | Path, lpd_track_ids: Sequence[int], length: int) -> 
 
     Raises
     ------
-    ValueError
-        One line: the file has no notes on the modelled tracks (or is not a MIDI file).
+    MidiReadError
+        One line: the file has no notes on the modelled tracks, or is not a readable MIDI file.
     """
-    from musegen.data.midi_to_lpd import midi_to_song
+    from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
 
     notes = song_to_notes(midi_to_song(path), list(lpd_track_ids))
     if notes.size == 0:
         names = [LPD5_TRACKS[i] for i in lpd_track_ids]
-        raise ValueError(f"primer {path}: no notes on the modelled tracks {names}")
+        raise MidiReadError(path, f"no notes on the model's tracks {names} to prime with")
     return notes[:length]
