@@ -43,15 +43,6 @@ from musegen.render.outputs import write_sample
 log = logging.getLogger(__name__)
 
 USER_ERRORS = (GenerationError, CheckpointError, RunError, DataSourceError)
-LOSS_KEYS = (
-    "loss",
-    "pitch_loss",
-    "step_loss",
-    "duration_loss",
-    "track_loss",
-    "pitch_acc",
-    "pitch_ppl",
-)
 
 
 def test_losses(run: TrainedRun, dm: Any, device: str = "cpu") -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,20 +14,9 @@ from musegen.data.convert import ConvertReport, convert_tree, main
 from musegen.data.lpd_io import read_lpd_npz
 from musegen.data.midi_to_lpd import midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
-
-SHARED = Path(
-    os.environ.get(
-        "MUSEGEN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
-LMD = SHARED / "lmd_midi"
-CORRUPT = SHARED / "corrupt_midi"
-
-
-def _need(path: Path) -> Path:
-    if not path.is_dir():
-        pytest.skip(f"needs {path} (the real-music folder ../shared/data is absent)")
-    return path
+from tests.conftest import CORRUPT_MIDI as CORRUPT
+from tests.conftest import LMD_MIDI as LMD
+from tests.conftest import need as _need
 
 
 @pytest.fixture()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,23 +15,13 @@ from musegen.data.inspect import main
 from musegen.data.midi_to_lpd import midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.data.tracks import LPD5_TRACKS
+from tests.conftest import CORRUPT_MIDI as CORRUPT
+from tests.conftest import LMD_MIDI as LMD
+from tests.conftest import LPD5_FILE as LPD5
+from tests.conftest import LPD17_FILE as LPD17
+from tests.conftest import need as _need
 
-SHARED = Path(
-    os.environ.get(
-        "MUSEGEN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
-LPD5 = SHARED / "lpd" / "lpd5_cleansed_TRAAAGR128F425B14B.npz"
-LPD17 = SHARED / "lpd" / "lpd17_cleansed_TRAAAGR128F425B14B.npz"
-LMD = SHARED / "lmd_midi"
-CORRUPT = SHARED / "corrupt_midi"
 LPD5_COUNTS = {"Drums": 2098, "Piano": 158, "Guitar": 974, "Bass": 819, "Strings": 2102}
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"needs {path} (the real-music folder ../shared/data is absent)")
-    return path
 
 
 def _inspect(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict | None, str]:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from musegen.data.lpd_io import read_lpd_npz, write_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.data.tracks import LPD5_TRACKS
-
-SHARED = Path(
-    os.environ.get(
-        "MUSEGEN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
-LPD5 = SHARED / "lpd" / "lpd5_cleansed_TRAAAGR128F425B14B.npz"
-LPD17 = SHARED / "lpd" / "lpd17_cleansed_TRAAAGR128F425B14B.npz"
-
-
-def _need(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"needs {path} (the real-music folder ../shared/data is absent)")
-    return path
+from tests.conftest import LPD5_FILE as LPD5
+from tests.conftest import LPD17_FILE as LPD17
+from tests.conftest import need as _need
 
 
 def test_lpd5_file_note_counts() -> None:

@@ -6,7 +6,6 @@ the real files in ../shared/data.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -20,14 +19,8 @@ from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.midi_to_lpd import MidiReadError, fill_roll_sparse, midi_to_song
 from musegen.data.notes_to_midi import notes_to_midi
 from musegen.data.pianoroll_notes import NOTE_DTYPE, fill_roll, roll_runs, song_to_notes
-
-SHARED = Path(
-    os.environ.get(
-        "MUSEGEN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
-LMD = SHARED / "lmd_midi"
-CORRUPT = SHARED / "corrupt_midi"
+from tests.conftest import CORRUPT_MIDI as CORRUPT
+from tests.conftest import LMD_MIDI as LMD
 
 
 def _lmd_files() -> list[Path]:
