@@ -15,17 +15,6 @@ from musegen.models.network import resolve_backbone
 from musegen.models.sizing import count_parameters, size_for_budget
 from tests.conftest import LPD5_FILE, need
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these nets are tiny, and two threads on a busy 2-core machine spin
-    on each other (a step can take 50x longer)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 BACKBONES = {
     "rnn": {"_target_": "musegen.models.backbones.RNNBackbone", "num_layers": 2},
     "lstm": {"_target_": "musegen.models.backbones.LSTMBackbone", "num_layers": 2},

@@ -14,16 +14,6 @@ from musegen.train import compose_config, train
 from tests.test_train import small
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these nets are tiny, and two threads on a busy 2-core machine spin
-    on each other (a step can take 50x longer)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Killed(RuntimeError):
     pass
 

@@ -18,17 +18,6 @@ from musegen.models import CheckpointError, load_network
 from musegen.models.task import teacher_forcing
 from musegen.train import build_task, compose_config, train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these nets are tiny, and two threads on a busy 2-core machine spin
-    on each other (a step can take 50x longer)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("rnn", "lstm", "gru", "lstm_gru")
 METRIC_KEYS = [

@@ -15,7 +15,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from musegen.data.genres import genre_ids
-from musegen.data.note_cache import CACHE_VERSION, NoteSplit, cache_key, open_or_build
+from musegen.data.note_cache import NoteSplit, cache_key, open_or_build
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
 from musegen.data.tracks import LPD5_TRACKS, track_ids
@@ -203,6 +203,3 @@ class NoteDataModule(L.LightningDataModule):
             }
             for name in self.splits
         }
-
-    def cache_version(self) -> int:
-        return CACHE_VERSION

@@ -20,6 +20,7 @@ import numpy as np
 import symusic
 
 from musegen.atomic import write_bytes_atomic
+from musegen.data.pianoroll_notes import onsets_and_lengths
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 
@@ -99,21 +100,11 @@ def notes_to_midi(
 
 
 def _onsets_and_lengths(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Onsets and lengths in time steps (``int64``), by ``notes_to_song``'s rule.
-
-    Onsets are the cumulative ``step`` in beats, rounded to steps, unless ``time`` is present
-    and equals them up to a shift: then ``time`` keeps the song's absolute start. Lengths are
-    ``duration`` rounded to steps, at least 1.
-    """
-    onset = np.rint(np.cumsum(notes["step"].astype(np.float64)) * resolution).astype(np.int64)
-    if "time" in (notes.dtype.names or ()) and notes.size:
-        times = notes["time"].astype(np.int64)
-        if np.array_equal(times - times[0], onset):
-            onset = times
+    """``pianoroll_notes.onsets_and_lengths``, refusing negative onsets."""
+    onset, length = onsets_and_lengths(notes, resolution)
     if notes.size and onset.min() < 0:
         raise ValueError("notes_to_midi: negative onset (check the notes' step/time fields)")
-    length = np.maximum(np.rint(notes["duration"].astype(np.float64) * resolution), 1)
-    return onset, length.astype(np.int64)
+    return onset, length
 
 
 def _split_drum_runs(

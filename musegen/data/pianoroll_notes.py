@@ -111,13 +111,7 @@ def notes_to_song(
     (at least 1). Overlapping notes of one pitch and track merge by maximum velocity.
     """
     notes = np.asarray(notes)
-    onsets = np.rint(np.cumsum(notes["step"].astype(np.float64)) * resolution).astype(np.int64)
-    if "time" in (notes.dtype.names or ()) and notes.size:
-        times = notes["time"].astype(np.int64)
-        if np.array_equal(times - times[0], onsets):
-            onsets = times
-    lengths = np.maximum(np.rint(notes["duration"].astype(np.float64) * resolution), 1)
-    lengths = lengths.astype(np.int64)
+    onsets, lengths = onsets_and_lengths(notes, resolution)
     n_steps = int((onsets + lengths).max()) if notes.size else 0
     tracks = []
     for tid, tname in enumerate(LPD5_TRACKS):
@@ -128,6 +122,22 @@ def notes_to_song(
         tracks.append(TrackRoll(tname, LPD5_PROGRAMS[tid], LPD5_IS_DRUM[tid], roll))
     tempo_arr = np.full(n_steps, float(tempo))
     return Song(name, resolution, tracks, tempo_arr, None)
+
+
+def onsets_and_lengths(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets and lengths of notes in time steps (``int64``), the rule every writer uses.
+
+    Onsets are the cumulative ``step`` in beats, rounded to steps, unless ``time`` is present
+    and equals them up to a shift: then ``time`` keeps the song's absolute start. Lengths are
+    ``duration`` rounded to steps, at least 1.
+    """
+    onset = np.rint(np.cumsum(notes["step"].astype(np.float64)) * resolution).astype(np.int64)
+    if "time" in (notes.dtype.names or ()) and notes.size:
+        times = notes["time"].astype(np.int64)
+        if np.array_equal(times - times[0], onset):
+            onset = times
+    length = np.maximum(np.rint(notes["duration"].astype(np.float64) * resolution), 1)
+    return onset, length.astype(np.int64)
 
 
 def fill_roll(
