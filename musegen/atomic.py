@@ -1,18 +1,46 @@
-"""Atomic file writing: the one way musegen writes a file a later run may read.
+"""Atomic writes, stale temporaries and build locks: the one way musegen writes what a later
+run may read.
 
-A file is written under a temporary name in its destination folder and renamed into place
-only once complete (``os.replace`` is atomic on one file system), so an interrupted run
-never leaves a half-written file that looks valid. Temporary names start with a dot and end
-in ``.tmp`` so that no ``*.npz`` / ``*.mid`` glob ever picks one up.
+* A file (``atomic_path``) or a folder (``atomic_dir``) is written under a temporary name in
+  its destination folder and renamed into place only once complete (``os.replace`` and
+  ``os.rename`` are atomic on one file system), so an interrupted run never leaves a
+  half-written result that looks valid.
+* Temporary names start with a dot, end in ``.tmp`` (no ``*.npz`` / ``*.mid`` glob picks one
+  up) and carry their writer: ``.<name>.<host>-<pid>.<random>.tmp``. A process killed with
+  SIGKILL cannot remove its own temporaries; ``clean_stale`` lets the next run remove those
+  whose writer is gone, and never one that a live process is still writing.
+* ``exclusive`` is an advisory lock (``flock``) around work that two processes must not do
+  twice at once, such as building the same cache entry.
+* ``check_writable`` tries a destination before hours of work are spent on what goes there.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import logging
 import os
+import re
+import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from musegen.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+"""This machine, as it appears in temporary names (folders may be shared by a cluster)."""
+
+FOREIGN_STALE_S = 24 * 3600.0
+"""A temporary of another machine is removed only when it is older than this: its writer's
+liveness cannot be checked from here, and no musegen write takes a day."""
+
+_TEMP = re.compile(r"^\..+\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
 
 
 def file_mode() -> int:
@@ -20,6 +48,19 @@ def file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}.{HOST_TAG}-{os.getpid()}."
+
+
+def _temp_file(path: Path | str) -> Path:
+    """A new empty file beside ``path``, named for its writer (see the module docstring)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
 
 
 @contextmanager
@@ -30,17 +71,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     permissions (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``. Writers that
     choose a format from the file name (matplotlib) must be told the format explicitly.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_file(path)
     try:
-        yield Path(tmp)
+        yield tmp
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def scratch_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for an intermediate file, removed after the
+    block whatever happens; a kill leaves it to ``clean_stale``."""
+    tmp = _temp_file(path)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
@@ -48,3 +97,133 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def temp_dir(path: str | Path) -> Path:
+    """A new empty temporary folder beside ``path`` (mode ``0o755``), named for its writer."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; outputs and caches are meant to be shared
+    return tmp
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; rename it to ``path`` if the block succeeds.
+
+    If ``path`` appeared meanwhile (another process finished the same work first), theirs is
+    kept and ours removed: both were built from the same inputs. The temporary folder is
+    removed when the block raises.
+    """
+    path = Path(path)
+    tmp = temp_dir(path)
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not path.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs here; a zombie (killed, not yet reaped) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux): trust kill()
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    """True for a musegen temporary whose writer has ended (or, from another machine, that is
+    older than ``FOREIGN_STALE_S``). Other files are never stale."""
+    match = _TEMP.match(path.name)
+    if match is None:
+        return False
+    if match["host"] == HOST_TAG:
+        return int(match["pid"]) != os.getpid() and not _pid_alive(int(match["pid"]))
+    try:
+        age = (now or time.time()) - path.lstat().st_mtime
+    except OSError:
+        return False
+    return age > FOREIGN_STALE_S
+
+
+def clean_stale(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Remove the stale temporaries (files and folders) in ``folder``; return what went.
+
+    Runs at the start of every writer, on its own destination, so no temporary of a killed
+    run survives the next one. ``recursive`` also looks into sub-folders (a converted tree).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    candidates = folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")
+    removed = []
+    for path in list(candidates):
+        if not is_stale(path):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+@contextmanager
+def exclusive(lock_file: str | Path, waiting: str | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (created if absent) for the block.
+
+    A second process asking for the same lock waits until the first releases it, also when
+    the first is killed: the kernel drops a dead process's locks. ``waiting`` is logged once
+    when the lock is busy. The lock file itself stays (removing it would race with a waiter).
+    """
+    import fcntl
+
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting: %s", waiting or f"{lock_file} is locked by another process")
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def check_writable(folder: str | Path, key: str) -> Path:
+    """Create ``folder`` if needed and prove a file can be written in it, before the work.
+
+    Raises
+    ------
+    OutputError
+        One line naming ``key`` (the setting that chose the folder) and why.
+    """
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=_prefix(folder / "probe"), suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(
+            f"{key}={folder}: cannot write there ({reason}); choose a writable folder"
+        ) from None
+    return folder

@@ -15,12 +15,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from musegen.errors import UserError, first_line
+
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug")
 """Groups whose default is ``null``, so ``<group>=null`` is a valid choice."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A nonsense config value; the message is one line and starts with the key."""
 
 
@@ -30,10 +32,15 @@ def group_choices(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def check_overrides(args: Iterable[str], config_dir: Path = CONFIG_DIR) -> None:
-    """Reject ``<group>=<unknown>`` on the command line, listing the valid choices.
+def check_overrides(
+    args: Iterable[str], config_dir: Path = CONFIG_DIR, config_name: str | None = "train"
+) -> None:
+    """Reject, in one line, command-line overrides that Hydra would report in many.
 
-    Sweeps (``model=rnn,lstm``) check every value. Arguments Hydra itself would reject for
+    ``<group>=<unknown>`` lists the valid choices (a sweep ``model=rnn,lstm`` checks every
+    value). Then the config is composed once with the overrides (a sweep's first value of
+    each) so that a key that does not exist (``task.loss_weights.foo=1``) or a plugin that is
+    not installed is caught before Hydra's multi-line report. Arguments Hydra rejects for
     their syntax are left to Hydra.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -44,28 +51,70 @@ def check_overrides(args: Iterable[str], config_dir: Path = CONFIG_DIR) -> None:
         overrides = OverridesParser.create().parse_overrides(args)
     except HydraException:
         return
+    single: list[str] = []
     for ov in overrides:
+        values = _values(ov)
+        if values is None:  # a range or interval: the sweeper's to expand
+            continue
+        sweep = ov.is_sweep_override()
+        single.append(f"{ov.get_key_element()}={values[0]}" if sweep else ov.input_line)
         group = ov.key_or_group
         if group.startswith("hydra") or not (config_dir / group).is_dir() or ov.is_delete():
             continue
-        if ov.is_sweep_override():
-            if not ov.is_choice_sweep():
-                continue
-            values = list(ov.sweep_string_iterator())
-        else:
-            values = [ov.get_value_element_as_str()]
         valid = group_choices(group, config_dir)
         for value in values:
             if value in valid or (value == "null" and group in OPTIONAL_GROUPS):
                 continue
             raise ConfigError(f"{group}={value}: unknown {group}; choose from {', '.join(valid)}")
+    if config_name is not None:
+        compose_checked(config_name, single, config_dir)
+
+
+def _values(ov: Any) -> list[str] | None:
+    """The values of one override as strings; ``None`` for a range/interval sweep."""
+    if not ov.is_sweep_override():
+        return [ov.get_value_element_as_str()] if not ov.is_delete() else [""]
+    if not ov.is_choice_sweep():
+        return None
+    return list(ov.sweep_string_iterator())
+
+
+def compose_checked(
+    config_name: str,
+    overrides: list[str],
+    config_dir: Path = CONFIG_DIR,
+    return_hydra_config: bool = False,
+) -> DictConfig:
+    """Hydra's ``compose``, its errors turned into one-line ``ConfigError``s."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    import musegen.resolvers  # noqa: F401  (${uid:} in the run folder's name)
+
+    try:
+        with initialize_config_dir(str(config_dir), version_base="1.3"):
+            return compose(
+                config_name, overrides=overrides, return_hydra_config=return_hydra_config
+            )
+    except (HydraException, OmegaConfBaseException) as exc:
+        text = f"{exc} {exc.__cause__ or ''}"
+        culprit = next((o for o in overrides if f"'{o.split('=')[0].lstrip('+~')}'" in text), None)
+        if culprit is not None and "not in struct" in text:
+            key = culprit.split("=")[0]
+            raise ConfigError(
+                f"{culprit}: no key {key} in the config (check the spelling; "
+                f"+{key}=... adds a new one)"
+            ) from None
+        raise ConfigError(first_line(exc)) from None
 
 
 def _get(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.select(cfg, key, default=None)
 
 
-def _require(cfg: DictConfig, key: str, ok, what: str, optional: bool = False) -> None:
+def require(cfg: DictConfig, key: str, ok, what: str, optional: bool = False) -> None:
+    """Raise ``ConfigError("<key> must be <what>, got <value>")`` unless ``ok(value)``."""
     value = _get(cfg, key)
     if value is None and optional:
         return
@@ -77,11 +126,14 @@ def _require(cfg: DictConfig, key: str, ok, what: str, optional: bool = False) -
         raise ConfigError(f"{key} must be {what}, got {value!r}")
 
 
-def _int(low: int):
+def integer(low: int):
+    """A check for an integer (not a bool) >= ``low``."""
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-def _num(low: float, high: float = math.inf, low_inclusive: bool = True):
+def number(low: float, high: float = math.inf, low_inclusive: bool = True):
+    """A check for a finite number in ``[low, high]`` (``(low, high]`` if not inclusive)."""
+
     def ok(v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             return False
@@ -102,11 +154,11 @@ def check_config(cfg: DictConfig) -> None:
     from musegen.models.task import TARGETS
 
     # data (NoteDataModule checks these too, after Hydra has instantiated it)
-    _require(cfg, "data.seq_len", _int(1), "an integer >= 1")
-    _require(cfg, "data.batch_size", _int(1), "an integer >= 1")
-    _require(cfg, "data.num_workers", _int(0), "an integer >= 0", optional=True)
-    _require(cfg, "data.window_stride", _int(1), "an integer >= 1", optional=True)
-    _require(cfg, "data.max_songs", _int(1), "an integer >= 1 or null", optional=True)
+    require(cfg, "data.seq_len", integer(1), "an integer >= 1")
+    require(cfg, "data.batch_size", integer(1), "an integer >= 1")
+    require(cfg, "data.num_workers", integer(0), "an integer >= 0", optional=True)
+    require(cfg, "data.window_stride", integer(1), "an integer >= 1", optional=True)
+    require(cfg, "data.max_songs", integer(1), "an integer >= 1 or null", optional=True)
     tracks = _get(cfg, "data.tracks")
     if tracks is not None:
         try:
@@ -120,32 +172,34 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError("model.net must be a backbone config with a _target_")
     for key in ("hidden_size", "num_layers", "lstm_layers", "gru_layers"):
         if key in net:
-            _require(cfg, f"model.net.{key}", _int(1), "an integer >= 1")
+            require(cfg, f"model.net.{key}", integer(1), "an integer >= 1")
     if "dropout" in net:
-        _require(cfg, "model.net.dropout", lambda v: _num(0.0)(v) and v < 1, "in [0, 1)")
+        require(cfg, "model.net.dropout", lambda v: number(0.0)(v) and v < 1, "in [0, 1)")
 
     # task
-    _require(cfg, "task.target", lambda v: v in TARGETS, f"one of {list(TARGETS)}")
+    require(cfg, "task.target", lambda v: v in TARGETS, f"one of {list(TARGETS)}")
     for key in ("pitch_dim", "track_dim"):
-        _require(cfg, f"task.encoder.{key}", _int(1), "an integer >= 1", optional=True)
-    _require(cfg, "task.encoder.time_dim", _int(0), "an integer >= 0", optional=True)
+        require(cfg, f"task.encoder.{key}", integer(1), "an integer >= 1", optional=True)
+    require(cfg, "task.encoder.time_dim", integer(0), "an integer >= 0", optional=True)
     weights = _get(cfg, "task.loss_weights") or {}
     for key in weights:
         if key not in COMPONENTS:
             raise ConfigError(f"task.loss_weights.{key}: unknown; valid: {list(COMPONENTS)}")
-        _require(cfg, f"task.loss_weights.{key}", _num(0.0), "a number >= 0")
-    _require(cfg, "task.positive_pressure", _num(0.0), "a number >= 0", optional=True)
-    _require(
-        cfg, "task.optimizer.lr", _num(0.0, low_inclusive=False), "a number > 0", optional=True
+        require(cfg, f"task.loss_weights.{key}", number(0.0), "a number >= 0")
+    require(cfg, "task.positive_pressure", number(0.0), "a number >= 0", optional=True)
+    require(
+        cfg, "task.optimizer.lr", number(0.0, low_inclusive=False), "a number > 0", optional=True
     )
-    _require(cfg, "task.optimizer.weight_decay", _num(0.0), "a number >= 0", optional=True)
-    _require(cfg, "task.param_budget", _int(1), "a positive integer or null", optional=True)
+    require(cfg, "task.optimizer.weight_decay", number(0.0), "a number >= 0", optional=True)
+    require(cfg, "task.param_budget", integer(1), "a positive integer or null", optional=True)
 
     # trainer and run
-    _require(cfg, "trainer.max_epochs", _int(-1), "an integer >= -1 (-1: no limit)", optional=True)
-    _require(cfg, "trainer.max_steps", _int(-1), "an integer >= -1 (-1: no limit)", optional=True)
-    _require(cfg, "trainer.gradient_clip_val", _num(0.0), "a number >= 0 or null", optional=True)
-    _require(cfg, "seed", _int(0), "an integer >= 0 or null", optional=True)
+    require(
+        cfg, "trainer.max_epochs", integer(-1), "an integer >= -1 (-1: no limit)", optional=True
+    )
+    require(cfg, "trainer.max_steps", integer(-1), "an integer >= -1 (-1: no limit)", optional=True)
+    require(cfg, "trainer.gradient_clip_val", number(0.0), "a number >= 0 or null", optional=True)
+    require(cfg, "seed", integer(0), "an integer >= 0 or null", optional=True)
     ckpt = _get(cfg, "ckpt_path")
     if ckpt is not None and not Path(str(ckpt)).expanduser().is_file():
         raise ConfigError(f"ckpt_path: no such checkpoint file {ckpt}")

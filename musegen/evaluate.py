@@ -25,35 +25,37 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from musegen.atomic import write_bytes_atomic
-from musegen.data.sources import DataSourceError
-from musegen.generate import GenerationError, check_settings
+from musegen.atomic import check_writable, clean_stale, write_bytes_atomic
+from musegen.config_checks import CONFIG_DIR, check_overrides, integer, require
+from musegen.errors import reported
+from musegen.generate import sampling_from
 from musegen.generation.decode import generate
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
-from musegen.generation.runs import RunError, TrainedRun, data_overrides, load_run
+from musegen.generation.runs import (
+    RunError,
+    TrainedRun,
+    data_override_args,
+    data_overrides,
+    load_run,
+)
 from musegen.generation.sampling import Sampling
 from musegen.metrics.musical import metrics_table, to_markdown
 from musegen.metrics.references import reference_rows
 from musegen.metrics.similarity import FEATURES, SimilarityResult, score_continuations
-from musegen.models.checkpoint import CheckpointError
+from musegen.models.checkpoint import load_task
 from musegen.render.outputs import write_sample
 
 log = logging.getLogger(__name__)
 
-USER_ERRORS = (GenerationError, CheckpointError, RunError, DataSourceError)
-
 
 def test_losses(run: TrainedRun, dm: Any, device: str = "cpu") -> dict[str, float]:
-    """The checkpoint's test metrics, by the same ``Trainer.test`` as training runs."""
+    """The checkpoint's test metrics, by the same ``Trainer.test`` as training runs; the
+    task comes from the checkpoint itself (``load_task``), not from the run's config."""
     import lightning as L
 
-    from musegen.train import build_task
-
-    if run.config is None:
-        raise RunError(f"{run.run_dir}: no .hydra/config.yaml, so the task is unknown")
-    task = build_task(run.config, dm.n_tracks, list(dm.track_names))
+    task = load_task(run.ckpt_path, map_location=device)
     trainer = L.Trainer(
         accelerator=device,
         devices=1,
@@ -62,9 +64,7 @@ def test_losses(run: TrainedRun, dm: Any, device: str = "cpu") -> dict[str, floa
         enable_checkpointing=False,
         enable_model_summary=False,
     )
-    results = trainer.test(
-        task, datamodule=dm, ckpt_path=str(run.ckpt_path), verbose=False, weights_only=True
-    )
+    results = trainer.test(task, datamodule=dm, verbose=False)
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 
@@ -125,10 +125,13 @@ def evaluate_run(
     songs = [split.song(int(i)) for i in usable]
     primers, real, generated = continuations(run, songs, primer_len, max_notes, sampling, seed)
     rows = {run.model_name: score_continuations(real, generated)}
+    # The unigram row draws from the training notes; data evaluated whole (data.split=test)
+    # has none, so it draws from the test notes (a slightly optimistic reference).
+    unigram_source = "train" if dm.splits["train"].n_notes else "test"
     rows.update(
         reference_rows(
             songs,
-            dm.splits["train"].columns,
+            dm.splits[unigram_source].columns,
             run.track_ids,
             primer_len,
             max_len=max_notes,
@@ -154,6 +157,7 @@ def evaluate_run(
         "primer_len": primer_len,
         "songs": len(songs),
         "max_notes": max_notes,
+        "unigram_source": unigram_source,
         "seed": seed,
         "sampling": {
             "temperature": sampling.temperature,
@@ -192,10 +196,12 @@ def evaluate_run(
 
 def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     """``python -m musegen.evaluate``'s work, on a composed config."""
-    sampling = check_settings(OmegaConf.merge({"num_notes": 1, "num_samples": 1}, cfg))
+    sampling = sampling_from(cfg)
     for key in ("max_songs", "max_notes"):
-        if not isinstance(cfg.get(key), int) or cfg[key] < 1:
-            raise GenerationError(f"{key} must be an integer >= 1, got {cfg.get(key)!r}")
+        require(cfg, key, integer(1), "an integer >= 1")
+    require(cfg, "num_samples", integer(0), "an integer >= 0")
+    out_dir = check_writable(cfg.out_dir, "out_dir")
+    clean_stale(out_dir, recursive=True)
     device = str(cfg.get("device", "cpu"))
     run = load_run(cfg.ckpt_path, device=device)
     dm = run.datamodule(cfg.paths, data_overrides(cfg))
@@ -205,7 +211,7 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     return evaluate_run(
         run,
         dm,
-        Path(cfg.out_dir),
+        out_dir,
         int(cfg.max_songs),
         int(cfg.max_notes),
         sampling,
@@ -218,16 +224,17 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def _hydra_main(cfg: DictConfig) -> None:
-    try:
+    with reported():
         run_evaluation(cfg)
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
     print((Path(cfg.out_dir) / "evaluation.md").read_text())
 
 
 def main() -> None:
-    _hydra_main()
+    """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``)."""
+    with reported():
+        sys.argv[1:] = data_override_args(sys.argv[1:])
+        check_overrides(sys.argv[1:], CONFIG_DIR, "evaluate")
+        _hydra_main()
 
 
 if __name__ == "__main__":

@@ -18,39 +18,44 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from musegen.atomic import write_bytes_atomic
-from musegen.data.midi_to_lpd import MidiReadError
+from musegen.atomic import check_writable, clean_stale, write_bytes_atomic
+from musegen.config_checks import CONFIG_DIR, check_overrides, integer, number, require
 from musegen.data.pianoroll_notes import NOTE_DTYPE
-from musegen.data.sources import DataSourceError
+from musegen.errors import UserError, reported
 from musegen.generation.decode import generate, start_notes
 from musegen.generation.notes import midi_primer, notes_to_tensors, tensors_to_notes
-from musegen.generation.runs import RunError, TrainedRun, data_overrides, load_run
+from musegen.generation.runs import (
+    RunError,
+    TrainedRun,
+    data_override_args,
+    data_overrides,
+    load_run,
+)
 from musegen.generation.sampling import Sampling
-from musegen.models.checkpoint import CheckpointError
 from musegen.render.outputs import write_sample
 
 log = logging.getLogger(__name__)
 
 
-class GenerationError(ValueError):
+class GenerationError(UserError):
     """A nonsense generation setting (one line naming the key)."""
 
 
-USER_ERRORS = (GenerationError, CheckpointError, RunError, DataSourceError, MidiReadError)
-
-
 def check_settings(cfg: DictConfig) -> Sampling:
-    """Validate the numbers before loading anything; return the sampling rule."""
+    """Validate the numbers before loading anything (one line naming the key); return the
+    sampling rule."""
     for key in ("num_notes", "num_samples"):
-        value = cfg.get(key)
-        if not isinstance(value, int) or value < 1:
-            raise GenerationError(f"{key} must be an integer >= 1, got {value!r}")
-    if cfg.get("mode", "incremental") not in ("incremental", "window"):
-        raise GenerationError(f"mode must be incremental or window, got {cfg.mode!r}")
-    try:
-        return Sampling(float(cfg.temperature), int(cfg.top_k), float(cfg.top_p))
-    except ValueError as exc:
-        raise GenerationError(str(exc)) from None
+        require(cfg, key, integer(1), "an integer >= 1")
+    require(cfg, "mode", lambda v: v in ("incremental", "window"), "incremental or window")
+    return sampling_from(cfg)
+
+
+def sampling_from(cfg: DictConfig) -> Sampling:
+    """The ``temperature``, ``top_k`` and ``top_p`` of a config, each checked by name."""
+    require(cfg, "temperature", number(0.0, low_inclusive=False), "a number > 0")
+    require(cfg, "top_k", integer(0), "an integer >= 0 (0: off)")
+    require(cfg, "top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)")
+    return Sampling(float(cfg.temperature), int(cfg.top_k), float(cfg.top_p))
 
 
 def primers_from_test_split(
@@ -116,10 +121,11 @@ def sample_pieces(
 def run_generation(cfg: DictConfig) -> dict[str, Any]:
     """Generate and write the samples of ``cfg``; return what ``generation.json`` holds."""
     sampling = check_settings(cfg)
+    out_dir = check_writable(cfg.out_dir, "out_dir")
+    clean_stale(out_dir, recursive=True)
     run = load_run(cfg.ckpt_path, device=str(cfg.get("device", "cpu")))
     primers = make_primers(run, cfg)
     pieces = sample_pieces(run, primers, cfg, sampling)
-    out_dir = Path(cfg.out_dir)
     samples = []
     for i, (primer, piece) in enumerate(zip(primers, pieces, strict=True)):
         files = write_sample(
@@ -157,15 +163,16 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
 def _hydra_main(cfg: DictConfig) -> None:
-    try:
+    with reported():
         run_generation(cfg)
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 def main() -> None:
-    _hydra_main()
+    """Entry point: ``data.<key>=`` overrides the run's data config (any key it may hold)."""
+    with reported():
+        sys.argv[1:] = data_override_args(sys.argv[1:])
+        check_overrides(sys.argv[1:], CONFIG_DIR, "generate")
+        _hydra_main()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""A small progress bar shared by the long-running data steps (rich, on stderr)."""
+"""The one progress bar of the long-running steps (rich, on stderr), with a way to print a
+line above it (a skipped file) without tearing the bar."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,7 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
-class _Bar:
+class Bar:
+    """What ``progress_bar`` yields: ``advance()`` and ``print()``; a no-op bar when off."""
+
     def __init__(self, progress: Progress | None, task: int | None) -> None:
         self._progress, self._task = progress, task
 
@@ -17,12 +21,19 @@ class _Bar:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 
+    def print(self, message: str) -> None:
+        """One line on stderr, above the bar when there is one."""
+        if self._progress is not None:
+            self._progress.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr)
+
 
 @contextmanager
-def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator[_Bar]:
-    """Yield an object with ``advance()``; draws nothing when disabled or total is 0."""
+def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator[Bar]:
+    """Yield a ``Bar``; draws nothing when disabled or total is 0."""
     if not enabled or total <= 0:
-        yield _Bar(None, None)
+        yield Bar(None, None)
         return
     progress = Progress(
         TextColumn("{task.description}"),
@@ -34,4 +45,4 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
     )
     with progress:
         task = progress.add_task(description, total=total)
-        yield _Bar(progress, task)
+        yield Bar(progress, task)

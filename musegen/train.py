@@ -20,16 +20,21 @@ from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from musegen.atomic import write_bytes_atomic
+import musegen.resolvers  # noqa: F401  (${uid:} in run folder names)
+from musegen.atomic import clean_stale, write_bytes_atomic
 from musegen.callbacks import ResumableRandomness
-from musegen.config_checks import CONFIG_DIR, ConfigError, check_config, check_overrides
-from musegen.data.sources import DataSourceError
-from musegen.models.checkpoint import CheckpointError, check_compatible
+from musegen.config_checks import (
+    CONFIG_DIR,
+    ConfigError,
+    check_config,
+    check_overrides,
+    compose_checked,
+)
+from musegen.errors import reported
+from musegen.models.checkpoint import check_compatible
 from musegen.models.task import NextNoteTask
 
 log = logging.getLogger(__name__)
-
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CheckpointError, DataSourceError)
 
 
 def _instantiate(node: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -96,12 +101,10 @@ def compose_config(
     Outside a Hydra run there is no ``hydra:runtime.output_dir``: ``output_dir`` stands in
     for it (``paths.output_dir``).
     """
-    from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    check_overrides(overrides, CONFIG_DIR)
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    check_overrides(overrides, CONFIG_DIR, config_name=None)
+    cfg = compose_checked("train", list(overrides), CONFIG_DIR, return_hydra_config=True)
     HydraConfig().set_config(cfg)
     if output_dir is not None:
         cfg.paths.output_dir = str(output_dir)
@@ -158,6 +161,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(output_dir, recursive=True)  # a killed run's, when resuming in place
 
     datamodule = _instantiate(cfg.data, "data")
     task = build_task(cfg, datamodule.n_tracks, list(datamodule.track_names))
@@ -249,23 +253,17 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    try:
+    with reported():
         metrics = train(cfg)
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
     # The value an Optuna sweep minimises (hparams_search=optuna).
     return metrics.get(cfg.get("optimized_metric", "val/loss"))
 
 
 def main() -> None:
-    """Entry point: catch unknown config choices before Hydra's multi-line report."""
-    try:
-        check_overrides(sys.argv[1:], CONFIG_DIR)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    _hydra_main()
+    """Entry point: catch bad overrides before Hydra's multi-line report."""
+    with reported():
+        check_overrides(sys.argv[1:], CONFIG_DIR, "train")
+        _hydra_main()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import torch
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
+MODELS = tuple(sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")))
+"""Every backbone with a config, read from ``conf/model/`` (a new one is tested without edits)."""
 SHARED_DATA = Path(os.environ.get("MUSEGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LPD5_FILE = SHARED_DATA / "lpd" / "lpd5_cleansed_TRAAAGR128F425B14B.npz"
 LPD17_FILE = SHARED_DATA / "lpd" / "lpd17_cleansed_TRAAAGR128F425B14B.npz"
@@ -29,6 +31,68 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the project's real-music folder ../shared/data is absent)")
     return path
+
+
+def small(data_dir: Path, *extra: str) -> list[str]:
+    """The real training config, shrunk: 40 chorales, a small net, a few batches, CSV log."""
+    return [
+        f"paths.data_dir={data_dir}",
+        "data.max_songs=40",
+        "data.progress=false",
+        "data.num_workers=0",
+        "data.batch_size=32",
+        "logger=csv",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=4",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
+        "trainer.num_sanity_val_steps=0",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "model.net.hidden_size=32",
+        *extra,
+    ]
+
+
+def run_cli(module: str, *args: str, cwd: Path = ROOT, timeout: float = 300):
+    """``python -m <module> <args>`` as a user runs it (one thread, see above)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LSTM-GRU trained for a few batches on 40 chorales, evaluated at its end; its
+    run folder is complete (``.hydra/config.yaml`` as a Hydra CLI run writes it)."""
+    from omegaconf import OmegaConf
+
+    from musegen.train import compose_config, train
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    cfg = compose_config(
+        small(session_data_dir, "trainer.limit_train_batches=6"), output_dir=str(out)
+    )
+    train(cfg)
+    config = out / ".hydra" / "config.yaml"
+    if not config.exists():  # a Hydra CLI run writes it; a programmatic one does not
+        config.parent.mkdir(exist_ok=True)
+        OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), config)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tiny_run: Path) -> Path:
+    return tiny_run / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +124,27 @@ def lmd_lpd5(session_data_dir: Path) -> Path:
     dest = session_data_dir / "lmd_lpd5"
     convert_tree(need(LMD_MIDI), dest, workers=2, progress=False)
     return dest
+
+
+@pytest.fixture()
+def read_only_dir(tmp_path: Path):
+    """A folder nobody can write into: ``chmod 555`` for a normal user; for root, who writes
+    through permissions, a read-only tmpfs mounted there (skipped where mounting is denied)."""
+    import subprocess
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("running as root, and a read-only tmpfs cannot be mounted here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from musegen.atomic import HOST_TAG
 from musegen.data.bach import MARKER, build_bach, chorale_sources
 from musegen.data.datamodule import NoteDataModule
 from musegen.data.lpd_io import read_lpd_npz
@@ -24,8 +27,8 @@ def test_corpus_has_enough_chorales() -> None:
 
 
 def test_chorales_become_lpd5_files_with_all_voices_in_piano(bach_small: Path) -> None:
-    files = sorted((bach_small / "bach" / "lpd5").glob("*.npz"))
-    assert len(files) == 24
+    files = build_bach(bach_small / "bach" / "lpd5", max_songs=24, progress=False)  # built
+    assert len(files) == 24 and files == sorted(files)
     for path in files[:6]:
         song = read_lpd_npz(path)
         assert [t.name for t in song.tracks] == list(LPD5_TRACKS)
@@ -44,12 +47,18 @@ def test_rebuild_is_skipped_and_interrupted_builds_resume(bach_small: Path) -> N
     assert [f.stat().st_mtime_ns for f in files] == mtimes  # nothing rewritten
     # an interrupted build: one file missing, a half-written temporary file left behind
     files[1].unlink()
-    leftover = dest / f".{files[1].name}.abc123.tmp"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    leftover = dest / f".{files[1].name}.{HOST_TAG}-{dead}.abc123.tmp"
     leftover.write_bytes(b"PK\x03\x04 half a zip")
     assert build_bach(dest, max_songs=3, progress=False) == files
     assert read_lpd_npz(files[1]).resolution == 24
+    assert not leftover.exists()  # the killed writer's temporary is gone
     assert not (dest / MARKER).exists()  # only a full build writes the marker
-    leftover.unlink()
 
 
 def test_default_datamodule_on_bach(bach_small: Path) -> None:

@@ -11,7 +11,6 @@ import numpy as np
 import pretty_midi
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.generation.decode import generate
@@ -19,40 +18,14 @@ from musegen.generation.runs import load_run
 from musegen.generation.sampling import Sampling, filter_logits
 from musegen.generation.sampling import sample as draw_from
 from musegen.models.cell_step import rnn_step
-from musegen.train import compose_config, train
 from tests.conftest import CORRUPT_MIDI, LMD_MIDI, need
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def ckpt(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small LSTM-GRU trained for a few batches on 40 chorales; its run folder is complete."""
-    out = tmp_path_factory.mktemp("gen-run")
-    cfg = compose_config(
-        [
-            f"paths.data_dir={session_data_dir}",
-            "data.max_songs=40",
-            "data.progress=false",
-            "data.batch_size=32",
-            "logger=csv",
-            "trainer=cpu",
-            "trainer.max_epochs=1",
-            "trainer.limit_train_batches=6",
-            "trainer.limit_val_batches=2",
-            "trainer.limit_test_batches=2",
-            "trainer.num_sanity_val_steps=0",
-            "trainer.enable_progress_bar=false",
-            "model.net.hidden_size=32",
-        ],
-        output_dir=str(out),
-    )
-    train(cfg)
-    config = out / ".hydra" / "config.yaml"
-    if not config.exists():  # a Hydra CLI run writes it; a programmatic one may not
-        config.parent.mkdir(exist_ok=True)
-        OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), config)
-    return out / "checkpoints" / "last.ckpt"
+@pytest.fixture()
+def ckpt(tiny_ckpt: Path) -> Path:
+    return tiny_ckpt
 
 
 def _cli(module: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

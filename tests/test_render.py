@@ -11,12 +11,13 @@ import pretty_midi
 import pytest
 from PIL import Image
 
+from musegen.atomic import file_mode
 from musegen.data.lpd_io import read_lpd_npz
 from musegen.data.pianoroll_notes import notes_to_song, song_to_notes
 from musegen.data.tracks import LPD5_PROGRAMS
 from musegen.metrics.references import UnigramSampler
 from musegen.render import audio as A
-from musegen.render import file_mode, outputs
+from musegen.render import outputs
 from musegen.render.pianoroll_png import plot_pianoroll, song_onsets
 from tests.conftest import LPD5_FILE, need
 

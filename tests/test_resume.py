@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from musegen.train import compose_config, train
-from tests.test_train import small
+from tests.conftest import small
 
 
 class Killed(RuntimeError):

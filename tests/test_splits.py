@@ -28,7 +28,16 @@ def test_adding_songs_never_moves_existing_ones() -> None:
     np.testing.assert_array_equal(assign_splits(old[::-1], (0.7, 0.1, 0.2)), before[::-1])
 
 
-@pytest.mark.parametrize("bad", [(0.5, 0.5), (0.7, 0.2, 0.2), (0.0, 0.5, 0.5), (1.2, -0.1, -0.1)])
-def test_bad_fractions_name_the_key(bad: tuple) -> None:
+@pytest.mark.parametrize(
+    "bad", [(0.5, 0.5), (0.7, 0.2, 0.2), (1.2, -0.1, -0.1), ("a", 0.5, 0.5), "all"]
+)
+def test_bad_fractions_name_the_key(bad: tuple | str) -> None:
     with pytest.raises(ValueError, match=r"^data\.split"):
         check_fractions(bad)
+
+
+def test_a_split_name_puts_every_song_in_it() -> None:
+    """``data.split=test`` scores a model on a whole held-out folder (evaluation only)."""
+    assert check_fractions("test") == (0.0, 0.0, 1.0)
+    assert set(assign_splits(_ids(500), check_fractions("test"))) == {2}
+    assert set(assign_splits(_ids(500), (0.0, 0.0, 1.0))) == {2}

@@ -17,6 +17,7 @@ import torch
 from musegen.models import CheckpointError, load_network
 from musegen.models.task import teacher_forcing
 from musegen.train import build_task, compose_config, train
+from tests.conftest import small
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("rnn", "lstm", "gru", "lstm_gru")
@@ -33,28 +34,6 @@ METRIC_KEYS = [
         "pitch_ppl",
     )
 ] + ["train/loss", "n_params", "train_time_s"]
-
-
-def small(data_dir: Path, *extra: str) -> list[str]:
-    """The real config, shrunk: 40 chorales, a small net, a few batches, CSV log only."""
-    return [
-        f"paths.data_dir={data_dir}",
-        "data.max_songs=40",
-        "data.progress=false",
-        "data.num_workers=0",
-        "data.batch_size=32",
-        "logger=csv",
-        "trainer=cpu",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=4",
-        "trainer.limit_val_batches=2",
-        "trainer.limit_test_batches=2",
-        "trainer.num_sanity_val_steps=0",
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
-        "model.net.hidden_size=32",
-        *extra,
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,24 @@ They go through the same path as any MIDI collection: music21 writes each choral
 ``midi_to_lpd`` turns it into an LPD-5 song (music21 gives every part program 0, so all
 voices land in the Piano track), and ``lpd_io`` writes it. Each file is written atomically
 and a marker is written last, so an interrupted build resumes and never yields a
-half-written file.
+half-written file; simultaneous runs build it once (``atomic.exclusive``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from concurrent.futures import ProcessPoolExecutor
+import logging
 from pathlib import Path
 
+from musegen.atomic import clean_stale, exclusive, scratch_path, write_bytes_atomic
 from musegen.data.lpd_io import write_lpd_npz
+from musegen.pools import parallel_map
 from musegen.progress import progress_bar
 
+log = logging.getLogger(__name__)
+
 MARKER = ".complete.json"
+LOCK = ".build.lock"
 EXTENSIONS = (".mxl", ".xml", ".musicxml", ".krn")
 
 
@@ -47,19 +50,16 @@ def _build_one(args: tuple[str, str, int]) -> tuple[str, str | None]:
     from musegen.data.midi_to_lpd import midi_to_song
 
     song_id = _song_id(Path(src))
-    fd, midi_path = tempfile.mkstemp(suffix=".mid")
-    os.close(fd)
     try:
-        score = converter.parse(src)
-        score.write("midi", fp=midi_path)
-        song = midi_to_song(midi_path, resolution=resolution)
+        with scratch_path(Path(dest).with_suffix(".mid")) as midi_path:
+            score = converter.parse(src)
+            score.write("midi", fp=midi_path)
+            song = midi_to_song(midi_path, resolution=resolution)
         song.name = song_id
         write_lpd_npz(dest, song)
         return song_id, None
     except Exception as exc:  # one bad score must not stop the build; it is reported
         return song_id, f"{type(exc).__name__}: {exc}"
-    finally:
-        Path(midi_path).unlink(missing_ok=True)
 
 
 def build_bach(
@@ -78,7 +78,7 @@ def build_bach(
     max_songs : int, optional
         Build and return only the first ``max_songs`` chorales (by name): quick tests.
     workers : int, optional
-        Processes; all cores by default.
+        Processes; all CPUs by default.
 
     Returns
     -------
@@ -87,39 +87,47 @@ def build_bach(
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    marker = dest / MARKER
     sources = chorale_sources()
     if max_songs is not None:
         sources = sources[: int(max_songs)]
     targets = [dest / f"{_song_id(p)}.npz" for p in sources]
-    complete = marker.exists() and json.loads(marker.read_text()).get("resolution") == resolution
+    clean_stale(dest)  # what a killed build left
+    if not _complete(dest, resolution) and not all(t.exists() for t in targets):
+        with exclusive(dest / LOCK, waiting=f"another process is building {dest}"):
+            _build_missing(sources, targets, dest, resolution, max_songs, workers, progress)
+    return [t for t in targets if t.exists()]
+
+
+def _complete(dest: Path, resolution: int) -> bool:
+    marker = dest / MARKER
+    return marker.exists() and json.loads(marker.read_text()).get("resolution") == resolution
+
+
+def _build_missing(
+    sources: list[Path],
+    targets: list[Path],
+    dest: Path,
+    resolution: int,
+    max_songs: int | None,
+    workers: int | None,
+    progress: bool,
+) -> None:
+    """Build the chorales whose npz is missing (none if another process just finished)."""
+    if _complete(dest, resolution):
+        return
     todo = [
         (str(src), str(dst), resolution)
         for src, dst in zip(sources, targets, strict=True)
         if not dst.exists()
     ]
     failed: dict[str, str] = {}
-    if todo and not complete:
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        with progress_bar(len(todo), "Building Bach chorales (once)", enabled=progress) as bar:
-            if workers == 1:
-                results = map(_build_one, todo)
-                for song_id, err in results:
-                    if err:
-                        failed[song_id] = err
-                    bar.advance()
-            else:
-                with ProcessPoolExecutor(workers) as pool:
-                    for song_id, err in pool.map(_build_one, todo, chunksize=4):
-                        if err:
-                            failed[song_id] = err
-                        bar.advance()
-    if max_songs is None and not complete:
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {"resolution": resolution, "songs": len(targets), "failed": failed}, indent=1
-            )
-        )
-        os.replace(tmp, marker)
-    return [t for t in targets if t.exists()]
+    with progress_bar(len(todo), "Building Bach chorales (once)", enabled=progress) as bar:
+        for song_id, err in parallel_map(_build_one, todo, workers, ordered=False, chunksize=4):
+            if err:
+                failed[song_id] = err
+            bar.advance()
+    if max_songs is None:
+        summary = {"resolution": resolution, "songs": len(targets), "failed": failed}
+        write_bytes_atomic(dest / MARKER, json.dumps(summary, indent=1).encode())
+    for song_id, err in failed.items():
+        log.warning("Bach chorale %s skipped: %s", song_id, err)

@@ -6,26 +6,28 @@ Every ``*.mid`` / ``*.midi`` under SRC (recursively, any case) becomes one npz f
 DEST at the same relative path, ``write_lpd_npz``'s pypianoroll-1.x layout, which
 ``pypianoroll.load`` and ``lpd_io.read_lpd_npz`` both read. A damaged file costs one line
 and a place in the summary, never the run: the Lakh MIDI Dataset has a few in every
-thousand. Files are written atomically, so an interrupted run can simply be started again;
-npz files newer than their MIDI file are kept (``--force`` redoes them).
+thousand. Files are written atomically, so an interrupted run can simply be started again:
+npz files newer than their MIDI file are kept (``--force`` redoes them), and temporaries that
+a killed run left in DEST are removed first. A destination that cannot be written is
+reported once, before any work; Ctrl-C stops with one line (exit code 130).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import os
 import sys
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
+from musegen.atomic import check_writable, clean_stale
 from musegen.data.lpd_io import write_lpd_npz
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
+from musegen.errors import UserError, run_reported
+from musegen.pools import available_cpus, parallel_map
+from musegen.progress import progress_bar
 
 MIDI_SUFFIXES = (".mid", ".midi")
+INTERRUPTED = "interrupted; the files written so far are complete: run the same command to go on"
 
 
 @dataclass
@@ -62,7 +64,7 @@ def convert_tree(
     dest : Path
         Output folder; ``src/a/b.mid`` becomes ``dest/a/b.npz``.
     workers : int, optional
-        Processes; ``os.cpu_count()`` by default. 1 converts in this process.
+        Processes; all available CPUs by default. 1 converts in this process.
     progress : bool
         Show a progress bar on stderr.
     resolution : int
@@ -74,6 +76,8 @@ def convert_tree(
     ------
     FileNotFoundError
         ``src`` does not exist.
+    OutputError
+        ``dest`` cannot be written (checked before any conversion).
     ValueError
         No MIDI files under ``src``, or a bad ``workers`` / ``resolution``.
     """
@@ -82,13 +86,16 @@ def convert_tree(
         raise FileNotFoundError(f"{src} does not exist; expected a folder of MIDI files")
     if resolution < 1:
         raise ValueError(f"resolution must be >= 1, got {resolution}")
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = available_cpus() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     midi_files = find_midi_files(src)
     if not midi_files:
         raise ValueError(f"no MIDI files (*.mid, *.midi) under {src}")
 
+    out_root = dest.parent if _single_file(src, dest) else dest
+    check_writable(out_root, "dest")
+    clean_stale(out_root, recursive=True)
     report = ConvertReport()
     jobs: list[tuple[Path, Path, int]] = []
     claimed: dict[Path, Path] = {}
@@ -103,21 +110,26 @@ def convert_tree(
             continue
         jobs.append((midi, target, resolution))
 
-    bar = _progress_bar(len(jobs)) if progress and jobs else None
-    say: Callable[[str], None] = _stderr if bar is None else _above_bar
-    for midi, target, reason in _run(jobs, workers):
-        if reason is None:
-            report.converted.append(target)
-        else:
-            report.skipped.append((midi, reason))
-            say(f"skipped {midi}: {reason}")
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+    try:
+        with progress_bar(len(jobs), "MIDI -> LPD-5", enabled=progress) as bar:
+            # unordered: results as they finish (file sizes vary a lot in the Lakh MIDI set)
+            for midi, target, reason in parallel_map(_convert_one, jobs, workers, ordered=False):
+                if reason is None:
+                    report.converted.append(target)
+                else:
+                    report.skipped.append((midi, reason))
+                    bar.print(f"skipped {midi}: {reason}")
+                bar.advance()
+    except BaseException:  # Ctrl-C: the workers were stopped mid-file; leave no temporary
+        clean_stale(out_root, recursive=True)
+        raise
     report.converted.sort()
     report.skipped.sort()
     return report
+
+
+def _single_file(src: Path, dest: Path) -> bool:
+    return src.is_file() and dest.suffix.lower() == ".npz"
 
 
 def _target(src: Path, dest: Path, midi: Path) -> Path:
@@ -147,35 +159,6 @@ def _convert_one(job: tuple[Path, Path, int]) -> tuple[Path, Path, str | None]:
     return midi, target, None
 
 
-def _run(
-    jobs: list[tuple[Path, Path, int]], workers: int
-) -> Iterator[tuple[Path, Path, str | None]]:
-    """Results in completion order; a pool only when it pays (more than one worker and job).
-
-    "spawn" rather than fork: the caller may be a training process with threads (torch),
-    which fork can deadlock. Chunks amortise the inter-process traffic over several files.
-    """
-    workers = min(workers, len(jobs))
-    if workers <= 1:
-        yield from map(_convert_one, jobs)
-        return
-    chunksize = max(1, min(16, len(jobs) // (workers * 8)))
-    with mp.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap_unordered(_convert_one, jobs, chunksize=chunksize)
-
-
-def _progress_bar(total: int) -> tqdm:
-    return tqdm(total=total, unit="file", desc="MIDI -> LPD-5", file=sys.stderr, leave=False)
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _above_bar(message: str) -> None:
-    tqdm.write(message, file=sys.stderr)  # tqdm.write goes to stdout unless told
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit code (0: something converted or already up to date)."""
     parser = argparse.ArgumentParser(
@@ -197,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers must be >= 1, got {args.workers}")
     if args.resolution < 1:
         parser.error(f"--resolution must be >= 1, got {args.resolution}")
+    return run_reported(lambda: _convert(args), "convert", INTERRUPTED)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """The CLI's work; user mistakes raise ``UserError`` (printed by ``run_reported``)."""
     try:
         report = convert_tree(
             args.src,
@@ -206,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             resolution=args.resolution,
             skip_existing=not args.force,
         )
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"convert: {exc}", file=sys.stderr)
-        return 2
+    except UserError:
+        raise
+    except (FileNotFoundError, ValueError) as exc:  # a missing or empty source folder
+        raise UserError(str(exc)) from None
     _print_summary(report, args.dest)
     if report.converted or report.existing:
         return 0

@@ -40,8 +40,9 @@ class NoteDataModule(L.LightningDataModule):
         LPD-5 tracks to model (all five by default; ``[Piano]`` as in the paper).
     seq_len : int
         Notes the model sees before predicting the next (paper: 25).
-    split : [train, val, test]
-        Song fractions (default 0.7/0.1/0.2: the paper's 80/20 with val held out of train).
+    split : [train, val, test] or str
+        Song fractions (default 0.7/0.1/0.2: the paper's 80/20 with val held out of train),
+        or ``"test"``: every song is a test song (scoring a model on a held-out folder).
     max_songs : int, optional
         Use only the first ``max_songs`` songs (sorted by file): quick experiments and tests.
     genres, labels, label_source
@@ -59,7 +60,7 @@ class NoteDataModule(L.LightningDataModule):
         seq_len: int = 25,
         batch_size: int = 315,
         num_workers: int = 0,
-        split: Sequence[float] = (0.7, 0.1, 0.2),
+        split: Sequence[float] | str = (0.7, 0.1, 0.2),
         max_songs: int | None = None,
         genres: Sequence[str] | None = None,
         labels: str | None = None,
@@ -165,10 +166,22 @@ class NoteDataModule(L.LightningDataModule):
             stride = self.window_stride if name == "train" else self.eval_stride
             self.splits[name] = split
             self.windows[name] = NoteWindows(split, length, stride, self.track_lut)
-        if len(self.windows["train"]) == 0:
+        if stage in (None, "fit") and len(self.windows["train"]) == 0:
+            n_train = self.splits["train"].n_songs
+            if self.fractions[0] == 0:
+                raise DataSourceError(
+                    f"data.split={list(self.fractions)} leaves no training song; training "
+                    "needs a train fraction > 0 (a split like 'test' is for evaluation)"
+                )
+            if n_train == 0:
+                counts = {k: v.n_songs for k, v in self.splits.items()}
+                raise DataSourceError(
+                    f"no training song: the {sum(counts.values())} readable songs all fall "
+                    f"in val ({counts['val']}) or test ({counts['test']}); add songs"
+                )
             raise DataSourceError(
                 f"no training window of data.seq_len={self.seq_len}+1 notes: the "
-                f"{self.splits['train'].n_songs} training songs are too short or too few; "
+                f"{n_train} training songs are too short or too few; "
                 "lower data.seq_len or add songs"
             )
 

@@ -27,12 +27,13 @@ from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.data.tracks import LPD5_TRACKS
+from musegen.errors import UserError, run_reported
 
 MIDI_SUFFIXES = (".mid", ".midi")
 SUFFIXES = (".npz", *MIDI_SUFFIXES)
 
 
-class InspectError(ValueError):
+class InspectError(UserError):
     """A path that cannot be inspected (one line: which and why)."""
 
 
@@ -52,8 +53,9 @@ def load_lpd5(path: Path, resolution: int = 24) -> Song:
             return midi_to_song(path, resolution)
     except (LPDFormatError, MidiReadError) as exc:
         raise InspectError(str(exc)) from None
-    except (ValueError, OSError) as exc:  # e.g. an info.json that is not JSON
-        raise InspectError(f"{path}: not a readable LPD npz file ({exc})") from None
+    except Exception as exc:  # any damage is this file's problem, reported in one line
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InspectError(f"{path}: not a readable file ({text})") from None
     raise InspectError(f"{path}: not an .npz or MIDI (.mid, .midi) file")
 
 
@@ -143,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.resolution < 1:
         parser.error(f"--resolution must be >= 1, got {args.resolution}")
-    try:
-        out = inspect_path(args.path, args.resolution)
-    except InspectError as exc:
-        print(f"inspect: {exc}", file=sys.stderr)
-        return 2
+    return run_reported(lambda: _inspect(args.path, args.resolution), "inspect")
+
+
+def _inspect(path: Path, resolution: int) -> int:
+    out = inspect_path(path, resolution)
     print(json.dumps(out, default=_json_default))
     return 1 if out.get("files") == 0 else 0
 

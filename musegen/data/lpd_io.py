@@ -19,6 +19,7 @@ import json
 import math
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +27,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from musegen.atomic import atomic_path
+from musegen.errors import UserError
 
 
-class LPDFormatError(ValueError):
+class LPDFormatError(UserError):
     """An npz file is not a pypianoroll/LPD file (one line: which file and why)."""
 
 
@@ -118,8 +120,10 @@ def read_lpd_npz(path: str | Path) -> Song:
     path = Path(path)
     try:
         arrays = _read_members(path)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise LPDFormatError(f"{path}: not a readable npz file ({exc})") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        # zlib.error: a damaged deflate stream inside an otherwise valid zip
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LPDFormatError(f"{path}: not a readable npz file ({reason})") from None
     raw_info = arrays.pop("info.json", None)
     if raw_info is None:
         raise LPDFormatError(f"{path}: no info.json, so not an LPD/pypianoroll file")

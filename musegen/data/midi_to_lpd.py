@@ -38,6 +38,7 @@ from symusic.core import ScoreTick
 
 from musegen.data.lpd_io import Song, TrackRoll
 from musegen.data.tracks import DROPPED, LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS, lpd5_family
+from musegen.errors import UserError
 
 DEFAULT_QPM = 120.0
 """MIDI's tempo before the first tempo event (500000 us per quarter)."""
@@ -47,7 +48,7 @@ MAX_STEPS = 1 << 24
 """Longest song accepted, in time steps (~97 hours at 120 qpm and resolution 24)."""
 
 
-class MidiReadError(ValueError):
+class MidiReadError(UserError):
     """A MIDI file cannot be used: unreadable, damaged or without notes (one line: file, why).
 
     ``path`` and ``reason`` are kept apart so that a caller listing many files can print the

@@ -18,21 +18,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import logging
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from musegen.data.lpd_io import LPDFormatError, read_lpd_npz
+from musegen.atomic import atomic_dir, clean_stale, exclusive
+from musegen.data.lpd_io import read_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
-from musegen.data.sources import SongFile
+from musegen.data.sources import DataSourceError, SongFile
 from musegen.data.splits import SPLITS, assign_splits
+from musegen.pools import available_cpus, parallel_map
 from musegen.progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 """Bump whenever note extraction or the layout changes: every old entry becomes stale."""
@@ -60,24 +62,26 @@ def cache_key(spec: dict, files: Sequence[SongFile]) -> str:
 
 
 def _song_notes(args: tuple[str, list[int]]) -> tuple[np.ndarray | None, str | None]:
-    """Worker: one LPD file -> its notes on the chosen tracks, or an error line."""
+    """Worker: one LPD file -> its notes on the chosen tracks, or an error line.
+
+    Any failure is one file's problem (LPD-5 full has 174,154 files; a damaged one must cost
+    a line in the report, not the build).
+    """
     path, track_ids = args
     try:
         return song_to_notes(merge_to_lpd5(read_lpd_npz(path)), track_ids), None
-    except (LPDFormatError, ValueError, IndexError, OSError) as exc:
-        return None, f"{path}: {exc}"
+    except Exception as exc:
+        text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, text if text.startswith(path) else f"{path}: {text}"
 
 
 def _iter_notes(
     files: Sequence[SongFile], track_ids: list[int], workers: int
 ) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """Each song's notes (or error line), in the order of ``files``; chunks of 16 songs keep
+    the inter-process traffic low."""
     jobs = [(str(f.path), track_ids) for f in files]
-    if workers <= 1 or len(jobs) < 8:
-        yield from map(_song_notes, jobs)
-        return
-    with ProcessPoolExecutor(workers) as pool:
-        # map() keeps the order of the songs; chunks keep the inter-process traffic low
-        yield from pool.map(_song_notes, jobs, chunksize=16)
+    yield from parallel_map(_song_notes, jobs, workers, ordered=True, chunksize=16, min_jobs=8)
 
 
 def build_cache(
@@ -89,13 +93,18 @@ def build_cache(
     progress: bool = True,
     spec: dict | None = None,
 ) -> Path:
-    """Extract the notes of ``files`` into the cache entry folder ``entry`` (atomically)."""
+    """Extract the notes of ``files`` into the cache entry folder ``entry`` (atomically).
+
+    Files that cannot be read are skipped and listed in ``meta.json`` (``skipped``).
+
+    Raises
+    ------
+    DataSourceError
+        Not one of ``files`` could be read.
+    """
     entry = Path(entry)
-    entry.parent.mkdir(parents=True, exist_ok=True)
     split_of = assign_splits((f.song_id for f in files), fractions)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
-    try:
+    with atomic_dir(entry) as tmp:
         handles = {}
         for split in SPLITS:
             (tmp / split).mkdir()
@@ -103,7 +112,7 @@ def build_cache(
         offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
         ids: dict[str, list[str]] = {s: [] for s in SPLITS}
         skipped: list[str] = []
-        n_workers = max(1, workers or os.cpu_count() or 1)
+        n_workers = workers or available_cpus()
         with progress_bar(len(files), "Preparing notes (cached)", enabled=progress) as bar:
             results = _iter_notes(files, track_ids, n_workers)
             for f, split_idx, (notes, err) in zip(files, split_of, results, strict=True):
@@ -121,23 +130,38 @@ def build_cache(
                 fh.close()
             np.asarray(offsets[split], dtype=np.int64).tofile(tmp / split / "offsets.bin")
             (tmp / split / "songs.json").write_text(json.dumps(ids[split]))
+        if files and len(skipped) == len(files):
+            raise DataSourceError(
+                f"none of the {len(files)} song files could be read (e.g. {skipped[0]}); "
+                "check data.root"
+            )
         meta = {
             "version": CACHE_VERSION,
             "columns": {c: NOTE_DTYPE[c].str for c in COLUMNS},
             "splits": {s: {"songs": len(ids[s]), "notes": offsets[s][-1]} for s in SPLITS},
             "track_ids": list(track_ids),
+            "files": len(files),
             "skipped": skipped,
             "spec": spec or {},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-        if entry.exists():  # a concurrent builder finished first: keep theirs
-            shutil.rmtree(tmp)
-        else:
-            os.rename(tmp, entry)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _report_skipped(skipped, len(files), entry)
     return entry
+
+
+def _report_skipped(skipped: list[str], total: int, entry: Path, shown: int = 5) -> None:
+    if not skipped:
+        return
+    log.warning(
+        "skipped %d of %d song files that could not be read (all listed in %s):",
+        len(skipped),
+        total,
+        entry / "meta.json",
+    )
+    for line in skipped[:shown]:
+        log.warning("  %s", line)
+    if len(skipped) > shown:
+        log.warning("  ... and %d more", len(skipped) - shown)
 
 
 class NoteSplit:
@@ -202,10 +226,21 @@ def open_or_build(
     workers: int | None = None,
     progress: bool = True,
 ) -> Path:
-    """Return the cache entry for ``spec`` and ``files``, building it if absent or stale."""
-    entry = Path(cache_root) / cache_key(spec, files)
-    if not (entry / "meta.json").exists():
+    """Return the cache entry for ``spec`` and ``files``, building it if absent or stale.
+
+    One process builds an entry while others asking for the same one wait and then read
+    it (``atomic.exclusive``), so simultaneous runs never build it twice. Temporaries left
+    by a killed build are removed here.
+    """
+    cache_root = Path(cache_root)
+    key = cache_key(spec, files)
+    entry = cache_root / key
+    clean_stale(cache_root)  # a killed build's temporary folder, whichever entry it was for
+    if (entry / "meta.json").exists():
+        return entry
+    with exclusive(cache_root / f".{key}.lock", waiting=f"another process is building {entry}"):
+        if (entry / "meta.json").exists():  # built by the process we waited for
+            return entry
         if entry.exists():  # a folder without meta.json is not a finished entry
             shutil.rmtree(entry, ignore_errors=True)
-        build_cache(files, entry, track_ids, fractions, workers, progress, spec)
-    return entry
+        return build_cache(files, entry, track_ids, fractions, workers, progress, spec)

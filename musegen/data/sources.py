@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from musegen.errors import UserError, first_line
+
 LPD_URL = "https://salu133445.github.io/lakh-pianoroll-dataset/dataset"
 SOURCES = ("bach", "lpd5", "midi")
 _MSD_ID = re.compile(r"^TR[A-Z0-9]{16}$")
 
 
-class DataSourceError(ValueError):
+class DataSourceError(UserError):
     """A data root is missing, empty or of the wrong kind (one line: what and what to do)."""
 
 
@@ -80,7 +82,14 @@ def midi_files(
     path = _existing_root(root, "midi", "a folder of MIDI files (searched recursively)")
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     dest = Path(data_dir).expanduser().resolve() / "midi" / f"{path.name}-{digest}"
-    report = convert_tree(path, dest, workers=workers, progress=progress)
+    try:
+        report = convert_tree(path, dest, workers=workers, progress=progress)
+    except UserError:  # already one line naming its setting (e.g. a read-only data_dir)
+        raise
+    except (FileNotFoundError, ValueError) as exc:  # e.g. a folder without MIDI files
+        raise DataSourceError(
+            f"data.root={path}: {first_line(exc)}; data=midi expects a folder of .mid/.midi files"
+        ) from None
     if not report.converted and not report.existing:
         raise DataSourceError(
             f"data.root={path}: no MIDI file could be converted "

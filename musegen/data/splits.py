@@ -15,17 +15,29 @@ import numpy as np
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
-def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    """Validate ``data.split`` (train, val, test fractions summing to 1)."""
+def check_fractions(fractions: Sequence[float] | str) -> tuple[float, float, float]:
+    """Validate ``data.split``: [train, val, test] fractions summing to 1, or the name of one
+    split that takes every song (``test``: score a model on a whole held-out collection).
+
+    A split without training songs is valid here; training on it fails in the datamodule.
+    """
+    if isinstance(fractions, str):
+        if fractions not in SPLITS:
+            raise ValueError(
+                f"data.split: {fractions!r} is neither [train, val, test] fractions nor one "
+                f"of {list(SPLITS)}"
+            )
+        return tuple(float(name == fractions) for name in SPLITS)  # type: ignore[return-value]
     if len(fractions) != 3:
         raise ValueError(
             f"data.split: expected [train, val, test] fractions, got {list(fractions)}"
         )
-    fr = tuple(float(f) for f in fractions)
-    if min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6 or fr[0] <= 0:
-        raise ValueError(
-            f"data.split: fractions must be >= 0, train > 0, and sum to 1; got {list(fractions)}"
-        )
+    try:
+        fr = tuple(float(f) for f in fractions)
+    except (TypeError, ValueError):
+        raise ValueError(f"data.split: fractions must be numbers, got {list(fractions)}") from None
+    if min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
+        raise ValueError(f"data.split: fractions must be >= 0 and sum to 1; got {list(fractions)}")
     return fr  # type: ignore[return-value]
 
 

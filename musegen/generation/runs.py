@@ -3,23 +3,42 @@
 ``musegen.train`` leaves ``<run>/checkpoints/*.ckpt`` beside ``<run>/.hydra/config.yaml``.
 The checkpoint carries the network's config (so the net is rebuilt without Hydra); the run's
 config says which data, tracks and window the model saw, which primers and evaluation need.
+
+A run folder may come from someone else (a download, a shared drive), so its config is data,
+never code: only the ``data`` section is read, as plain values, checked against
+``NoteDataModule``'s parameters, and no ``_target_`` in it is ever called.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from musegen.data.datamodule import NoteDataModule
+from musegen.errors import UserError, first_line
 from musegen.generation.notes import model_track_ids
 from musegen.models.checkpoint import CheckpointError, load_network
 
+DATAMODULE_TARGET = "musegen.data.datamodule.NoteDataModule"
+DATA_KEYS = frozenset(inspect.signature(NoteDataModule).parameters)
+"""The keys a run's ``data`` section may hold: ``NoteDataModule``'s parameters."""
 
-class RunError(ValueError):
+
+class RunError(UserError):
     """A checkpoint's run cannot provide what was asked (one line: what and what to do)."""
+
+
+def _plain(value: Any) -> bool:
+    """A scalar, or a list of scalars: what a data setting can be (never a dict to call)."""
+    scalar = (str, int, float, bool, type(None))
+    if isinstance(value, list):
+        return all(isinstance(v, scalar) for v in value)
+    return isinstance(value, scalar)
 
 
 @dataclass
@@ -36,33 +55,72 @@ class TrainedRun:
         return self.ckpt_path.resolve().parent.parent
 
     @property
+    def config_file(self) -> Path:
+        return self.run_dir / ".hydra" / "config.yaml"
+
+    @property
     def seq_len(self) -> int:
-        if self.config is not None and "data" in self.config:
-            return int(self.config.data.seq_len)
-        return 25
+        value = OmegaConf.select(self.config, "data.seq_len") if self.config else None
+        if value is None:
+            return 25
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RunError(f"{self.config_file}: data.seq_len is {value!r}, not an integer >= 1")
+        return value
 
     @property
     def model_name(self) -> str:
-        if self.config is not None and "model" in self.config:
-            return str(self.config.model.get("name", "model"))
+        name = OmegaConf.select(self.config, "model.name") if self.config else None
+        if isinstance(name, str) and name:
+            return name
         target = str(self.net.config["net"].get("_target_", "model"))
         return target.rsplit(".", 1)[-1]
 
-    def datamodule(self, paths: DictConfig | dict, overrides: dict | None = None) -> NoteDataModule:
-        """The run's ``NoteDataModule``, with this session's ``paths`` (data_dir)."""
+    def data_config(self, paths: DictConfig | dict, overrides: dict | None = None) -> dict:
+        """The run's data settings as plain values, with this session's ``paths`` (data_dir)
+        and ``overrides`` applied.
+
+        Raises
+        ------
+        RunError
+            No run config; a ``_target_`` other than musegen's datamodule; a key that is not a
+            data setting; a value that is not plain (a dict, which Hydra could call).
+        """
         if self.config is None or "data" not in self.config:
             raise RunError(
                 f"{self.run_dir}: no .hydra/config.yaml beside checkpoints/, so the training "
                 "data is unknown; use primer=none or primer=<file.mid>"
             )
-        import hydra
-
-        merged = OmegaConf.merge(
-            {"paths": paths}, {"data": self.config.data}, {"data": overrides or {}}
-        )
-        data = OmegaConf.to_container(merged.data, resolve=True)
+        try:
+            merged = OmegaConf.merge(
+                {"paths": paths}, {"data": self.config.data}, {"data": overrides or {}}
+            )
+            data = OmegaConf.to_container(merged.data, resolve=True)
+        except OmegaConfBaseException as exc:
+            raise RunError(f"{self.config_file}: data cannot be read ({first_line(exc)})") from None
+        target = data.pop("_target_", DATAMODULE_TARGET)
+        if target != DATAMODULE_TARGET:
+            raise RunError(
+                f"{self.config_file}: data._target_ is {target!r}, not musegen's "
+                f"{DATAMODULE_TARGET}; refusing to call it"
+            )
+        for key, value in data.items():
+            if key not in DATA_KEYS:
+                raise RunError(f"{self.config_file}: data.{key} is not a data setting")
+            if not _plain(value):
+                raise RunError(
+                    f"{self.config_file}: data.{key} is not a plain value; refusing to use it"
+                )
         data["progress"] = False
-        return hydra.utils.instantiate(data, _convert_="all")
+        return data
+
+    def datamodule(self, paths: DictConfig | dict, overrides: dict | None = None) -> NoteDataModule:
+        """The run's ``NoteDataModule`` (see ``data_config``), built from plain values."""
+        try:
+            return NoteDataModule(**self.data_config(paths, overrides))
+        except UserError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise RunError(f"{self.config_file}: {first_line(exc)}") from None
 
 
 def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
@@ -72,7 +130,16 @@ def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
     path = Path(str(ckpt_path)).expanduser()
     net = load_network(path, map_location=device)
     config_file = path.resolve().parent.parent / ".hydra" / "config.yaml"
-    config = OmegaConf.load(config_file) if config_file.exists() else None
+    config = None
+    if config_file.exists():
+        try:
+            config = OmegaConf.load(config_file)
+        except (OmegaConfBaseException, OSError, ValueError) as exc:
+            raise RunError(
+                f"{config_file}: not a readable run config ({first_line(exc)})"
+            ) from None
+        if not isinstance(config, DictConfig):
+            raise RunError(f"{config_file}: not a run config (not a mapping)")
     return TrainedRun(path, net, model_track_ids(net.config.get("track_names")), config)
 
 
@@ -80,3 +147,13 @@ def data_overrides(cfg: DictConfig) -> dict:
     """The ``data:`` node of a generate/evaluate config as a plain dict (``{}`` when empty)."""
     node = cfg.get("data")
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else {}
+
+
+def data_override_args(args: list[str]) -> list[str]:
+    """Command-line ``data.<key>=<value>`` as ``++data.<key>=<value>``.
+
+    ``data:`` of generate/evaluate starts empty (it overrides the run's own data config), so
+    Hydra would refuse ``data.root=...`` as an unknown key; unknown data keys are reported by
+    ``TrainedRun.data_config`` instead.
+    """
+    return [f"++{a}" if a.startswith("data.") and "=" in a else a for a in args]

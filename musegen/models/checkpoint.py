@@ -14,14 +14,45 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 
+from musegen.atomic import atomic_path, clean_stale
+from musegen.errors import UserError
 from musegen.models.network import NoteNet
-from musegen.models.task import CHECKPOINT_FORMAT, CHECKPOINT_KEY
+from musegen.models.task import CHECKPOINT_FORMAT, CHECKPOINT_KEY, NextNoteTask
 
 STATE_PREFIX = "net."
 
 
-class CheckpointError(ValueError):
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic on a local disk (``musegen.atomic``).
+
+    Lightning's own ``_atomic_save`` stages the file in the system temporary folder and
+    copies it across when that is another file system, and a killed run leaves the staged
+    file behind. Here the checkpoint is written beside its final name and renamed into
+    place; temporaries of killed runs in the same folder are removed before the first save.
+    Remote paths (``s3://``, ...) go to Lightning's writer unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cleaned: set[Path] = set()
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        path = Path(path)
+        if path.parent not in self._cleaned:
+            clean_stale(path.parent)
+            self._cleaned.add(path.parent)
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+
+class CheckpointError(UserError):
     """A checkpoint cannot be used; the message is one line naming the file and why."""
 
 
@@ -30,12 +61,17 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        with open(path, "rb") as fh:
+            if fh.read(4) == b"PK\x03\x04":  # the start of one, cut short
+                raise CheckpointError(f"{path}: corrupt or truncated checkpoint (incomplete zip)")
+        raise CheckpointError(f"{path}: not a checkpoint file (not a PyTorch zip archive)")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refused an object, or bad pickle
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a plain-weights checkpoint (refused by weights-only loading: {first})"
+            f"{path}: refused: it holds more than plain weights ({_refusal(exc)}); "
+            "musegen loads only checkpoints of tensors and plain values"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(
@@ -104,6 +140,36 @@ def load_network(
     return net.to(map_location).eval()
 
 
+TASK_SETTINGS = ("target", "loss_weights", "positive_pressure")
+"""What a task needs besides its network to score a checkpoint: the loss and its targets.
+The optimizer and scheduler are left out (nothing is trained, nothing named in the file is
+called)."""
+
+
+def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> NextNoteTask:
+    """The ``NextNoteTask`` of a checkpoint, weights loaded, ready for ``Trainer.test``.
+
+    Built from the checkpoint alone (its network config and loss settings, loaded
+    weights-only), never from a run folder's config, which may come from anyone.
+    """
+    checkpoint = read_checkpoint(path, map_location)
+    network = network_config(checkpoint, path)
+    hparams = checkpoint.get("hyper_parameters") or {}
+    settings = {k: hparams[k] for k in TASK_SETTINGS if k in hparams}
+    try:
+        task = NextNoteTask(
+            net=network["net"],
+            n_tracks=network.get("n_tracks", 1),
+            track_names=network.get("track_names"),
+            encoder=network.get("encoder"),
+            **settings,
+        )
+        task.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild its task ({_first_line(exc)})") from None
+    return task.to(map_location).eval()
+
+
 def check_compatible(path: str | Path, expected: dict[str, Any]) -> None:
     """Fail early, in one line, when resuming from another model's checkpoint.
 
@@ -120,13 +186,32 @@ def check_compatible(path: str | Path, expected: dict[str, Any]) -> None:
     for key, where in (
         ("net", "model.net"),
         ("encoder", "task.encoder"),
+        ("track_names", "data.tracks"),
         ("n_tracks", "data.tracks"),
     ):
+        if key == "track_names" and stored.get(key) is None:  # written before names were kept
+            continue
         if stored.get(key) != expected.get(key):
             raise CheckpointError(
-                f"ckpt_path: {path} was trained with {where}={stored.get(key)}, "
-                f"this run has {expected.get(key)}"
+                f"ckpt_path: {path} was trained with {where}={_show(stored.get(key))}, "
+                f"this run has {_show(expected.get(key))}"
             )
+
+
+def _show(value: Any) -> str:
+    """A config value as a user writes it on the command line (``[Drums, Piano]``)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _refusal(exc: BaseException) -> str:
+    """What weights-only loading refused, without torch's advice to load the file unsafely
+    (which musegen never gives)."""
+    advice = ("weights_only", "Weights only", "documentation", "file an issue", "WeightsUnpickler")
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    detail = [ln for ln in lines if ln and not any(a in ln for a in advice)]
+    return detail[0].rstrip(".") if detail else "an object weights-only loading does not allow"
 
 
 def _first_line(exc: BaseException) -> str:

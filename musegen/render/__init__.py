@@ -1,10 +1,6 @@
 """Per-sample outputs: a pianoroll PNG, a WAV (when FluidSynth is there), and all of a
 sample's files written together (``outputs.write_sample``).
 
-Every file is written through ``musegen.atomic.atomic_path``: an interrupted run never
-leaves a half-written PNG or WAV that looks valid.
+Every file is written through ``musegen.atomic``: an interrupted run never leaves a
+half-written PNG or WAV that looks valid.
 """
-
-from musegen.atomic import atomic_path, file_mode
-
-__all__ = ["atomic_path", "file_mode"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musegen.render import atomic_path
+from musegen.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

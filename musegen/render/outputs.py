@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from musegen.atomic import file_mode, temp_dir
 from musegen.data.lpd_io import write_lpd_npz
 from musegen.data.pianoroll_notes import notes_to_song
-from musegen.render import file_mode
 from musegen.render.audio import SAMPLE_RATE, render_wav
 from musegen.render.pianoroll_png import plot_pianoroll
 
@@ -74,8 +73,7 @@ def write_sample(
         raise ValueError(f"write_sample: name must be a plain file name, got {name!r}")
     notes = np.asarray(notes)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir))
+    stage = temp_dir(out_dir / name)
     try:
         staged = {
             "mid": notes_to_midi(notes, stage / f"{name}.mid", resolution, tempo),

@@ -18,9 +18,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from musegen.atomic import atomic_path
 from musegen.data.pianoroll_notes import notes_to_song
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
-from musegen.render import atomic_path
 
 TRACK_COLOURS: tuple[str, ...] = ("#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#17becf")
 """Panel colour per LPD-5 track (Drums, Piano, Guitar, Bass, Strings), as MuseGAN's."""

@@ -1,0 +1,80 @@
+"""User mistakes and how every entry point reports them: one line, exit code 2.
+
+Each module raises its own subclass of ``UserError`` (``ConfigError``, ``DataSourceError``,
+``CheckpointError``, ...), so a caller can tell them apart; an entry point catches the base
+class once (``run_reported`` or ``reported``) and prints ``<prog>: <message>`` instead of a
+traceback. A
+``KeyboardInterrupt`` becomes one line and exit code 130, as a shell reports SIGINT. Bugs are
+not ``UserError``s and keep their traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(ValueError):
+    """Something the user asked for cannot be done; the message is one line: what, where,
+    and what to do."""
+
+
+class OutputError(UserError):
+    """A destination folder cannot be written (read-only, not a folder, no space)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def quiet_interrupts() -> None:
+    """Make an unhandled ``KeyboardInterrupt`` print one line instead of a traceback (the
+    process still ends by SIGINT, exit status 130 in a shell). Other exceptions are shown
+    as before."""
+    default = sys.excepthook
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: object) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            prog = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "musegen"
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return
+        default(exc_type, exc, tb)  # type: ignore[arg-type]
+
+    sys.excepthook = hook
+
+
+def report(exc: BaseException, prog: str = "error", interrupted: str = "interrupted") -> int:
+    """Print a ``UserError`` or a ``KeyboardInterrupt`` as one line; return its exit code."""
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{prog}: {first_line(exc)}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def run_reported(
+    body: Callable[[], int], prog: str = "error", interrupted: str = "interrupted"
+) -> int:
+    """Run an argparse CLI's ``body`` and return its exit code: a ``UserError`` gives code 2,
+    Ctrl-C 130, each printed in one line; anything else propagates with its traceback (a bug
+    to report)."""
+    try:
+        return body()
+    except (UserError, KeyboardInterrupt) as exc:
+        return report(exc, prog, interrupted)
+
+
+@contextmanager
+def reported(prog: str = "error", interrupted: str = "interrupted") -> Iterator[None]:
+    """The same for a block that returns nothing (Hydra entry points): exit with the code."""
+    try:
+        yield
+    except (UserError, KeyboardInterrupt) as exc:
+        sys.exit(report(exc, prog, interrupted))

@@ -1,0 +1,327 @@
+"""Bad inputs and unlucky timing, as a user meets them: one line (exit code 2) for a mistake,
+nothing lost, nothing half-written, and nothing called from a run folder someone else wrote.
+
+Each test reproduces one finding of the reliability review (issue 7) on real files or real
+processes. Interruptions at random points are in ``test_faults.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from musegen.data.datamodule import NoteDataModule
+from musegen.data.sources import DataSourceError
+from musegen.models.checkpoint import CheckpointError, check_compatible, read_checkpoint
+from musegen.train import compose_config, train
+from tests.conftest import LMD_MIDI, LPD5_FILE, LPD17_FILE, ROOT, need, run_cli, small
+
+
+def damaged(src: Path, dest: Path) -> Path:
+    """``src`` with 200 bytes flipped a third of the way in: a zip whose deflate stream is
+    broken (``zlib.error`` on reading), as a bad disk or download leaves it."""
+    data = bytearray(src.read_bytes())
+    start = len(data) // 3
+    data[start : start + 200] = bytes(b ^ 0xFF for b in data[start : start + 200])
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def one_line_error(done: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The single stderr line of a process that failed as a user's mistake should."""
+    assert done.returncode == code, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def quick_run(tmp_path: Path) -> list[str]:
+    """A few batches end to end, logs and data in ``tmp_path`` (fresh: nothing built yet)."""
+    return [
+        "debug=fast",
+        "logger=csv",
+        "evaluate.enabled=false",
+        "trainer.enable_progress_bar=false",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        f"paths.data_dir={tmp_path / 'data'}",
+    ]
+
+
+# --- 1. run folders ---------------------------------------------------------------------
+
+
+def test_run_folder_names_differ_within_one_second(tmp_path: Path) -> None:
+    a = compose_config([], output_dir=str(tmp_path))
+    b = compose_config([], output_dir=str(tmp_path))
+    dir_a, dir_b = str(a.hydra.run.dir), str(b.hydra.run.dir)
+    assert dir_a != dir_b
+    # same time format as before, one random token more
+    assert dir_a.rsplit("_", 1)[0].count("_") == dir_b.rsplit("_", 1)[0].count("_")
+
+
+def test_two_runs_started_together_get_two_folders_and_share_one_cache(tmp_path: Path) -> None:
+    """Two trainings at the same instant (a job array): two run folders, both complete; the
+    Bach build and the note cache they both need are built once, with no error."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "musegen.train", *quick_run(tmp_path)]
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err.decode()[-3000:]
+    runs = sorted((tmp_path / "logs" / "train" / "runs").iterdir())
+    assert len(runs) == 2
+    metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
+    assert [m["output_dir"] for m in metrics] == [str(r) for r in runs]
+    for run in runs:
+        lines = (run / "csv" / "metrics.csv").read_text().splitlines()
+        assert lines[0].count(",") == lines[-1].count(",")  # one writer per CSV
+    entries = [e for e in (tmp_path / "data" / "cache").iterdir() if not e.name.startswith(".")]
+    assert len(entries) == 1 and (entries[0] / "meta.json").is_file()
+    assert not list((tmp_path / "data").rglob("*.tmp"))
+
+
+def test_a_joblib_multirun_does_not_collide(tmp_path: Path) -> None:
+    """Two sweep jobs at once through Hydra's joblib launcher: one folder each, one cache."""
+    sweep = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=rnn,gru"]
+    done = run_cli("musegen.train", *sweep, *quick_run(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    models = {json.loads((sweep / job / "metrics.json").read_text())["model"] for job in "01"}
+    assert models == {"rnn", "gru"}
+    entries = [e for e in (tmp_path / "data" / "cache").iterdir() if not e.name.startswith(".")]
+    assert len(entries) == 1
+
+
+# --- 2. last.ckpt -----------------------------------------------------------------------
+
+
+class WorseAfterFirstEpoch(L.Callback):
+    """Training that gets worse: a learning rate of 5 from the second epoch on."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch >= 1:
+            for group in trainer.optimizers[0].param_groups:
+                group["lr"] = 5.0
+
+
+def test_last_ckpt_holds_the_last_epoch_when_it_did_not_improve(
+    session_data_dir: Path, tmp_path: Path
+) -> None:
+    cfg = compose_config(
+        small(session_data_dir, "trainer.max_epochs=3", "evaluate.enabled=false"),
+        output_dir=str(tmp_path),
+    )
+    metrics = train(cfg, extra_callbacks=[WorseAfterFirstEpoch()])
+    with open(tmp_path / "csv" / "metrics.csv") as fh:
+        val = [float(r["val/loss"]) for r in csv.DictReader(fh) if r["val/loss"]]
+    # the premise: epochs 2 and 3 were worse (the 4th value re-validates the best checkpoint)
+    assert len(val) == 4 and min(val[:3]) == val[0] < val[1] < val[2]
+    assert Path(metrics["best_ckpt"]).name.startswith("epoch_000")
+    last = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["global_step"] == metrics["global_step"] == 12
+    assert last["epoch"] == 2
+
+
+# --- 3. a damaged npz -------------------------------------------------------------------
+
+
+@pytest.fixture()
+def lpd_with_a_damaged_file(tmp_path: Path) -> Path:
+    root = tmp_path / "lpd"
+    root.mkdir()
+    shutil.copy(need(LPD5_FILE), root / "good5.npz")
+    shutil.copy(need(LPD17_FILE), root / "good17.npz")
+    damaged(LPD5_FILE, root / "damaged.npz")
+    return root
+
+
+def test_a_damaged_npz_is_skipped_and_reported(
+    lpd_with_a_damaged_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dm = NoteDataModule(
+        source="lpd5",
+        root=str(lpd_with_a_damaged_file),
+        data_dir=str(tmp_path / "data"),
+        split=[0.5, 0.0, 0.5],
+        progress=False,
+    )
+    with caplog.at_level("WARNING"):
+        dm.prepare_data()
+    meta = json.loads((dm.entry / "meta.json").read_text())
+    assert meta["files"] == 3 and len(meta["skipped"]) == 1
+    assert meta["skipped"][0].startswith(str(lpd_with_a_damaged_file / "damaged.npz"))
+    assert "not a readable npz file" in meta["skipped"][0]
+    assert sum(s["songs"] for s in meta["splits"].values()) == 2
+    assert "skipped 1 of 3 song files" in caplog.text
+
+    done = run_cli("musegen.data.inspect", str(lpd_with_a_damaged_file))
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    out = json.loads(done.stdout)
+    assert out["files"] == 2 and [s["path"] for s in out["skipped"]] == [
+        str(lpd_with_a_damaged_file / "damaged.npz")
+    ]
+
+
+def test_a_folder_of_only_damaged_files_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "bad"
+    root.mkdir()
+    damaged(need(LPD5_FILE), root / "a.npz")
+    cfg = compose_config(
+        [*small(tmp_path / "data"), "data=lpd5", f"data.root={root}"], output_dir=str(tmp_path)
+    )
+    with pytest.raises(DataSourceError, match=r"none of the 1 song files could be read") as info:
+        train(cfg)
+    assert "\n" not in str(info.value) and "too short" not in str(info.value)
+
+
+# --- 4. read-only destinations ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["musegen.generate", "musegen.evaluate"])
+def test_a_read_only_out_dir_stops_before_any_work(module: str, read_only_dir: Path) -> None:
+    # The checkpoint does not even exist: the destination is checked before anything loads.
+    done = run_cli(module, "ckpt_path=/nowhere/last.ckpt", f"out_dir={read_only_dir}")
+    line = one_line_error(done)
+    assert line.startswith(f"error: out_dir={read_only_dir}: cannot write there")
+
+
+def test_a_read_only_convert_destination_is_reported_once(read_only_dir: Path) -> None:
+    """Once, before any file is converted, not once per file."""
+    done = run_cli("musegen.data.convert", str(need(LMD_MIDI)), str(read_only_dir), "--quiet")
+    line = one_line_error(done)
+    assert line.startswith(f"convert: dest={read_only_dir}: cannot write there")
+
+
+# --- 5. data=midi on an empty folder ----------------------------------------------------
+
+
+def test_midi_source_on_an_empty_folder_is_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cfg = compose_config(
+        [*small(tmp_path / "data"), "data=midi", f"data.root={empty}"], output_dir=str(tmp_path)
+    )
+    with pytest.raises(DataSourceError, match=r"^data\.root=.*no MIDI files") as info:
+        train(cfg)
+    assert "\n" not in str(info.value)
+
+
+# --- 7. a run folder is data, not code --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        {"root": {"_target_": "pathlib.Path.touch", "_args_": ["PWNED"]}},
+        {"_target_": "pathlib.Path.touch", "_args_": ["PWNED"]},
+    ],
+)
+@pytest.mark.parametrize("module", ["musegen.generate", "musegen.evaluate"])
+def test_a_crafted_run_config_calls_nothing(
+    module: str, crafted: dict, tiny_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "downloaded-run"
+    shutil.copytree(tiny_run, run)
+    pwned = tmp_path / "pwned"
+    config = OmegaConf.load(run / ".hydra" / "config.yaml")
+    payload = json.loads(json.dumps(crafted).replace("PWNED", str(pwned)))
+    config.data = OmegaConf.merge(config.data, payload) if "root" in payload else payload
+    OmegaConf.save(config, run / ".hydra" / "config.yaml")
+    done = run_cli(
+        module, f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"out_dir={tmp_path / 'out'}"
+    )
+    line = one_line_error(done)
+    assert "refusing" in line
+    assert not pwned.exists()
+
+
+# --- 8. messages ------------------------------------------------------------------------
+
+
+def test_a_checkpoint_that_is_not_one_is_named_without_unsafe_advice(tmp_path: Path) -> None:
+    random_bytes = tmp_path / "random.ckpt"
+    random_bytes.write_bytes(os.urandom(5000))
+    evil = tmp_path / "evil.ckpt"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    torch.save({"state_dict": Payload()}, evil)
+    for path, expected in ((random_bytes, "not a checkpoint file"), (evil, "refused")):
+        with pytest.raises(CheckpointError, match=expected) as info:
+            read_checkpoint(path)
+        message = str(info.value)
+        assert "weights_only" not in message and "\n" not in message
+
+
+def test_an_unknown_config_key_is_one_line_exit_2() -> None:
+    line = one_line_error(run_cli("musegen.train", "task.loss_weights.foo=1.0"))
+    assert line.startswith("error: task.loss_weights.foo=1.0: no key task.loss_weights.foo")
+
+
+def test_a_sampling_setting_that_is_not_a_number_is_named() -> None:
+    from musegen.config_checks import ConfigError, compose_checked
+    from musegen.generate import check_settings
+
+    for override, key in (("temperature=abc", "temperature"), ("top_k=1.5", "top_k")):
+        cfg = compose_checked("generate", [override, "ckpt_path=x"])
+        with pytest.raises(ConfigError, match=rf"^{key} must be"):
+            check_settings(cfg)
+
+
+def test_resuming_with_other_tracks_names_them(tiny_ckpt: Path) -> None:
+    stored = read_checkpoint(tiny_ckpt)["musegen"]["network"]
+    expected = {**stored, "track_names": ["Drums", "Piano"], "n_tracks": 2}
+    with pytest.raises(
+        CheckpointError, match=r"data\.tracks=\[Piano\], this run has \[Drums, Piano\]"
+    ):
+        check_compatible(tiny_ckpt, expected)
+
+
+# --- 9. evaluating on other music -------------------------------------------------------
+
+
+def test_evaluate_on_a_whole_other_folder(tiny_ckpt: Path, lmd_lpd5: Path, tmp_path: Path) -> None:
+    """``data.root=`` (no ``+``) and ``data.split=test``: every song of another collection is
+    a test song, although the checkpoint's run split its own data 70/10/20."""
+    subset = tmp_path / "lakh"
+    subset.mkdir()
+    for f in sorted(lmd_lpd5.glob("*.npz"))[:12]:
+        shutil.copy(f, subset / f.name)
+    out = tmp_path / "eval"
+    done = run_cli(
+        "musegen.evaluate",
+        f"ckpt_path={tiny_ckpt}",
+        "data.source=lpd5",
+        f"data.root={subset}",
+        "data.split=test",
+        "data.max_songs=null",
+        f"paths.data_dir={tmp_path / 'data'}",
+        "max_songs=4",
+        "max_notes=32",
+        "num_samples=0",
+        f"out_dir={out}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["songs"] == 4 and report["unigram_source"] == "test"
+    assert report["test"]["test/pitch_loss"] > 0
+    entry = next(p for p in (tmp_path / "data" / "cache").iterdir() if not p.name.startswith("."))
+    meta = json.loads((entry / "meta.json").read_text())
+    assert meta["splits"]["test"]["songs"] == 12 and meta["splits"]["train"]["songs"] == 0
