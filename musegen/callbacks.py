@@ -18,6 +18,8 @@ epoch's batches, as Lightning does.
 
 from __future__ import annotations
 
+import time
+
 import lightning as L
 import torch
 from torch.utils.data import RandomSampler
@@ -33,10 +35,12 @@ def derived_seed(seed: int, counter: int, stream: int) -> int:
 class ResumableRandomness(L.Callback):
     """Draw the shuffle order from ``(seed, epoch)`` and dropout from ``(seed, batch count)``."""
 
-    def __init__(self, seed: int) -> None:
-        self.seed = int(seed)
+    def __init__(self, seed: int | None) -> None:
+        self.seed = None if seed is None else int(seed)  # None: leave randomness alone
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.seed is None:
+            return
         loader = trainer.train_dataloader
         sampler = getattr(loader, "sampler", None)
         if isinstance(sampler, RandomSampler):
@@ -47,6 +51,56 @@ class ResumableRandomness(L.Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int
     ) -> None:
+        if self.seed is None:
+            return
         # Counts every batch (also accumulated ones); restored with the loops on resume.
         batches = trainer.fit_loop.epoch_loop.batch_progress.total.ready
         torch.manual_seed(derived_seed(self.seed, batches, stream=2))
+
+
+class RunStats(L.Callback):
+    """How long training took and how fast it went, for ``metrics.json``.
+
+    ``train_time_s`` runs from the first to the last training batch's epoch (data
+    preparation and the sanity check left out); ``train_notes_per_s`` counts predicted
+    notes: one per window with ``task.target=last``, ``seq_len`` per window with ``all``.
+    """
+
+    def __init__(self) -> None:
+        self.start = self.end = 0.0
+        self.windows = self.notes = 0
+        self.train_metrics: dict[str, float] = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: object,
+        batch: dict,
+        batch_idx: int,
+    ) -> None:
+        batch_size, length = batch["pitch"].shape  # (B, seq_len + 1)
+        self.windows += batch_size
+        per_window = 1 if getattr(pl_module, "target", "last") == "last" else length - 1
+        self.notes += batch_size * per_window
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.end = time.perf_counter()
+        # the last epoch's training metrics (val/* come from the tested weights instead)
+        self.train_metrics = {
+            k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")
+        }
+
+    def run_metrics(self) -> dict[str, float]:
+        if not self.end:
+            return {}
+        seconds = max(self.end - self.start, 1e-9)
+        return {
+            **self.train_metrics,
+            "train_time_s": self.end - self.start,
+            "train_notes_per_s": self.notes / seconds,
+            "train_windows_per_s": self.windows / seconds,
+        }

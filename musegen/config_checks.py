@@ -27,9 +27,12 @@ class ConfigError(UserError):
 
 
 def group_choices(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
-    """Names of the ``.yaml`` files of one config group (e.g. ``model``), sorted."""
+    """Names of the ``.yaml`` files of one config group (e.g. ``model``), sorted; files whose
+    name starts with ``_`` are parts the choices include (``data/_common.yaml``)."""
     folder = config_dir / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
 def check_overrides(
@@ -52,6 +55,7 @@ def check_overrides(
     except HydraException:
         return
     single: list[str] = []
+    searched = _search_path_folders(overrides)
     for ov in overrides:
         values = _values(ov)
         if values is None:  # a range or interval: the sweeper's to expand
@@ -61,13 +65,26 @@ def check_overrides(
         group = ov.key_or_group
         if group.startswith("hydra") or not (config_dir / group).is_dir() or ov.is_delete():
             continue
-        valid = group_choices(group, config_dir)
+        valid = sorted({c for d in (config_dir, *searched) for c in group_choices(group, d)})
         for value in values:
             if value in valid or (value == "null" and group in OPTIONAL_GROUPS):
                 continue
             raise ConfigError(f"{group}={value}: unknown {group}; choose from {', '.join(valid)}")
     if config_name is not None:
         compose_checked(config_name, single, config_dir)
+
+
+def _search_path_folders(overrides: list[Any]) -> list[Path]:
+    """The ``file://`` folders of a ``hydra.searchpath=[...]`` override: a user's own config
+    groups (e.g. ``model/my_net.yaml`` for a plug-in backbone) are choices too."""
+    folders = []
+    for ov in overrides:
+        if ov.key_or_group == "hydra.searchpath" and not ov.is_sweep_override():
+            value = ov.value()
+            for entry in value if isinstance(value, list) else [value]:
+                if isinstance(entry, str) and entry.startswith("file://"):
+                    folders.append(Path(entry.removeprefix("file://")))
+    return folders
 
 
 def _values(ov: Any) -> list[str] | None:
@@ -113,8 +130,14 @@ def _get(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.select(cfg, key, default=None)
 
 
-def require(cfg: DictConfig, key: str, ok, what: str, optional: bool = False) -> None:
-    """Raise ``ConfigError("<key> must be <what>, got <value>")`` unless ``ok(value)``."""
+def require(
+    cfg: DictConfig, key: str, ok, what: str, optional: bool = False, name: str | None = None
+) -> None:
+    """Raise ``ConfigError("<name> must be <what>, got <value>")`` unless ``ok(value)``.
+
+    ``key`` is where the value sits in ``cfg``; ``name`` how the user writes it (default:
+    ``key``), for a node checked on its own.
+    """
     value = _get(cfg, key)
     if value is None and optional:
         return
@@ -123,7 +146,7 @@ def require(cfg: DictConfig, key: str, ok, what: str, optional: bool = False) ->
     except TypeError:
         good = False
     if not good:
-        raise ConfigError(f"{key} must be {what}, got {value!r}")
+        raise ConfigError(f"{name or key} must be {what}, got {value!r}")
 
 
 def integer(low: int):
@@ -142,6 +165,42 @@ def number(low: float, high: float = math.inf, low_inclusive: bool = True):
     return ok
 
 
+REQUIRED_HINTS = {
+    "ckpt_path": "ckpt_path=<run>/checkpoints/last.ckpt (a checkpoint written by musegen.train)",
+}
+
+
+def _missing(node: Any, prefix: str = "") -> list[str]:
+    """Keys whose value is ``???``, without resolving any interpolation (Hydra's own
+    section is skipped: its interpolations need a running job)."""
+    found = []
+    items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else []
+    for key, _ in items:
+        full = f"{prefix}{key}"
+        if full == "hydra":
+            continue
+        if OmegaConf.is_missing(node, key):
+            found.append(full)
+            continue
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            found += _missing(child, f"{full}.")
+    return found
+
+
+def check_missing(cfg: DictConfig) -> None:
+    """Raise ``ConfigError`` for the first required key (``???``) left unset, with a hint."""
+    missing = _missing(cfg)
+    if not missing:
+        return
+    key = sorted(missing)[0]
+    if key == "data.root":
+        from musegen.data.sources import root_hint
+
+        raise ConfigError(root_hint(str(OmegaConf.select(cfg, "data.source", default="?"))))
+    raise ConfigError(f"{key} is required: {REQUIRED_HINTS.get(key, f'{key}=<value>')}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line naming the key) for values that cannot train.
 
@@ -153,6 +212,7 @@ def check_config(cfg: DictConfig) -> None:
     from musegen.models.losses import COMPONENTS
     from musegen.models.task import TARGETS
 
+    check_missing(cfg)
     # data (NoteDataModule checks these too, after Hydra has instantiated it)
     require(cfg, "data.seq_len", integer(1), "an integer >= 1")
     require(cfg, "data.batch_size", integer(1), "an integer >= 1")

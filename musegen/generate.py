@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import hydra
 import numpy as np
-import torch
 from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale, write_bytes_atomic
-from musegen.config_checks import CONFIG_DIR, check_overrides, integer, number, require
+from musegen.config_checks import check_missing, integer, require
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.errors import UserError, reported
-from musegen.generation.decode import generate, start_notes
-from musegen.generation.notes import midi_primer, notes_to_tensors, tensors_to_notes
+from musegen.generation.continuation import DecodeOptions, continue_primers
+from musegen.generation.decode import MODES
+from musegen.generation.notes import midi_primer
 from musegen.generation.runs import (
     RunError,
     TrainedRun,
-    data_override_args,
     data_overrides,
     load_run,
+    main_with_data_overrides,
 )
 from musegen.generation.sampling import Sampling
 from musegen.render.outputs import write_sample
@@ -41,21 +41,17 @@ class GenerationError(UserError):
     """A nonsense generation setting (one line naming the key)."""
 
 
-def check_settings(cfg: DictConfig) -> Sampling:
-    """Validate the numbers before loading anything (one line naming the key); return the
-    sampling rule."""
+def check_settings(cfg: DictConfig) -> DecodeOptions:
+    """Validate the settings before loading anything (one line naming the key); return how
+    notes will be drawn."""
+    check_missing(cfg)
     for key in ("num_notes", "num_samples"):
         require(cfg, key, integer(1), "an integer >= 1")
-    require(cfg, "mode", lambda v: v in ("incremental", "window"), "incremental or window")
-    return sampling_from(cfg)
-
-
-def sampling_from(cfg: DictConfig) -> Sampling:
-    """The ``temperature``, ``top_k`` and ``top_p`` of a config, each checked by name."""
-    require(cfg, "temperature", number(0.0, low_inclusive=False), "a number > 0")
-    require(cfg, "top_k", integer(0), "an integer >= 0 (0: off)")
-    require(cfg, "top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)")
-    return Sampling(float(cfg.temperature), int(cfg.top_k), float(cfg.top_p))
+    require(cfg, "mode", lambda v: v in MODES, f"one of {', '.join(MODES)}")
+    require(cfg, "seed", integer(0), "an integer >= 0")
+    return DecodeOptions(
+        sampling=Sampling.from_config(cfg.sampling), seed=int(cfg.seed), mode=str(cfg.mode)
+    )
 
 
 def primers_from_test_split(
@@ -89,45 +85,18 @@ def make_primers(run: TrainedRun, cfg: DictConfig) -> list[np.ndarray]:
     return [notes] * cfg.num_samples
 
 
-def sample_pieces(
-    run: TrainedRun, primers: list[np.ndarray], cfg: DictConfig, sampling: Sampling
-) -> list[np.ndarray]:
-    """Generate ``num_notes`` after each primer, as one batch; primer + continuation."""
-    device = next(run.net.parameters()).device
-    lengths = {len(p) for p in primers}
-    if lengths == {0}:
-        tensors = start_notes(len(primers), device)
-    elif len(lengths) == 1:
-        tensors = notes_to_tensors(primers, run.track_ids, device)
-    else:  # primers of different lengths (short MIDI file): keep the shortest common tail
-        n = min(lengths)
-        primers = [p[len(p) - n :] for p in primers]
-        tensors = notes_to_tensors(primers, run.track_ids, device)
-    generator = torch.Generator(device=device).manual_seed(int(cfg.seed))
-    out = generate(
-        run.net,
-        tensors,
-        int(cfg.num_notes),
-        sampling,
-        generator,
-        mode=str(cfg.get("mode", "incremental")),
-        seq_len=run.seq_len,
-    )
-    starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
-    continuations = tensors_to_notes(out, run.track_ids, start_times=starts)
-    return [np.concatenate([p, c]) for p, c in zip(primers, continuations, strict=True)]
-
-
 def run_generation(cfg: DictConfig) -> dict[str, Any]:
     """Generate and write the samples of ``cfg``; return what ``generation.json`` holds."""
-    sampling = check_settings(cfg)
+    options = check_settings(cfg)
     out_dir = check_writable(cfg.out_dir, "out_dir")
     clean_stale(out_dir, recursive=True)
     run = load_run(cfg.ckpt_path, device=str(cfg.get("device", "cpu")))
+    options = replace(options, seq_len=run.seq_len)
     primers = make_primers(run, cfg)
-    pieces = sample_pieces(run, primers, cfg, sampling)
+    continuations = continue_primers(run.net, primers, cfg.num_notes, run.track_ids, options)
     samples = []
-    for i, (primer, piece) in enumerate(zip(primers, pieces, strict=True)):
+    for i, (primer, continuation) in enumerate(zip(primers, continuations, strict=True)):
+        piece = np.concatenate([primer, continuation])
         files = write_sample(
             piece,
             out_dir,
@@ -149,11 +118,9 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
         "ckpt_path": str(run.ckpt_path),
         "model": run.model_name,
         "primer": str(cfg.primer),
-        "temperature": sampling.temperature,
-        "top_k": sampling.top_k,
-        "top_p": sampling.top_p,
-        "seed": int(cfg.seed),
-        "mode": str(cfg.get("mode", "incremental")),
+        "sampling": asdict(options.sampling),
+        "seed": options.seed,
+        "mode": options.mode,
         "samples": samples,
     }
     write_bytes_atomic(out_dir / "generation.json", json.dumps(summary, indent=2).encode())
@@ -168,11 +135,8 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Entry point: ``data.<key>=`` overrides the run's data config (any key it may hold)."""
-    with reported():
-        sys.argv[1:] = data_override_args(sys.argv[1:])
-        check_overrides(sys.argv[1:], CONFIG_DIR, "generate")
-        _hydra_main()
+    """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``)."""
+    main_with_data_overrides("generate", _hydra_main)
 
 
 if __name__ == "__main__":

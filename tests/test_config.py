@@ -11,15 +11,19 @@ from pathlib import Path
 import hydra
 import lightning as L
 import pytest
+import torch
 from omegaconf import OmegaConf
 
+from musegen import instantiate as build
 from musegen.config_checks import CONFIG_DIR, ConfigError, check_overrides, group_choices
-from musegen.train import build_task, compose_config, train
+from musegen.train import compose_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = (
     "data",
     "model",
+    "task",
+    "sampling",
     "trainer",
     "logger",
     "callbacks",
@@ -44,7 +48,7 @@ def _choices() -> list[tuple[str, str]]:
 
 
 def test_groups_have_the_expected_choices() -> None:
-    assert group_choices("model") == ["gru", "lstm", "lstm_gru", "rnn"]
+    assert {"rnn", "lstm", "gru", "lstm_gru"} <= set(group_choices("model"))  # the paper's
     assert {"csv", "wandb", "tensorboard", "many_loggers", "none"} <= set(group_choices("logger"))
     assert {"default", "cpu", "gpu", "ddp"} <= set(group_choices("trainer"))
     assert {"default", "none"} <= set(group_choices("callbacks"))
@@ -58,7 +62,7 @@ def test_every_choice_composes(group: str, choice: str, tmp_path: Path) -> None:
     cfg = compose_config([f"{group}={choice}"], output_dir=str(tmp_path))
     OmegaConf.resolve(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
     # The objects a run builds first; the data is only built by fit.
-    task = build_task(cfg, n_tracks=len(cfg.data.tracks), track_names=list(cfg.data.tracks))
+    task = build.task(cfg, list(cfg.data.tracks))
     assert task.num_parameters() > 0
     for name, node in (cfg.callbacks or {}).items():
         assert isinstance(hydra.utils.instantiate(node), L.Callback), name
@@ -85,6 +89,7 @@ def test_default_config_is_the_documented_one(tmp_path: Path) -> None:
 
 def test_paper_experiment_settings(tmp_path: Path) -> None:
     cfg = compose_config(["experiment=paper"], output_dir=str(tmp_path))
+    assert cfg.data.source == "lpd5" and cfg.data.tracks[0] == "Drums"
     assert cfg.trainer.max_epochs == 50 and cfg.data.batch_size == 315
     assert cfg.data.seq_len == 25 and cfg.task.optimizer.lr == 0.001
     assert cfg.task.target == "last"
@@ -93,6 +98,36 @@ def test_paper_experiment_settings(tmp_path: Path) -> None:
         cfg.task.loss_weights.step,
         cfg.task.loss_weights.duration,
     ) == (0.05, 1.0, 1.0)
+
+
+def test_paper_experiment_states_only_what_differs(tmp_path: Path) -> None:
+    """experiment=paper changes the data, the batch and the epochs, nothing else; data=
+    after it picks other music with the paper's training settings."""
+
+    def flat(overrides: list[str]) -> dict:
+        cfg = compose_config(overrides, output_dir=str(tmp_path))
+        plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+        return flatten(plain)
+
+    default, paper = flat([]), flat(["experiment=paper"])
+    changed = {k for k in default.keys() | paper.keys() if default.get(k) != paper.get(k)}
+    assert {k.split(".")[0] for k in changed} == {"data", "trainer", "tags"}
+    assert {k for k in changed if not k.startswith("data.")} == {
+        "trainer.min_epochs",
+        "trainer.max_epochs",
+        "tags",
+    }
+    on_bach = flat(["experiment=paper", "data=bach"])
+    assert on_bach["data.source"] == "bach" and on_bach["data.batch_size"] == 315
+
+
+def flatten(node: object, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): node}
 
 
 @pytest.mark.parametrize(
@@ -150,3 +185,21 @@ def test_cli_reports_user_mistakes_in_one_line(tmp_path: Path) -> None:
     lines = bad_lr.stderr.strip().splitlines()
     assert lines[-1] == "error: task.optimizer.lr must be a number > 0, got -1", lines
     assert "Traceback" not in bad_lr.stderr
+
+
+def test_the_task_makes_its_optimizer_from_the_partial_node(tmp_path: Path) -> None:
+    cfg = compose_config(
+        ["task.optimizer._target_=torch.optim.SGD", "+task.optimizer.momentum=0.9"],
+        output_dir=str(tmp_path),
+    )
+    task = build.task(cfg, ["Piano"])
+    optimizer = task.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert optimizer.defaults["lr"] == 0.001 and optimizer.defaults["momentum"] == 0.9
+    # what the checkpoint keeps is plain data, not the partial
+    assert task.hparams.optimizer == {
+        "_target_": "torch.optim.sgd.SGD",
+        "lr": 0.001,
+        "weight_decay": 0.0,
+        "momentum": 0.9,
+    }

@@ -7,24 +7,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from musegen.models import CheckpointError, NoteNet, load_network, teacher_forcing
 from musegen.models.checkpoint import read_checkpoint
 from musegen.models.losses import LossWeights, mse_positive_pressure, note_losses
 from musegen.models.network import resolve_backbone
 from musegen.models.sizing import count_parameters, size_for_budget
-from tests.conftest import LPD5_FILE, need
+from tests.conftest import LPD5_FILE, MODELS, ROOT, need
 
 BACKBONES = {
-    "rnn": {"_target_": "musegen.models.backbones.RNNBackbone", "num_layers": 2},
-    "lstm": {"_target_": "musegen.models.backbones.LSTMBackbone", "num_layers": 2},
-    "gru": {"_target_": "musegen.models.backbones.GRUBackbone", "num_layers": 2},
-    "lstm_gru": {
-        "_target_": "musegen.models.backbones.LSTMGRUBackbone",
-        "lstm_layers": 2,
-        "gru_layers": 1,
-    },
+    name: OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml").net)
+    for name in MODELS
 }
+"""Every backbone's config as ``conf/model/<name>.yaml`` has it: a new model is tested too."""
 
 
 def _net(name: str, hidden: int = 24, n_tracks: int = 1, dropout: float = 0.0) -> NoteNet:

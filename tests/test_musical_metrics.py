@@ -15,6 +15,7 @@ import pypianoroll
 import pytest
 
 from musegen.data.lpd_io import read_lpd_npz
+from musegen.data.note_timing import note_onsets
 from musegen.data.pianoroll_notes import NOTE_DTYPE, notes_to_song, song_to_notes
 from musegen.data.sources import lpd_files
 from musegen.metrics import musical as M
@@ -153,7 +154,7 @@ def test_continuations_are_measured_from_their_own_first_bar() -> None:
         np.testing.assert_equal(fn(shifted, 24), fn(SONG, 24), err_msg=name)
     steps_only = SONG.copy()
     steps_only["time"] = 0  # disagrees with the steps: onsets come from the steps
-    assert M.note_onsets(steps_only).tolist() == SONG["time"].tolist()
+    assert note_onsets(steps_only).tolist() == SONG["time"].tolist()
 
 
 def _real_songs(lmd_lpd5: Path) -> list[np.ndarray]:

@@ -278,10 +278,16 @@ def test_a_sampling_setting_that_is_not_a_number_is_named() -> None:
     from musegen.config_checks import ConfigError, compose_checked
     from musegen.generate import check_settings
 
-    for override, key in (("temperature=abc", "temperature"), ("top_k=1.5", "top_k")):
+    for override, key in (
+        ("sampling.temperature=abc", "sampling.temperature"),
+        ("sampling.top_k=1.5", "sampling.top_k"),
+        ("num_notes=0", "num_notes"),
+    ):
         cfg = compose_checked("generate", [override, "ckpt_path=x"])
         with pytest.raises(ConfigError, match=rf"^{key} must be"):
             check_settings(cfg)
+    with pytest.raises(ConfigError, match=r"^ckpt_path is required: ckpt_path=<run>"):
+        check_settings(compose_checked("generate", []))
 
 
 def test_resuming_with_other_tracks_names_them(tiny_ckpt: Path) -> None:

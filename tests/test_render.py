@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import logging
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -13,12 +16,13 @@ from PIL import Image
 
 from musegen.atomic import file_mode
 from musegen.data.lpd_io import read_lpd_npz
+from musegen.data.note_timing import note_onsets
 from musegen.data.pianoroll_notes import notes_to_song, song_to_notes
 from musegen.data.tracks import LPD5_PROGRAMS
 from musegen.metrics.references import UnigramSampler
 from musegen.render import audio as A
 from musegen.render import outputs
-from musegen.render.pianoroll_png import plot_pianoroll, song_onsets
+from musegen.render.pianoroll_png import plot_pianoroll
 from tests.conftest import LPD5_FILE, need
 
 PRIMER = 120
@@ -80,11 +84,11 @@ def test_primer_line_sits_where_notes_to_song_puts_the_first_generated_note(
     cont = UnigramSampler.fit(real_sample).sample(50, np.random.default_rng(1), real_sample)
     sample = np.concatenate([real_sample, cont])
     back = song_to_notes(notes_to_song(sample))
-    onsets = song_onsets(sample)
+    onsets = note_onsets(sample)
     assert set(onsets.tolist()) == set(back["time"].tolist())
     sample["time"] = 0  # inconsistent times: both fall back to the steps
     np.testing.assert_array_equal(
-        np.unique(song_onsets(sample)), np.unique(song_to_notes(notes_to_song(sample))["time"])
+        np.unique(note_onsets(sample)), np.unique(song_to_notes(notes_to_song(sample))["time"])
     )
 
 
@@ -130,14 +134,21 @@ def test_audio_skipped_once_with_the_reason(
     assert skipped == ["audio skipped: no libfluidsynth (test)"]
 
 
-def test_audio_unavailable_says_why_or_nothing() -> None:
-    reason = A.audio_unavailable()
-    try:
-        import fluidsynth  # noqa: F401
-    except (ImportError, OSError):
-        assert reason is not None and "libfluidsynth3" in reason
-    else:
-        assert reason is None
+def test_audio_unavailable_names_what_to_install() -> None:
+    """Without pyfluidsynth's library, the reason says how to install it."""
+    code = (
+        "import sys; sys.modules['fluidsynth'] = None; "
+        "from musegen.render.audio import audio_unavailable; print(audio_unavailable())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "apt-get install libfluidsynth3" in out and "musegen[audio]" in out
+
+
+def test_audio_is_available_exactly_when_the_library_is_installed() -> None:
+    has_library = ctypes.util.find_library("fluidsynth") is not None
+    assert (A.audio_unavailable() is None) == has_library
 
 
 def test_wav_written_with_fluidsynth(real_sample: np.ndarray, tmp_path: Path) -> None:

@@ -14,13 +14,13 @@ import lightning as L
 import pytest
 import torch
 
+from musegen import instantiate as build
 from musegen.models import CheckpointError, load_network
 from musegen.models.task import teacher_forcing
-from musegen.train import build_task, compose_config, train
-from tests.conftest import small
+from musegen.train import compose_config, train
+from tests.conftest import MODELS, small
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("rnn", "lstm", "gru", "lstm_gru")
 METRIC_KEYS = [
     f"{stage}/{name}"
     for stage in ("val", "test")
@@ -95,7 +95,7 @@ def test_each_model_learns_through_the_task(
     )
     L.seed_everything(0)
     dm = hydra.utils.instantiate(cfg.data, _convert_="all")
-    task = build_task(cfg, dm.n_tracks, dm.track_names)
+    task = build.task(cfg, dm.track_names)
     dm.prepare_data()
     dm.setup("fit")
     held = next(iter(dm.val_dataloader()))
@@ -162,3 +162,20 @@ def test_corrupt_checkpoint_is_one_clear_error(session_data_dir: Path, tmp_path:
     with pytest.raises(CheckpointError, match="corrupt or truncated") as info:
         train(cfg)
     assert "\n" not in str(info.value)
+
+
+def test_a_cosine_schedule_over_the_whole_run(session_data_dir: Path, tmp_path: Path) -> None:
+    """``T_max: null`` spans the whole run: the rate falls from 1e-3 to about 0 at its end."""
+    schedule = (
+        "task.scheduler={_target_: torch.optim.lr_scheduler.CosineAnnealingLR,"
+        " _partial_: true, T_max: null}"
+    )
+    cfg = compose_config(
+        small(session_data_dir, schedule, "trainer.max_epochs=2", "evaluate.enabled=false"),
+        output_dir=str(tmp_path),
+    )
+    train(cfg)
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    (scheduler,) = state["lr_schedulers"]
+    assert scheduler["T_max"] == 8 and scheduler["last_epoch"] == 8
+    assert scheduler["_last_lr"][0] < 1e-9

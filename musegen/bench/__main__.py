@@ -13,6 +13,8 @@ BENCHMARKS = ("data", "train", "generate")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m musegen.bench [name ...]``: each named benchmark (all by default) with its
+    own default arguments; run ``python -m musegen.bench.<name> --help`` for its options."""
     names = list(argv if argv is not None else sys.argv[1:]) or list(BENCHMARKS)
     for name in names:
         if name not in BENCHMARKS:
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             raise
         print(f"== {name}", flush=True)
-        module.main()
+        module.main([])  # its defaults: the names above are not its arguments
     return 0
 
 

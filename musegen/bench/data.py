@@ -10,27 +10,25 @@
    within 5% of pypianoroll's count on every track (target >= 90% of files), with the
    reason found for every file that disagrees.
 
-Times are medians of ``--repeats`` runs after a warm-up; ratio = baseline / ours. Real data
-comes from ``../shared/data`` beside the project (or ``$MUSEGEN_SHARED_DATA``); without it
-the benchmark says so and exits 0.
+Times are the best of ``--repeats`` runs after a warm-up (``bench.timing``); ratio =
+baseline / ours. Real data comes from ``../shared/data`` beside the project (or
+``$MUSEGEN_SHARED_DATA``); without it the benchmark says so and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
+from musegen.bench.timing import Timing, best_of
 from musegen.data.lpd_io import Song, TrackRoll, read_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
@@ -50,18 +48,6 @@ def shared_data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def song_from_multitrack(multitrack: pypianoroll.Multitrack) -> Song:
@@ -84,8 +70,9 @@ def agrees(ours: np.ndarray, reference: np.ndarray) -> bool:
     return bool(np.all(np.abs(ours - reference) <= TOLERANCE * reference))
 
 
-def _line(label: str, name: str, seconds: float) -> str:
-    return f"    {label:<9} {name:<66} {seconds * 1e3:8.2f} ms"
+def _line(label: str, name: str, timing: Timing, per: int = 1) -> str:
+    ms = timing.best / per * 1e3
+    return f"    {label:<9} {name:<66} {ms:8.2f} ms  ({timing.describe()})"
 
 
 def bench_lpd_read(path: Path, repeats: int) -> None:
@@ -100,8 +87,8 @@ def bench_lpd_read(path: Path, repeats: int) -> None:
         return muspy.to_note_representation(muspy.from_pypianoroll(pypianoroll.load(path)))
 
     n_ours, n_base = len(ours()), len(baseline())
-    t_ours = median_seconds(ours, repeats)
-    t_base = median_seconds(baseline, repeats)
+    t_ours = best_of(ours, repeats)
+    t_base = best_of(baseline, repeats)
     print(f"[1] LPD-5 npz -> notes: {path.name} ({n_ours} notes ours, {n_base} muspy)")
     print(_line("ours", "read_lpd_npz + song_to_notes", t_ours))
     print(
@@ -111,7 +98,7 @@ def bench_lpd_read(path: Path, repeats: int) -> None:
             t_base,
         )
     )
-    print(f"    ratio     {t_base / t_ours:.1f}x  (target >= 10x)")
+    print(f"    ratio     {t_base.best / t_ours.best:.1f}x  (target >= 10x)")
 
 
 def _read_reference(path: Path) -> np.ndarray | str:
@@ -227,12 +214,12 @@ def bench_midi(files: list[Path], repeats: int) -> None:
                 pypianoroll.read(path, resolution=24)
 
     # the agreement pass above has just run both on every file: that is the warm-up
-    t_ours = median_seconds(run_ours, repeats, warmup=0) / len(both)
-    t_base = median_seconds(run_base, _base_repeats(repeats), warmup=0) / len(both)
+    t_ours = best_of(run_ours, repeats, warmup=0)
+    t_base = best_of(run_base, _base_repeats(repeats), warmup=0)
     print(f"[2] MIDI -> LPD-5, mean per file over {len(both)} Lakh files that both read")
-    print(_line("ours", "midi_to_song (symusic + numpy)", t_ours))
-    print(_line("baseline", "pypianoroll.read(path, resolution=24)", t_base))
-    print(f"    ratio     {t_base / t_ours:.1f}x  (target >= 5x)")
+    print(_line("ours", "midi_to_song (symusic + numpy)", t_ours, len(both)))
+    print(_line("baseline", "pypianoroll.read(path, resolution=24)", t_base, len(both)))
+    print(f"    ratio     {t_base.best / t_ours.best:.1f}x  (target >= 5x)")
 
     n_agree = len(both) - len(disagree)
     print(
@@ -279,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     files = sorted(midi_dir.glob("*.mid"))[: args.limit]
     print(
-        f"musegen data benchmark: median of {args.repeats} runs after a warm-up "
+        f"musegen data benchmark: best of {args.repeats} runs after a warm-up "
         f"(pypianoroll.read: {_base_repeats(args.repeats)}, ~0.1 s a file); ratio = baseline / ours"
     )
     bench_lpd_read(lpd5, args.repeats)
@@ -288,4 +275,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -9,10 +9,12 @@ The network is an untrained LSTM(128) ``NoteNet``: speed does not depend on the 
 
 from __future__ import annotations
 
-import time
+import argparse
+import sys
 
 import torch
 
+from musegen.bench.timing import best_of
 from musegen.generation.decode import generate
 from musegen.generation.sampling import Sampling
 from musegen.models.network import NoteNet
@@ -45,35 +47,35 @@ def _primer(batch: int, length: int, seed: int = 0) -> dict[str, torch.Tensor]:
 def notes_per_second(
     net: NoteNet, batch: int, seq_len: int, mode: str, n: int, repeats: int = 3
 ) -> float:
-    """Median generated notes per second (all pieces of the batch counted)."""
+    """Generated notes per second, all pieces of the batch counted (best of ``repeats``)."""
     primer = _primer(batch, seq_len)
-    generate(net, primer, 20, Sampling(), torch.Generator().manual_seed(0), mode, seq_len)
-    rates = []
-    for r in range(repeats):
-        start = time.perf_counter()
-        generate(net, primer, n, Sampling(), torch.Generator().manual_seed(r), mode, seq_len)
-        rates.append(batch * n / (time.perf_counter() - start))
-    return sorted(rates)[len(rates) // 2]
+
+    def run() -> None:
+        generate(net, primer, n, Sampling(), torch.Generator().manual_seed(0), mode, seq_len)
+
+    return batch * n / best_of(run, repeats).best
 
 
-def main() -> None:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m musegen.bench.generate", description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is kept")
+    args = parser.parse_args(argv)
     net = _net()
     print(
         f"generation of {NUM_NOTES} notes, untrained NoteNet LSTM(128), CPU "
-        f"({torch.get_num_threads()} threads); median of 3"
+        f"({torch.get_num_threads()} threads); best of {args.repeats}"
     )
     for seq_len in (25, 400):
-        inc = notes_per_second(net, 1, seq_len, "incremental", NUM_NOTES)
+        inc = notes_per_second(net, 1, seq_len, "incremental", NUM_NOTES, args.repeats)
         n_win = NUM_NOTES if seq_len <= 25 else 200  # the baseline is slow; rate is per note
-        win = notes_per_second(net, 1, seq_len, "window", n_win)
+        win = notes_per_second(net, 1, seq_len, "window", n_win, args.repeats)
         print(
             f"  seq_len {seq_len:>3}: incremental {inc:9.0f} notes/s | window re-run "
             f"(baseline) {win:9.0f} notes/s | ratio {inc / win:5.1f}x "
             f"(target >= {2 if seq_len == 25 else 8}x)"
         )
-    one = notes_per_second(net, 1, 25, "incremental", NUM_NOTES)
-    many = notes_per_second(net, 64, 25, "incremental", NUM_NOTES)
+    one = notes_per_second(net, 1, 25, "incremental", NUM_NOTES, args.repeats)
+    many = notes_per_second(net, 64, 25, "incremental", NUM_NOTES, args.repeats)
     print(
         f"  batch: 64 pieces {many:9.0f} notes/s | 1 piece (baseline) {one:9.0f} notes/s | "
         f"ratio {many / one:5.1f}x (target >= 20x)"
@@ -81,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

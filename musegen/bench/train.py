@@ -22,11 +22,12 @@ from collections.abc import Iterator
 import lightning as L
 import torch
 
+from musegen import instantiate as build
+from musegen.bench.timing import Timing
+from musegen.config_checks import group_choices
 from musegen.models.losses import LossWeights, note_losses
 from musegen.models.task import NextNoteTask, teacher_forcing
 from musegen.train import compose_config
-
-MODELS = ("rnn", "lstm", "gru", "lstm_gru")
 
 
 def real_batches(n: int, batch_size: int, seq_len: int, data_dir: str | None) -> list[dict]:
@@ -57,9 +58,7 @@ def real_batches(n: int, batch_size: int, seq_len: int, data_dir: str | None) ->
 
 def make_task(model: str, target: str) -> NextNoteTask:
     cfg = compose_config([f"model={model}", f"task.target={target}"], output_dir="/tmp")
-    from musegen.train import build_task
-
-    return build_task(cfg, n_tracks=1, track_names=["Piano"])
+    return build.task(cfg, ["Piano"])
 
 
 def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> float:
@@ -147,8 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seq-len", type=int, default=25)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--models", nargs="*", default=list(MODELS))
-    args = parser.parse_args(argv or [])  # `python -m musegen.bench` passes none
+    parser.add_argument("--models", nargs="*", default=group_choices("model"))
+    args = parser.parse_args(argv)
 
     import logging
 
@@ -173,11 +172,12 @@ def main(argv: list[str] | None = None) -> None:
             bare.append(lightning_loop(make_task(model, "all"), batches, args.warmup, False))
             run.append(lightning_loop(make_task(model, "all"), batches, args.warmup, True))
             last.append(plain_loop(make_task(model, "last"), batches, args.warmup))
-        # The fastest of the repeats: on a shared machine the slow ones measure the neighbours.
-        p, lb, lr, pl = (min(x) for x in (plain, bare, run, last))
+        # the one timing rule (bench.timing): the best of the repeats, its spread shown
+        p, lb, lr, pl = (Timing(tuple(x)) for x in (plain, bare, run, last))
         print(
-            f"{model:<9} {task.num_parameters():>8} {lb * 1e3:>8.1f} {b * t / lb:>12.0f}"
-            f" {b / pl:>13.0f} {lb / p:>21.3f} {lr / p:>7.3f}",
+            f"{model:<9} {task.num_parameters():>8} {lb.best * 1e3:>8.1f}"
+            f" {b * t / lb.best:>12.0f} {b / pl.best:>13.0f} {lb.best / p.best:>21.3f}"
+            f" {lr.best / p.best:>7.3f}   (spreads: plain {p.spread:.0%}, bare {lb.spread:.0%})",
             flush=True,
         )
 

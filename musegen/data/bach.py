@@ -22,20 +22,37 @@ from musegen.progress import progress_bar
 log = logging.getLogger(__name__)
 
 MARKER = ".complete.json"
+BUILD_VERSION = 2
+"""Bump when the build's output changes (2: one file per chorale id, MusicXML first): a
+folder built by another version is built again."""
 LOCK = ".build.lock"
 EXTENSIONS = (".mxl", ".xml", ".musicxml", ".krn")
 
 
 def chorale_sources() -> list[Path]:
-    """Paths of the Bach chorales in music21's corpus, sorted by name.
+    """Paths of the Bach chorales in music21's corpus, one per chorale, sorted by name.
 
     Only score formats are taken (MusicXML, Humdrum); music21 also keeps Roman-numeral
-    analyses (``.rntxt``) of some chorales there, which are not music to learn from.
+    analyses (``.rntxt``) of some chorales there, which are not music to learn from. Three
+    chorales (BWV 277, 281, 366) come both as MusicXML and as Humdrum: the MusicXML one is
+    taken (``EXTENSIONS`` order), so each song id names one file and the build is the same
+    on every run.
     """
     from music21 import corpus
 
     paths = [Path(p) for p in corpus.getComposer("bach")]
-    return sorted((p for p in paths if p.suffix.lower() in EXTENSIONS), key=lambda p: p.name)
+    by_id: dict[str, Path] = {}
+    for path in sorted(
+        paths,
+        key=lambda p: (
+            EXTENSIONS.index(p.suffix.lower())
+            if p.suffix.lower() in EXTENSIONS
+            else len(EXTENSIONS)
+        ),
+    ):
+        if path.suffix.lower() in EXTENSIONS:
+            by_id.setdefault(_song_id(path), path)
+    return sorted(by_id.values(), key=lambda p: p.name)
 
 
 def _song_id(path: Path) -> str:
@@ -92,7 +109,9 @@ def build_bach(
         sources = sources[: int(max_songs)]
     targets = [dest / f"{_song_id(p)}.npz" for p in sources]
     clean_stale(dest)  # what a killed build left
-    if not _complete(dest, resolution) and not all(t.exists() for t in targets):
+    if not _complete(dest, resolution) and (
+        _stale_build(dest) or not all(t.exists() for t in targets)
+    ):
         with exclusive(dest / LOCK, waiting=f"another process is building {dest}"):
             _build_missing(sources, targets, dest, resolution, max_songs, workers, progress)
     return [t for t in targets if t.exists()]
@@ -100,7 +119,16 @@ def build_bach(
 
 def _complete(dest: Path, resolution: int) -> bool:
     marker = dest / MARKER
-    return marker.exists() and json.loads(marker.read_text()).get("resolution") == resolution
+    if not marker.exists():
+        return False
+    built = json.loads(marker.read_text())
+    return built.get("resolution") == resolution and built.get("version") == BUILD_VERSION
+
+
+def _stale_build(dest: Path) -> bool:
+    """A complete build by another version of this module: its files are rebuilt."""
+    marker = dest / MARKER
+    return marker.exists() and json.loads(marker.read_text()).get("version") != BUILD_VERSION
 
 
 def _build_missing(
@@ -115,6 +143,11 @@ def _build_missing(
     """Build the chorales whose npz is missing (none if another process just finished)."""
     if _complete(dest, resolution):
         return
+    if _stale_build(dest):  # built by another version: start again, once
+        log.info("rebuilding %s (built by another version of musegen)", dest)
+        for old in dest.glob("*.npz"):
+            old.unlink()
+        (dest / MARKER).unlink()
     todo = [
         (str(src), str(dst), resolution)
         for src, dst in zip(sources, targets, strict=True)
@@ -127,7 +160,12 @@ def _build_missing(
                 failed[song_id] = err
             bar.advance()
     if max_songs is None:
-        summary = {"resolution": resolution, "songs": len(targets), "failed": failed}
+        summary = {
+            "version": BUILD_VERSION,
+            "resolution": resolution,
+            "songs": len(targets),
+            "failed": failed,
+        }
         write_bytes_atomic(dest / MARKER, json.dumps(summary, indent=1).encode())
     for song_id, err in failed.items():
         log.warning("Bach chorale %s skipped: %s", song_id, err)

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 from torch.utils.data import DataLoader
 
 from musegen.data.genres import genre_ids
 from musegen.data.note_cache import NoteSplit, cache_key, open_or_build
+from musegen.data.note_timing import model_track_lut
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
 from musegen.data.tracks import LPD5_TRACKS, track_ids
@@ -100,8 +100,7 @@ class NoteDataModule(L.LightningDataModule):
         self.genres, self.labels, self.label_source = list(genres or []), labels, label_source
         self.resolution, self.build_workers = resolution, build_workers
         self.pin_memory, self.progress = pin_memory, progress
-        self.track_lut = np.full(len(LPD5_TRACKS), -1, dtype=np.int64)
-        self.track_lut[self.track_ids] = np.arange(len(self.track_ids))
+        self.track_lut = model_track_lut(self.track_ids)
         self.entry: Path | None = None
         self.splits: dict[str, NoteSplit] = {}
         self.windows: dict[str, NoteWindows] = {}

@@ -32,11 +32,11 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import symusic
 from symusic.core import ScoreTick
 
 from musegen.data.lpd_io import Song, TrackRoll
+from musegen.data.pianoroll_notes import fill_roll
 from musegen.data.tracks import DROPPED, LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS, lpd5_family
 from musegen.errors import UserError
 
@@ -139,9 +139,7 @@ def midi_to_song(path: str | Path, resolution: int = 24, *, keep_short: bool = T
     tracks = []
     for tid, name in enumerate(LPD5_TRACKS):
         sel = family == tid
-        roll = fill_roll_sparse(
-            onset[sel], offset[sel] - onset[sel], pitch[sel], velocity[sel], n_steps
-        )
+        roll = fill_roll(onset[sel], offset[sel] - onset[sel], pitch[sel], velocity[sel], n_steps)
         tracks.append(TrackRoll(name, LPD5_PROGRAMS[tid], LPD5_IS_DRUM[tid], roll))
     return Song(
         name=path.stem,
@@ -150,37 +148,6 @@ def midi_to_song(path: str | Path, resolution: int = 24, *, keep_short: bool = T
         tempo=_tempo_array(score, resolution, n_steps),
         downbeat=_downbeat_array(score, resolution, n_steps),
     )
-
-
-def fill_roll_sparse(
-    onset: np.ndarray, length: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, n_steps: int
-) -> sp.csc_matrix:
-    """Paint notes into a sparse ``(n_steps, 128)`` uint8 roll, overlaps merged by max.
-
-    Same result as ``pianoroll_notes.fill_roll``, without its dense ``(T, 128)`` array: turning
-    that into CSC scans every cell and was 70% of a MIDI file's conversion time. Here the
-    notes are sorted by (pitch, onset), so their cells come out in CSC order already unless
-    notes overlap; only then are the cells sorted (a near-sorted stable sort) and duplicates
-    reduced with ``np.maximum.reduceat``.
-    """
-    onset = np.asarray(onset, dtype=np.int64)
-    length = np.asarray(length, dtype=np.int64)
-    pitch = np.asarray(pitch, dtype=np.int64)
-    order = np.lexsort((onset, pitch))
-    onset, length, pitch = onset[order], length[order], pitch[order]
-    vals = np.repeat(np.asarray(velocity, dtype=np.uint8)[order], length)
-    # cell key = pitch * T + step: column-major, i.e. CSC order
-    first = np.repeat(pitch * n_steps + onset - np.cumsum(length) + length, length)
-    key = first + np.arange(vals.size, dtype=np.int64)
-    if key.size > 1 and not (key[1:] > key[:-1]).all():
-        order = np.argsort(key, kind="stable")
-        key, vals = key[order], vals[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        vals = np.maximum.reduceat(vals, starts)
-        key = key[starts]
-    indptr = np.searchsorted(key, np.arange(129, dtype=np.int64) * n_steps)
-    indices = (key % n_steps).astype(np.int32) if n_steps else key.astype(np.int32)
-    return sp.csc_matrix((vals, indices, indptr), shape=(n_steps, 128))
 
 
 def _round_half_even(num: np.ndarray, den: int) -> np.ndarray:

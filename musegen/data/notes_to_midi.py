@@ -20,7 +20,7 @@ import numpy as np
 import symusic
 
 from musegen.atomic import write_bytes_atomic
-from musegen.data.pianoroll_notes import onsets_and_lengths
+from musegen.data.note_timing import expand_runs, onsets_and_lengths
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 
@@ -100,7 +100,7 @@ def notes_to_midi(
 
 
 def _onsets_and_lengths(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """``pianoroll_notes.onsets_and_lengths``, refusing negative onsets."""
+    """``note_timing.onsets_and_lengths``, refusing negative onsets."""
     onset, length = onsets_and_lengths(notes, resolution)
     if notes.size and onset.min() < 0:
         raise ValueError("notes_to_midi: negative onset (check the notes' step/time fields)")
@@ -111,7 +111,6 @@ def _split_drum_runs(
     onset: np.ndarray, length: np.ndarray, pitch: np.ndarray, velocity: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One 1-step hit per time step a drum note covers (see the module docstring)."""
-    first = np.repeat(onset - np.cumsum(length) + length, length)
-    hits = first + np.arange(int(length.sum()), dtype=np.int64)
+    hits = expand_runs(onset, length)
     ones = np.ones(hits.size, dtype=np.int64)
     return hits, ones, np.repeat(pitch, length), np.repeat(velocity, length)

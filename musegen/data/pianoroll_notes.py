@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from musegen.data.lpd_io import Song, TrackRoll
+from musegen.data.note_timing import expand_runs, onsets_and_lengths
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 NOTE_DTYPE = np.dtype(
@@ -106,9 +107,9 @@ def notes_to_song(
 ) -> Song:
     """Render a note array back into an LPD-5 ``Song`` (uint8 velocity rolls).
 
-    Onsets come from ``time`` when it is consistent with ``step`` and from the cumulative
-    ``step`` otherwise (generated notes carry only steps); durations are rounded to time steps
-    (at least 1). Overlapping notes of one pitch and track merge by maximum velocity.
+    Onsets and lengths follow ``note_timing.onsets_and_lengths`` (``time`` when it agrees
+    with the steps; durations rounded, at least 1 step). Overlapping notes of one pitch and
+    track merge by maximum velocity.
     """
     notes = np.asarray(notes)
     onsets, lengths = onsets_and_lengths(notes, resolution)
@@ -124,38 +125,30 @@ def notes_to_song(
     return Song(name, resolution, tracks, tempo_arr, None)
 
 
-def onsets_and_lengths(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Onsets and lengths of notes in time steps (``int64``), the rule every writer uses.
-
-    Onsets are the cumulative ``step`` in beats, rounded to steps, unless ``time`` is present
-    and equals them up to a shift: then ``time`` keeps the song's absolute start. Lengths are
-    ``duration`` rounded to steps, at least 1.
-    """
-    onset = np.rint(np.cumsum(notes["step"].astype(np.float64)) * resolution).astype(np.int64)
-    if "time" in (notes.dtype.names or ()) and notes.size:
-        times = notes["time"].astype(np.int64)
-        if np.array_equal(times - times[0], onset):
-            onset = times
-    length = np.maximum(np.rint(notes["duration"].astype(np.float64) * resolution), 1)
-    return onset, length.astype(np.int64)
-
-
 def fill_roll(
     onset: np.ndarray, length: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, n_steps: int
 ) -> sp.csc_matrix:
     """Paint notes into a sparse ``(n_steps, 128)`` uint8 roll, overlaps merged by max.
 
-    Every note is expanded to its time steps with ``np.repeat``, then written with
-    ``np.maximum.at`` so that overlapping notes keep the louder velocity.
+    No dense ``(T, 128)`` array is made: turning one into CSC scans every cell and was 70% of
+    a MIDI file's conversion time. The notes are sorted by (pitch, onset), so their cells
+    come out in CSC order already unless notes overlap; only then are the cells sorted (a
+    near-sorted stable sort) and duplicates reduced with ``np.maximum.reduceat``.
     """
     onset = np.asarray(onset, dtype=np.int64)
     length = np.asarray(length, dtype=np.int64)
-    dense = np.zeros((n_steps, 128), dtype=np.uint8)
-    if onset.size:
-        total = int(length.sum())
-        first = np.repeat(onset - np.cumsum(length) + length, length)
-        rows = first + np.arange(total, dtype=np.int64)
-        cols = np.repeat(np.asarray(pitch, dtype=np.int64), length)
-        vals = np.repeat(np.asarray(velocity, dtype=np.uint8), length)
-        np.maximum.at(dense, (rows, cols), vals)
-    return sp.csc_matrix(dense)
+    pitch = np.asarray(pitch, dtype=np.int64)
+    order = np.lexsort((onset, pitch))
+    onset, length, pitch = onset[order], length[order], pitch[order]
+    vals = np.repeat(np.asarray(velocity, dtype=np.uint8)[order], length)
+    # cell key = pitch * T + step: column-major, i.e. CSC order
+    key = expand_runs(pitch * n_steps + onset, length)
+    if key.size > 1 and not (key[1:] > key[:-1]).all():
+        order = np.argsort(key, kind="stable")
+        key, vals = key[order], vals[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        vals = np.maximum.reduceat(vals, starts)
+        key = key[starts]
+    indptr = np.searchsorted(key, np.arange(129, dtype=np.int64) * n_steps)
+    indices = (key % n_steps).astype(np.int32) if n_steps else key.astype(np.int32)
+    return sp.csc_matrix((vals, indices, indptr), shape=(n_steps, 128))

@@ -45,12 +45,23 @@ def lpd_song_id(path: Path, root: Path) -> str:
     return path.relative_to(root).with_suffix("").as_posix()
 
 
+ROOTS = {
+    "lpd5": "an extracted lpd_5_cleansed or lpd_5_full folder",
+    "midi": "a folder of MIDI files (searched recursively)",
+}
+
+
+def root_hint(source: str) -> str:
+    """The one line for a source whose ``data.root`` is not set."""
+    what = ROOTS.get(source, "a folder")
+    return f"data.root is not set: data={source} needs data.root=<{what}>" + (
+        f" (LPD-5 is at {LPD_URL})" if source == "lpd5" else ""
+    )
+
+
 def _existing_root(root: str | Path | None, source: str, what: str) -> Path:
     if root is None or str(root) in ("", "None", "???"):
-        raise DataSourceError(
-            f"data.root is not set: data={source} needs data.root=<{what}>"
-            + (f" (LPD-5 is at {LPD_URL})" if source == "lpd5" else "")
-        )
+        raise DataSourceError(root_hint(source))
     path = Path(root).expanduser().resolve()
     if not path.is_dir():
         raise DataSourceError(
@@ -62,7 +73,7 @@ def _existing_root(root: str | Path | None, source: str, what: str) -> Path:
 
 def lpd_files(root: str | Path | None) -> list[SongFile]:
     """Songs of an extracted ``lpd_5_cleansed``/``lpd_5_full`` tree or any folder of npz files."""
-    path = _existing_root(root, "lpd5", "an extracted lpd_5_cleansed or lpd_5_full folder")
+    path = _existing_root(root, "lpd5", ROOTS["lpd5"])
     # names starting with a dot are temporary files of an unfinished write (musegen.atomic)
     files = sorted(f for f in path.rglob("*.npz") if not f.name.startswith("."))
     if not files:
@@ -79,7 +90,7 @@ def midi_files(
     """Songs of a MIDI folder, converted to LPD-5 once under ``data_dir/midi/<hash>``."""
     from musegen.data.convert import convert_tree
 
-    path = _existing_root(root, "midi", "a folder of MIDI files (searched recursively)")
+    path = _existing_root(root, "midi", ROOTS["midi"])
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     dest = Path(data_dir).expanduser().resolve() / "midi" / f"{path.name}-{digest}"
     try:

@@ -20,6 +20,7 @@ from musegen.generation.sampling import Sampling, sample
 from musegen.models.heads import NotePrediction
 
 FIELDS = ("pitch", "step", "duration", "track")
+MODES = ("incremental", "window")
 REST_PITCH = 0
 """Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
 in the data): the network then draws the first real note itself."""
@@ -89,7 +90,7 @@ def generate(
     """
     if num_notes < 1:
         raise ValueError(f"num_notes must be >= 1, got {num_notes}")
-    if mode not in ("incremental", "window"):
+    if mode not in MODES:
         raise ValueError(f"mode must be 'incremental' or 'window', got {mode!r}")
     net.eval()
     batch, p_len = primer["pitch"].shape  # (B, P)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from musegen.data.note_timing import continue_times, model_track_lut, to_grid
 from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
 from musegen.data.tracks import LPD5_TRACKS, track_ids
 
@@ -26,10 +27,8 @@ def notes_to_tensors(
     songs: Sequence[np.ndarray], lpd_track_ids: Sequence[int], device: str | torch.device = "cpu"
 ) -> dict[str, torch.Tensor]:
     """Equal-length note arrays -> ``(B, P)`` tensors with the model's track indices."""
-    lut = np.full(len(LPD5_TRACKS), -1, dtype=np.int64)
-    lut[list(lpd_track_ids)] = np.arange(len(lpd_track_ids))
     stacked = np.stack([np.asarray(s) for s in songs])  # (B, P) structured
-    track = lut[stacked["track"]]
+    track = model_track_lut(lpd_track_ids)[stacked["track"]]
     if (track < 0).any():
         raise ValueError("a primer note is on a track the model does not know")
     as_t = torch.as_tensor
@@ -57,15 +56,15 @@ def tensors_to_notes(
     cols = {k: v.detach().cpu().numpy() for k, v in generated.items()}
     batch, n = cols["pitch"].shape
     starts = np.zeros(batch, np.int64) if start_times is None else np.asarray(start_times)
-    steps = np.rint(cols["step"].astype(np.float64) * resolution).astype(np.int64)  # (B, N)
-    times = starts[:, None] + np.cumsum(steps, axis=1)  # (B, N)
+    steps = to_grid(cols["step"], resolution)  # (B, N)
+    times = continue_times(steps, starts)  # (B, N)
     out = []
     for b in range(batch):  # one array per piece, not per note
         notes = np.empty(n, dtype=NOTE_DTYPE)
         notes["time"] = times[b]
         notes["pitch"] = cols["pitch"][b]
         notes["step"] = steps[b] / resolution
-        notes["duration"] = np.maximum(np.rint(cols["duration"][b] * resolution), 1) / resolution
+        notes["duration"] = np.maximum(to_grid(cols["duration"][b], resolution), 1) / resolution
         notes["velocity"] = velocity
         notes["track"] = ids[cols["track"][b]]
         out.append(notes)

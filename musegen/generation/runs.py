@@ -12,6 +12,8 @@ never code: only the ``data`` section is read, as plain values, checked against
 from __future__ import annotations
 
 import inspect
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from musegen.config_checks import CONFIG_DIR, check_overrides
 from musegen.data.datamodule import NoteDataModule
-from musegen.errors import UserError, first_line
+from musegen.errors import UserError, first_line, reported
 from musegen.generation.notes import model_track_ids
 from musegen.models.checkpoint import CheckpointError, load_network
 
@@ -147,6 +150,15 @@ def data_overrides(cfg: DictConfig) -> dict:
     """The ``data:`` node of a generate/evaluate config as a plain dict (``{}`` when empty)."""
     node = cfg.get("data")
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else {}
+
+
+def main_with_data_overrides(config_name: str, hydra_main: Callable[[], None]) -> None:
+    """The entry point of generate/evaluate: ``data.<key>=`` arguments become overrides of
+    the run's data config, bad overrides are one line, and ``hydra_main`` runs the rest."""
+    with reported():
+        sys.argv[1:] = data_override_args(sys.argv[1:])
+        check_overrides(sys.argv[1:], CONFIG_DIR, config_name)
+        hydra_main()
 
 
 def data_override_args(args: list[str]) -> list[str]:

@@ -9,8 +9,10 @@ music, whatever else uses the global random state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,28 @@ class Sampling:
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
+
+    @classmethod
+    def from_config(cls, node: Any, key: str = "sampling") -> Sampling:
+        """The rule of a config node (``conf/sampling/``), every value checked by name:
+        ``sampling.temperature must be a number > 0, got 'abc'``."""
+        from musegen.config_checks import integer, number, require
+
+        node = OmegaConf.create(dict(node or {}))
+        prefix = f"{key}." if key else ""
+        checks = (
+            ("temperature", number(0.0, low_inclusive=False), "a number > 0"),
+            ("top_k", integer(0), "an integer >= 0 (0: off)"),
+            ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)"),
+        )
+        for name, ok, what in checks:
+            require(node, name, ok, what, optional=True, name=f"{prefix}{name}")
+        defaults = cls()
+        return cls(
+            temperature=float(node.get("temperature", defaults.temperature)),
+            top_k=int(node.get("top_k", defaults.top_k)),
+            top_p=float(node.get("top_p", defaults.top_p)),
+        )
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:

@@ -7,9 +7,9 @@ Python; here each is rewritten with NumPy and tested equal to MusPy 0.5.0 on rea
 for music that has nothing to measure (``pitch_range`` gives 0, or -127 with drums only),
 these return NaN, so that averages over songs skip them.
 
-Timing. Onsets are the ``time`` field when it agrees with the steps, else the cumulative
-``step`` (``note_onsets``); lengths are ``max(rint(duration * resolution), 1)`` steps, as
-``notes_to_song`` writes them. Onsets are then shifted back by whole bars so that the first
+Timing. Onsets and lengths follow ``note_timing`` (``time`` when it agrees with the steps,
+else the running sum of the gridded steps; lengths at least one step), as ``notes_to_song``
+writes them. Onsets are then shifted back by whole bars so that the first
 bar holds the first note: a continuation that starts in bar 200 is measured from its own
 first bar, with its position in the bar and beat kept. A bar is ``beats_per_bar`` (4)
 beats; LPD stores no time signature that could say otherwise.
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from musegen.data.note_timing import expand_runs, note_lengths, note_onsets
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 if TYPE_CHECKING:
@@ -36,31 +37,6 @@ QN_MIN_BEATS = 1 / 8
 
 
 # --- timing -------------------------------------------------------------------------------
-
-
-def note_onsets(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
-    """Onsets in time steps: ``time`` if it agrees with ``step``, else ``cumsum(step)``.
-
-    ``time`` agrees when ``diff(time) == rint(step[1:] * resolution)``; the first step is
-    not checked, since a continuation's first step refers to a note before it.
-
-    Returns
-    -------
-    ndarray, shape=(n,), int64
-    """
-    notes = np.asarray(notes)
-    steps = np.rint(notes["step"].astype(np.float64) * resolution).astype(np.int64)
-    if "time" in (notes.dtype.names or ()) and notes.size:
-        times = notes["time"].astype(np.int64)
-        if np.array_equal(np.diff(times), steps[1:]):
-            return times
-    return np.cumsum(steps)
-
-
-def note_lengths(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
-    """Lengths in time steps, ``max(rint(duration * resolution), 1)``: int64, shape=(n,)."""
-    dur = np.rint(np.asarray(notes)["duration"].astype(np.float64) * resolution)
-    return np.maximum(dur, 1).astype(np.int64)
 
 
 def _timing(
@@ -201,7 +177,7 @@ def polyphony(notes: np.ndarray, resolution: int = 24) -> float:
     if onset.size == 0:
         return NAN
     roll = np.zeros((int((onset + length).max()), 128), dtype=bool)
-    rows = np.repeat(onset - np.cumsum(length) + length, length) + np.arange(int(length.sum()))
+    rows = expand_runs(onset, length)
     roll[rows, np.repeat(pitch, length)] = True
     return float(roll.sum() / np.count_nonzero(roll.any(axis=1)))
 
@@ -344,7 +320,7 @@ def used_pitch_classes(
         return NAN
     first, last = first[sel], last[sel]
     span = last - first + 1
-    bar = np.repeat(first - np.cumsum(span) + span, span) + np.arange(int(span.sum()))
+    bar = expand_runs(first, span)
     pc = np.repeat(notes["pitch"][sel].astype(np.int64) % 12, span)
     pairs = np.unique(bar * 12 + pc)
     return float(pairs.size / np.unique(pairs // 12).size)

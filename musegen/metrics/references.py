@@ -36,6 +36,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from musegen.data.note_timing import continue_times, to_grid
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.metrics.similarity import Continuation, SimilarityResult, continuation_similarity
 
@@ -61,8 +62,7 @@ def retime(notes: np.ndarray, primer: np.ndarray, resolution: int = 24) -> np.nd
     """
     out = np.array(notes, dtype=NOTE_DTYPE, copy=True)
     start = int(primer["time"][-1]) if len(primer) else 0
-    steps = np.rint(out["step"].astype(np.float64) * resolution).astype(np.int64)
-    out["time"] = start + np.cumsum(steps)
+    out["time"] = continue_times(to_grid(out["step"], resolution), start)
     return out
 
 
@@ -85,10 +85,6 @@ def _assemble(
     return retime(notes, primer, resolution)
 
 
-def _grid(beats: np.ndarray, resolution: int) -> np.ndarray:
-    return np.rint(np.asarray(beats, dtype=np.float64) * resolution).astype(np.int64)
-
-
 CHUNK = 1 << 22
 """Notes per chunk when counting training columns (a memory map may not fit in memory)."""
 
@@ -98,7 +94,7 @@ def _counts(column: np.ndarray, resolution: int) -> np.ndarray:
     total = np.zeros(0, dtype=np.int64)
     for lo in range(0, len(column), CHUNK):
         part = np.asarray(column[lo : lo + CHUNK])
-        part = _grid(part, resolution) if resolution else part.astype(np.int64)
+        part = to_grid(part, resolution) if resolution else part.astype(np.int64)
         counts = np.bincount(np.maximum(part, 0))
         if counts.size > total.size:
             counts[: total.size] += total
@@ -108,8 +104,23 @@ def _counts(column: np.ndarray, resolution: int) -> np.ndarray:
     return total
 
 
+class _RandomSampler:
+    """What both random references share: being scored as a ``Continuation``."""
+
+    def sample(self, n: int, rng: np.random.Generator, primer: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def continuation(self, seed: int = 0) -> Continuation:
+        """This sampler as a ``Continuation`` (song ``i`` draws from ``rng([seed, i])``)."""
+
+        def generate(primer: np.ndarray, n_notes: int, index: int) -> np.ndarray:
+            return self.sample(n_notes, np.random.default_rng([seed, index]), primer)
+
+        return generate
+
+
 @dataclass
-class UnigramSampler:
+class UnigramSampler(_RandomSampler):
     """Each note field drawn independently from its frequency in the training notes.
 
     ``values[f]`` and ``probs[f]`` (shape ``(k_f,)``) are the distinct values of field ``f``
@@ -157,17 +168,9 @@ class UnigramSampler:
             self.resolution,
         )
 
-    def continuation(self, seed: int = 0) -> Continuation:
-        """This sampler as a ``Continuation`` (song ``i`` draws from ``rng([seed, i])``)."""
-
-        def generate(primer: np.ndarray, n_notes: int, index: int) -> np.ndarray:
-            return self.sample(n_notes, np.random.default_rng([seed, index]), primer)
-
-        return generate
-
 
 @dataclass
-class UniformSampler:
+class UniformSampler(_RandomSampler):
     """Notes drawn uniformly: pitch over 0-127, track over the modelled tracks, step and
     duration over the training range (in time steps, both ends included), velocity 1-127.
     """
@@ -188,8 +191,8 @@ class UniformSampler:
         if not track_ids:
             raise ValueError("UniformSampler.fit: no track to draw from")
         # rounding is monotonic: the grid's extremes are the rounded extremes
-        lo_step, hi_step = _grid(np.array([np.min(step), np.max(step)]), resolution).tolist()
-        lo_dur, hi_dur = _grid(np.array([np.min(dur), np.max(dur)]), resolution).tolist()
+        lo_step, hi_step = to_grid(np.array([np.min(step), np.max(step)]), resolution).tolist()
+        lo_dur, hi_dur = to_grid(np.array([np.min(dur), np.max(dur)]), resolution).tolist()
         return cls(
             tuple(int(t) for t in track_ids),
             (max(lo_step, 0), max(hi_step, 0)),
@@ -211,14 +214,6 @@ class UniformSampler:
             primer,
             self.resolution,
         )
-
-    def continuation(self, seed: int = 0) -> Continuation:
-        """This sampler as a ``Continuation`` (song ``i`` draws from ``rng([seed, i])``)."""
-
-        def generate(primer: np.ndarray, n_notes: int, index: int) -> np.ndarray:
-            return self.sample(n_notes, np.random.default_rng([seed, index]), primer)
-
-        return generate
 
 
 def other_song(

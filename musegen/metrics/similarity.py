@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from musegen.data.note_timing import to_grid
 from musegen.data.tracks import LPD5_IS_DRUM
 
 TIME_GRID = 24
@@ -121,7 +122,7 @@ def time_bins(beats: np.ndarray) -> np.ndarray:
     ndarray, shape=(n,), int64
         ``i`` such that ``TIME_EDGES[i] <= rint(24 * beats) < TIME_EDGES[i + 1]``.
     """
-    grid = np.rint(np.asarray(beats, dtype=np.float64) * TIME_GRID).astype(np.int64)
+    grid = to_grid(beats, TIME_GRID)
     return np.searchsorted(TIME_EDGES, np.maximum(grid, 0), side="right") - 1
 
 

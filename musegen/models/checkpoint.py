@@ -8,6 +8,7 @@ it names must live in ``musegen.models.backbones`` (``network.resolve_backbone``
 
 from __future__ import annotations
 
+import logging
 import pickle
 import zipfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from musegen.atomic import atomic_path, clean_stale
 from musegen.errors import UserError
 from musegen.models.network import NoteNet
 from musegen.models.task import CHECKPOINT_FORMAT, CHECKPOINT_KEY, NextNoteTask
+
+log = logging.getLogger(__name__)
 
 STATE_PREFIX = "net."
 
@@ -217,3 +220,15 @@ def _refusal(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def tested_checkpoint(trainer: Any, trained: bool, ckpt_path: str | None) -> str | None:
+    """Which weights a run tests: after training, the best checkpoint by the monitored
+    metric (``None``, the final weights, when no checkpoint callback kept one); without
+    training, the checkpoint given."""
+    if not trained:
+        return ckpt_path
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "") or ""
+    if not best:
+        log.warning("no checkpoint callback kept a best checkpoint: testing the final weights")
+    return best or None

@@ -19,17 +19,32 @@ from musegen.models.heads import NoteHeads, NotePrediction
 from musegen.models.note_encoder import NoteEncoder
 
 BACKBONE_PACKAGE = "musegen.models.backbones."
+ENTRY_POINT_GROUP = "musegen.backbones"
+"""Where an installed package registers its own backbones (see ``models/backbones``)."""
+
+
+def registered_backbones() -> dict[str, str]:
+    """Backbones that installed packages register under ``musegen.backbones``: entry-point
+    name -> the class's ``_target_`` path (``pkg.module.Class``)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value.replace(":", ".") for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def resolve_backbone(target: str) -> type[nn.Module]:
     """Import a backbone class from its ``_target_`` path.
 
-    Only classes inside ``musegen.models.backbones`` are accepted: a checkpoint's config must
+    Only musegen's own backbones (``musegen.models.backbones``) and classes registered
+    under the entry-point group ``musegen.backbones`` are accepted: a checkpoint's config must
     not be able to make us import and call arbitrary code.
     """
-    if not isinstance(target, str) or not target.startswith(BACKBONE_PACKAGE):
+    if not isinstance(target, str):
+        raise ValueError(f"model.net._target_ must be a class path, got {target!r}")
+    if not target.startswith(BACKBONE_PACKAGE) and target not in registered_backbones().values():
         raise ValueError(
-            f"model.net._target_: {target!r} is not a backbone of {BACKBONE_PACKAGE.rstrip('.')}"
+            f"model.net._target_: {target!r} is neither a backbone of "
+            f"{BACKBONE_PACKAGE.rstrip('.')} nor registered under the entry-point group "
+            f"{ENTRY_POINT_GROUP} (CONTRIBUTING.md, 'Adding a backbone')"
         )
     module_name, _, attr = target.rpartition(".")
     try:

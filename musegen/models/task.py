@@ -19,12 +19,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import Metric
 
 from musegen.models.losses import LossWeights, note_losses
 from musegen.models.network import NoteNet
+from musegen.models.optim import ADAM, describe, factory
 from musegen.models.sizing import size_for_budget
 
 FEATURES = ("pitch", "step", "duration", "track")
@@ -97,17 +97,19 @@ class NextNoteTask(L.LightningModule):
         Weights of pitch / step / duration / track losses (paper: 0.05 / 1 / 1).
     positive_pressure : float
         Factor of the ``max(-yhat, 0)`` term on step and duration (paper: 10).
-    optimizer : mapping
-        ``_target_`` (a ``torch.optim`` class) + kwargs; default Adam, lr 1e-3 (paper).
-    scheduler : mapping, optional
-        ``_target_`` + kwargs of a ``torch.optim.lr_scheduler``; the Lightning keys
-        ``interval``, ``frequency`` and ``monitor`` are taken out first. ``T_max: null``
-        (cosine) means the whole run in optimizer steps.
+    optimizer : ``_partial_: true`` node or callable
+        Makes the optimizer from the parameters (``models.optim``); default Adam, lr 1e-3.
+    scheduler : ``_partial_: true`` node or callable, optional
+        Makes a ``torch.optim.lr_scheduler`` from the optimizer. ``T_max: null`` (cosine)
+        means the whole run, stepped every optimizer step.
+    scheduler_interval, scheduler_monitor
+        When Lightning steps the scheduler (``epoch`` or ``step``), and the metric a
+        ``ReduceLROnPlateau`` watches.
     param_budget : int, optional
         Set the backbone's ``hidden_size`` so the network has about this many parameters.
 
-    The constructor arguments are plain dicts so that ``save_hyperparameters`` stores no
-    module or OmegaConf object: the checkpoint stays loadable with ``weights_only=True``.
+    ``save_hyperparameters`` stores plain values only (the factories as their description):
+    the checkpoint stays loadable with ``weights_only=True``.
     """
 
     def __init__(
@@ -119,16 +121,25 @@ class NextNoteTask(L.LightningModule):
         target: str = "last",
         loss_weights: Mapping[str, float] | None = None,
         positive_pressure: float = 10.0,
-        optimizer: Mapping[str, Any] | None = None,
-        scheduler: Mapping[str, Any] | None = None,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val/loss",
         param_budget: int | None = None,
     ) -> None:
         super().__init__()
         net, encoder, track_names = _plain(net), _plain(encoder), _plain(track_names)
-        loss_weights, optimizer = _plain(loss_weights), _plain(optimizer)
-        scheduler = _plain(scheduler)
+        loss_weights = _plain(loss_weights)
         if target not in TARGETS:
             raise ValueError(f"task.target: {target!r} is not one of {list(TARGETS)}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(
+                f"task.scheduler_interval: {scheduler_interval!r} is not epoch or step"
+            )
+        self.make_optimizer = factory(_plain(optimizer), "task.optimizer") or ADAM
+        self.make_scheduler = factory(_plain(scheduler), "task.scheduler")
+        # what save_hyperparameters stores: the factories as plain descriptions
+        optimizer, scheduler = describe(self.make_optimizer), describe(self.make_scheduler)
         self.save_hyperparameters(logger=False)
         if param_budget:
             net = size_for_budget(net, int(param_budget), n_tracks, encoder)
@@ -216,26 +227,28 @@ class NextNoteTask(L.LightningModule):
 
     # ---- optimisation ----------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        opt_cfg = dict(self.hparams.optimizer or {"_target_": "torch.optim.Adam", "lr": 1e-3})
-        opt_cls = get_class(opt_cfg.pop("_target_", "torch.optim.Adam"))
-        optimizer = opt_cls(self.parameters(), **opt_cfg)
-        if not self.hparams.scheduler:
+        optimizer = self.make_optimizer(self.parameters())
+        if self.make_scheduler is None:
             return optimizer
-        sched_cfg = dict(self.hparams.scheduler)
-        lightning_keys = {
-            k: sched_cfg.pop(k) for k in ("interval", "frequency", "monitor") if k in sched_cfg
-        }
-        if "T_max" in sched_cfg and sched_cfg["T_max"] is None:
+        extra, interval = {}, self.hparams.scheduler_interval
+        keywords = getattr(self.make_scheduler, "keywords", {})
+        if "T_max" in keywords and keywords["T_max"] is None:  # the whole run
             total = self.trainer.estimated_stepping_batches
             if not math.isfinite(total):
                 raise ValueError(
                     "task.scheduler.T_max=null needs a finite run (trainer.max_steps "
                     "or max_epochs), not only trainer.max_time"
                 )
-            sched_cfg["T_max"] = int(total)
-            lightning_keys.setdefault("interval", "step")
-        scheduler = get_class(sched_cfg.pop("_target_"))(optimizer, **sched_cfg)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
+            extra["T_max"], interval = int(total), "step"
+        scheduler = self.make_scheduler(optimizer, **extra)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": interval,
+                "monitor": self.hparams.scheduler_monitor,
+            },
+        }
 
     # ---- checkpoints -----------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from musegen.atomic import atomic_path
+from musegen.data.note_timing import note_onsets
 from musegen.data.pianoroll_notes import notes_to_song
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
 
@@ -27,20 +28,6 @@ TRACK_COLOURS: tuple[str, ...] = ("#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#
 
 MAX_COLUMNS = 3000
 """Time steps are max-pooled to at most this many image columns, so no note vanishes."""
-
-
-def song_onsets(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
-    """Onsets in time steps exactly as ``notes_to_song`` places them (int64, shape=(n,)).
-
-    ``time`` when it equals the cumulative steps up to a shift, else the cumulative steps.
-    """
-    notes = np.asarray(notes)
-    onsets = np.rint(np.cumsum(notes["step"].astype(np.float64)) * resolution).astype(np.int64)
-    if "time" in (notes.dtype.names or ()) and notes.size:
-        times = notes["time"].astype(np.int64)
-        if np.array_equal(times - times[0], onsets):
-            return times
-    return onsets
 
 
 def _pooled(roll: np.ndarray, factor: int) -> np.ndarray:
@@ -137,7 +124,7 @@ def plot_pianoroll(
     primer_end = 0
     if primer_len > 0:
         primer_end = (
-            n_steps if primer_len >= notes.size else int(song_onsets(notes, resolution)[primer_len])
+            n_steps if primer_len >= notes.size else int(note_onsets(notes, resolution)[primer_len])
         )
 
     fig = Figure(figsize=(12, 0.4 + 1.5 * len(track_ids)), dpi=dpi)

@@ -1,15 +1,25 @@
-"""Recurrent backbones, one small module per file, all with the same interface.
+"""Backbones, one small module per file, all with the same interface.
 
-``forward(x, state=None) -> (out, state)`` with ``x`` of shape ``(B, T, input_size)`` and
-``out`` of shape ``(B, T, hidden_size)``; ``state`` is whatever the backbone carries between
-calls (``None`` starts from zeros), so generation can feed one note at a time.
-``step(x, state)`` does one time step (``x`` of shape ``(B, input_size)``) with the same
-weights through ``cell_step``: decoding uses it, as a fused module pays its set-up cost on
-every call. Each wraps
-PyTorch's fused recurrent modules (cuDNN on a GPU): no Python loop over time steps.
+The interface (what ``NoteNet`` relies on):
 
-Adding a backbone = one file here exporting a class with this interface + one
-``conf/model/<name>.yaml`` whose ``net._target_`` names it.
+* ``__init__(input_size, hidden_size, **kwargs)``: ``input_size`` is the note encoder's
+  width, given by ``NoteNet``; every other argument comes from ``model.net`` in the config
+  (``task.param_budget`` sets ``hidden_size``).
+* ``hidden_size``: an attribute, the width of the output (the heads read it).
+* ``forward(x, state=None) -> (out, state)``: ``x`` of shape ``(B, T, input_size)``, ``out``
+  of shape ``(B, T, hidden_size)``, causal (``out[:, t]`` sees ``x[:, :t + 1]`` only);
+  ``state`` is whatever the backbone carries from one call to the next (``None``: a fresh
+  start), so that feeding a sequence in chunks gives the same output as in one piece.
+* ``step(x, state) -> (out, state)``, optional: one time step, ``x`` of shape
+  ``(B, input_size)``. Decoding uses it when present (the recurrent ones here step through
+  ``cell_step``, a third of a fused module's per-call cost); otherwise it calls ``forward``
+  on a length-1 sequence.
+
+The four here wrap PyTorch's fused recurrent modules (cuDNN on a GPU): no Python loop over
+time steps. Adding one to musegen is one file here plus one ``conf/model/<name>.yaml`` whose
+``net._target_`` names it; the tests and the training benchmark read the model list from
+``conf/model``. A backbone in your own installed package needs no change to musegen: register
+its class under the entry-point group ``musegen.backbones`` (CONTRIBUTING.md).
 """
 
 from musegen.models.backbones.gru import GRUBackbone

@@ -1,0 +1,44 @@
+"""The one timing rule of every benchmark: the best (minimum) of several runs.
+
+On a shared machine a slow run measures the neighbours, not the code, so the fastest of the
+repeats is the figure; the spread (slowest over fastest, minus one) is printed beside it so
+a noisy measurement shows itself. A baseline and the code it is compared with are measured
+in the same run, and only their ratio is reported as a claim.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds of each timed run of one measurement."""
+
+    runs: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return min(self.runs)
+
+    @property
+    def spread(self) -> float:
+        """Slowest over fastest, minus one: 0.05 means the runs were within 5%."""
+        return max(self.runs) / max(min(self.runs), 1e-12) - 1.0
+
+    def describe(self) -> str:
+        return f"best of {len(self.runs)}, spread {self.spread:.0%}"
+
+
+def best_of(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times timed."""
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return Timing(tuple(runs))

@@ -1,0 +1,100 @@
+"""Where notes sit on the time grid: the one rule every writer, metric, renderer and sampler
+uses.
+
+A note array (``pianoroll_notes.NOTE_DTYPE``) says when its notes start twice: ``step``, the
+beats since the previous note's onset, and ``time``, the onset in time steps (``resolution``
+per beat). Notes read from data carry both; generated notes get ``time`` from their steps
+(``continue_times``). The rule:
+
+* a step or a duration goes to the grid by rounding: ``rint(beats * resolution)``;
+* onsets are ``time`` when it agrees with the steps (``diff(time) == grid(step[1:])``; the
+  first step is not checked, since it refers to a note before the array, e.g. the primer's
+  last), else the running sum of the gridded steps (``cumsum(grid(step))``): each step is
+  rounded first, then added, so a note's onset and its stored step always agree;
+* lengths are ``max(grid(duration), 1)``: no note is shorter than one step.
+
+``expand_runs`` turns (onset, length) runs into the time steps they cover, the one
+vectorised way to paint notes into rolls; ``model_track_lut`` maps LPD-5 track ids to a
+model's track indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from musegen.data.tracks import LPD5_TRACKS
+
+
+def to_grid(beats: np.ndarray, resolution: int) -> np.ndarray:
+    """Beats to whole time steps, ``rint(beats * resolution)``: int64, same shape."""
+    return np.rint(np.asarray(beats, dtype=np.float64) * resolution).astype(np.int64)
+
+
+def note_onsets(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
+    """Onsets in time steps (int64, shape=(n,)): ``time`` when it agrees with the steps,
+    else the running sum of the gridded steps (module docstring)."""
+    notes = np.asarray(notes)
+    steps = to_grid(notes["step"], resolution)
+    if "time" in (notes.dtype.names or ()) and notes.size:
+        times = notes["time"].astype(np.int64)
+        if np.array_equal(np.diff(times), steps[1:]):
+            return times
+    return np.cumsum(steps)
+
+
+def note_lengths(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
+    """Lengths in time steps, ``max(grid(duration), 1)``: int64, shape=(n,)."""
+    return np.maximum(to_grid(np.asarray(notes)["duration"], resolution), 1)
+
+
+def onsets_and_lengths(notes: np.ndarray, resolution: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """``(note_onsets, note_lengths)``."""
+    return note_onsets(notes, resolution), note_lengths(notes, resolution)
+
+
+def continue_times(steps: np.ndarray, start: np.ndarray | int = 0) -> np.ndarray:
+    """Onsets of notes that follow an onset at ``start`` by ``steps`` (time steps).
+
+    Parameters
+    ----------
+    steps : ndarray, shape=(..., n), int
+        Gridded steps; ``steps[..., 0]`` is the gap after ``start``.
+    start : int or ndarray, shape=(...,)
+        The onset before the first note (a primer's last), one per row.
+
+    Returns
+    -------
+    ndarray, shape=(..., n), int64
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    return np.asarray(start, dtype=np.int64)[..., None] + np.cumsum(steps, axis=-1)
+
+
+def expand_runs(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Every position of runs ``[start, start + length)``, run after run (int64).
+
+    ``expand_runs([3, 10], [2, 3]) == [3, 4, 10, 11, 12]``: the time steps a note covers,
+    for painting notes into a roll with one fancy index; pair it with
+    ``np.repeat(values, length)`` for each position's pitch or velocity.
+    """
+    start = np.asarray(start, dtype=np.int64)
+    length = np.asarray(length, dtype=np.int64)
+    total = int(length.sum())
+    return np.repeat(start - np.cumsum(length) + length, length) + np.arange(total, dtype=np.int64)
+
+
+def model_track_lut(track_ids: Sequence[int]) -> np.ndarray:
+    """LPD-5 track id -> the model's track index (``-1`` where the model has no such track).
+
+    A model numbers its tracks ``0..n-1`` in the order of ``track_ids`` (e.g. ``[Piano]``
+    is track 0 of a Piano-only model, while LPD-5 id 0 is Drums).
+
+    Returns
+    -------
+    ndarray, shape=(5,), int64
+    """
+    lut = np.full(len(LPD5_TRACKS), -1, dtype=np.int64)
+    lut[list(track_ids)] = np.arange(len(track_ids))
+    return lut

@@ -1,0 +1,96 @@
+"""Evaluate the tested weights as soon as ``Trainer.test`` ends.
+
+A callback, so that the entry points only wire: ``musegen.train`` adds it from
+``cfg.evaluate`` (the best checkpoint is what ``trainer.test`` loaded), and
+``musegen.evaluate`` adds it to the test of a saved checkpoint. Either way the report is
+written, its scalars go to the run's loggers (``evaluation.logging``), and ``run_metrics()``
+hands them to ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from musegen.evaluation.logging import log_report, report_scalars
+from musegen.evaluation.report import EvaluationSettings, evaluate_songs
+from musegen.generation.notes import model_track_ids
+from musegen.generation.sampling import Sampling
+
+
+class EvaluateAfterTest(L.Callback):
+    """Score the network just tested on the datamodule's test songs (``report``).
+
+    Parameters
+    ----------
+    enabled : bool
+        ``False`` makes it do nothing (``evaluate.enabled=false``).
+    out_dir : path
+        Where ``evaluation.{json,md}`` and ``samples/`` go.
+    model_name : str
+        The model's row in the report.
+    max_songs, max_notes, num_samples, audio, seed
+        See ``EvaluationSettings``.
+    sampling : mapping, optional
+        ``conf/sampling`` (temperature, top_k, top_p).
+    """
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        out_dir: str | Path = "evaluation",
+        model_name: str = "model",
+        max_songs: int = 32,
+        max_notes: int = 256,
+        num_samples: int = 2,
+        audio: bool = True,
+        seed: int = 0,
+        sampling: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.enabled, self.out_dir, self.model_name = bool(enabled), Path(out_dir), model_name
+        self.settings = EvaluationSettings(
+            max_songs=int(max_songs),
+            max_notes=int(max_notes),
+            num_samples=int(num_samples),
+            audio=bool(audio),
+            seed=int(seed),
+            sampling=Sampling.from_config(sampling),
+        )
+        self.report: dict[str, Any] | None = None
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.enabled or not trainer.is_global_zero:
+            return
+        losses = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        self.report = self.evaluate(pl_module, trainer.datamodule, losses, trainer.ckpt_path)
+        log_report(trainer.loggers, self.report, trainer.global_step)
+
+    def evaluate(
+        self,
+        pl_module: L.LightningModule,
+        dm: Any,
+        losses: dict[str, float] | None = None,
+        ckpt_path: str | None = None,
+    ) -> dict[str, Any]:
+        """The report of ``pl_module.net`` on ``dm`` (set up for testing)."""
+        net = pl_module.net
+        return evaluate_songs(
+            net,
+            model_track_ids(net.config.get("track_names")),
+            dm.seq_len,
+            dm,
+            self.out_dir,
+            self.settings,
+            model_name=self.model_name,
+            losses=losses,
+            ckpt_path=ckpt_path,
+        )
+
+    def run_metrics(self) -> dict[str, float]:
+        """What ``metrics.json`` records of the report: the similarity means."""
+        if self.report is None:
+            return {}
+        return {k: v for k, v in report_scalars(self.report).items() if k.startswith("eval/sim_")}

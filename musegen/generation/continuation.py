@@ -1,0 +1,93 @@
+"""The one decoding path: note arrays in (primers), note arrays out (their continuations).
+
+``musegen.generate`` and the evaluation both call ``continue_primers``: it batches the
+primers, runs ``decode.generate`` with one seeded ``torch.Generator``, and turns the tensors
+back into note arrays whose ``time`` continues each primer's last onset (``note_timing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from musegen.generation.decode import MODES, generate, start_notes
+from musegen.generation.notes import notes_to_tensors, tensors_to_notes
+from musegen.generation.sampling import Sampling
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How notes are drawn.
+
+    Attributes
+    ----------
+    sampling : Sampling
+        Temperature, top-k and top-p.
+    seed : int
+        Seeds the only random generator used: the same seed gives the same notes.
+    mode : {"incremental", "window"}
+        Carry the recurrent state (one network step per note), or re-run the last
+        ``seq_len`` notes at every note (the reference code's way, kept as a baseline).
+    seq_len : int, optional
+        The window of ``mode="window"`` (default: the primer's length).
+    resolution : int
+        Time steps per beat of the notes' ``time``.
+    """
+
+    sampling: Sampling = field(default_factory=Sampling)
+    seed: int = 0
+    mode: str = "incremental"
+    seq_len: int | None = None
+    resolution: int = 24
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+
+
+def continue_primers(
+    net: torch.nn.Module,
+    primers: Sequence[np.ndarray],
+    num_notes: int,
+    track_ids: Sequence[int],
+    options: DecodeOptions | None = None,
+) -> list[np.ndarray]:
+    """Generate ``num_notes`` notes after each primer, all primers as one batch.
+
+    Parameters
+    ----------
+    net : NoteNet
+    primers : sequence of ndarray, NOTE_DTYPE, all of one length (0: from scratch)
+        ``track`` holds LPD-5 ids, which must be among ``track_ids``.
+    track_ids : sequence of int
+        The network's tracks as LPD-5 ids, in its own order.
+
+    Returns
+    -------
+    list of ndarray, shape=(num_notes,), NOTE_DTYPE
+        The continuations only; ``time`` continues each primer's last onset (0 without one).
+    """
+    options = options or DecodeOptions()
+    lengths = {len(p) for p in primers}
+    if len(lengths) != 1:
+        raise ValueError(f"primers must have one length to be decoded as a batch, got {lengths}")
+    device = next(net.parameters()).device
+    if lengths == {0}:
+        tensors = start_notes(len(primers), device)
+    else:
+        tensors = notes_to_tensors(primers, track_ids, device)
+    generator = torch.Generator(device=device).manual_seed(int(options.seed))
+    out = generate(
+        net,
+        tensors,
+        int(num_notes),
+        options.sampling,
+        generator,
+        mode=options.mode,
+        seq_len=options.seq_len,
+    )
+    starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
+    return tensors_to_notes(out, track_ids, options.resolution, start_times=starts)

@@ -1,0 +1,65 @@
+"""Config nodes to objects, with a user's bad value reported in one line naming its key.
+
+``musegen.train`` builds everything through here: the datamodule, the task, the callbacks,
+the loggers and the trainer (the run's own config: trusted, unlike a run folder's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+from hydra.errors import InstantiationException
+from lightning.pytorch.callbacks import ProgressBar
+from omegaconf import DictConfig
+
+from musegen.config_checks import ConfigError
+from musegen.errors import UserError, first_line
+
+KEY_PREFIXES = ("data.", "model.", "task.", "trainer.", "callbacks.", "logger.", "evaluate.")
+
+
+def instantiate(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` with plain containers; a ``ValueError``/``TypeError``
+    raised by the constructor (a user's bad value) becomes one ``ConfigError`` line."""
+    try:
+        return hydra.utils.instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        if isinstance(cause, ValueError | TypeError):
+            msg = first_line(cause)
+            named = msg.startswith((key, *KEY_PREFIXES))  # already says which setting
+            raise ConfigError(msg if named else f"{key}: {msg}") from cause
+        raise
+
+
+def instantiate_all(group: DictConfig | None, key: str) -> list[Any]:
+    """Every ``_target_`` node of a group (callbacks, loggers); ``null`` entries are skipped."""
+    return [
+        instantiate(node, f"{key}.{name}")
+        for name, node in (group or {}).items()
+        if isinstance(node, DictConfig) and "_target_" in node
+    ]
+
+
+def callbacks(cfg: DictConfig) -> list[Any]:
+    """The configured callbacks, the end-of-run evaluation (``cfg.evaluate``) among them.
+
+    A progress bar is dropped when ``trainer.enable_progress_bar`` is false: Lightning
+    refuses a bar it is told not to show.
+    """
+    made = instantiate_all(cfg.get("callbacks"), "callbacks")
+    if cfg.trainer.get("enable_progress_bar", True) is False:
+        made = [c for c in made if not isinstance(c, ProgressBar)]
+    evaluate = cfg.get("evaluate")
+    if isinstance(evaluate, DictConfig) and evaluate.get("enabled", False):
+        made.append(instantiate(evaluate, "evaluate"))
+    return made
+
+
+def task(cfg: DictConfig, track_names: list[str]) -> Any:
+    """The LightningModule of ``cfg.task`` for these modelled tracks (the datamodule's)."""
+    names = list(track_names)
+    return instantiate(cfg.task, "task", n_tracks=len(names), track_names=names)

@@ -1,0 +1,106 @@
+"""``metrics.json``: the one machine-readable record of a run, written when it ends.
+
+Flat keys, so that a sweep report reads every run alike: what was trained (``model``,
+``n_params``, ``hidden_size``, ``target``, ``seed``, ``overrides``), the val/test metrics of
+the tested (best) weights (``val/loss``, ``test/pitch_loss``, ...), what training cost
+(``epochs``, ``global_step``, ``train_time_s``, ``train_notes_per_s``, ``wall_time_s``), and
+what callbacks add through a ``run_metrics()`` method (the evaluation's ``eval/sim_*``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from musegen.atomic import write_bytes_atomic
+
+log = logging.getLogger(__name__)
+
+
+def scalars(values: Mapping[str, Any]) -> dict[str, float]:
+    """The entries that are numbers (tensors included), as floats."""
+    out = {}
+    for key, value in values.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def run_overrides(cfg: DictConfig) -> list[str]:
+    """The command-line overrides of this run (a sweep job's own), when Hydra ran it."""
+    node = OmegaConf.select(cfg, "hydra.overrides.task", default=None)
+    if node is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        try:
+            node = HydraConfig.get().overrides.task
+        except ValueError:  # not inside a Hydra run
+            return []
+    return [str(o) for o in node]
+
+
+class RunRecord:
+    """Collects a run's metrics and writes ``<output_dir>/metrics.json`` atomically."""
+
+    def __init__(self, cfg: DictConfig, task: Any, output_dir: Path) -> None:
+        self.output_dir = Path(output_dir)
+        self.started = time.perf_counter()
+        net = task.net.config["net"]
+        self.metrics: dict[str, Any] = {
+            "model": cfg.model.get("name"),
+            "n_params": task.num_parameters(),
+            "hidden_size": net.get("hidden_size"),
+            "target": task.target,
+            "seed": cfg.get("seed"),
+            "overrides": run_overrides(cfg),
+        }
+
+    def add(self, results: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> None:
+        """Add the scalars of a ``Trainer.validate``/``test`` result (a list of dicts)."""
+        for values in [results] if isinstance(results, Mapping) else results:
+            self.metrics.update(scalars(values))
+
+    def write(self, trainer: L.Trainer) -> dict[str, Any]:
+        """Add what the trainer and its callbacks know, write metrics.json, return it."""
+        self.metrics.update(
+            epochs=trainer.current_epoch,
+            global_step=trainer.global_step,
+            wall_time_s=time.perf_counter() - self.started,
+            output_dir=str(self.output_dir),
+        )
+        for callback in trainer.callbacks:
+            if callable(getattr(callback, "run_metrics", None)):
+                self.metrics.update(callback.run_metrics())
+        text = json.dumps(self.metrics, indent=2, sort_keys=True)
+        write_bytes_atomic(self.output_dir / "metrics.json", text.encode())
+        log.info("metrics: %s", self.output_dir / "metrics.json")
+        return self.metrics
+
+
+def log_hyperparameters(loggers: Sequence[Any], cfg: DictConfig, task: Any) -> None:
+    """The resolved run config (without Hydra's own section) and the network's size."""
+    run_cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    hparams = OmegaConf.to_container(run_cfg, resolve=True)
+    hparams["n_params"] = task.num_parameters()
+    hparams["hidden_size"] = task.net.config["net"].get("hidden_size")
+    for logger in loggers:
+        logger.log_hyperparams(hparams)
+
+
+def finish_wandb() -> None:
+    """Close the W&B run Lightning leaves open (the next job of a multirun would reuse it)."""
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
