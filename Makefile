@@ -7,10 +7,10 @@ TORCH ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-slow lint format bench clean
+.PHONY: help install train compare compare-lakh test test-slow lint format bench clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 install: ## create .venv (unless a virtualenv is active) and install musegen with dev tools
 	@if [ -z "$(VIRTUAL_ENV)" ] && [ ! -x "$(VENV)/bin/python" ]; then python3 -m venv $(VENV); fi
@@ -20,6 +20,12 @@ install: ## create .venv (unless a virtualenv is active) and install musegen wit
 
 train: ## train the default model (lstm_gru on the Bach chorales); extra overrides in ARGS="..."
 	$(PYTHON) -m musegen.train $(ARGS)
+
+compare: ## the paper's comparison: 4 backbones x 2 timing heads x 3 seeds on Bach, aggregated (~1 h)
+	$(PYTHON) -m musegen.train experiment=compare $(ARGS)
+
+compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, categorical timing (~1 h)
+	$(PYTHON) -m musegen.train experiment=compare_lakh $(ARGS)
 
 test: ## the default test suite (under 10 minutes on 2 cores)
 	$(PYTHON) -m pytest -q $(ARGS)

@@ -210,6 +210,8 @@ def check_config(cfg: DictConfig) -> None:
     """
     from musegen.data.tracks import track_ids
     from musegen.models.losses import COMPONENTS
+    from musegen.models.network import TIMINGS
+    from musegen.models.note_encoder import TIME_INPUTS
     from musegen.models.task import TARGETS
 
     check_missing(cfg)
@@ -219,6 +221,13 @@ def check_config(cfg: DictConfig) -> None:
     require(cfg, "data.num_workers", integer(0), "an integer >= 0", optional=True)
     require(cfg, "data.window_stride", integer(1), "an integer >= 1", optional=True)
     require(cfg, "data.max_songs", integer(1), "an integer >= 1 or null", optional=True)
+    require(
+        cfg,
+        "data.transpose",
+        lambda v: integer(0)(v) and v <= 12,
+        "an integer 0..12 (semitones)",
+        optional=True,
+    )
     tracks = _get(cfg, "data.tracks")
     if tracks is not None:
         try:
@@ -241,11 +250,27 @@ def check_config(cfg: DictConfig) -> None:
     for key in ("pitch_dim", "track_dim"):
         require(cfg, f"task.encoder.{key}", integer(1), "an integer >= 1", optional=True)
     require(cfg, "task.encoder.time_dim", integer(0), "an integer >= 0", optional=True)
+    require(cfg, "task.encoder.position_dim", integer(0), "an integer >= 0", optional=True)
+    require(cfg, "task.timing", lambda v: v in TIMINGS, f"one of {list(TIMINGS)}", optional=True)
+    require(
+        cfg,
+        "task.encoder.time_input",
+        lambda v: (
+            v == "auto"
+            or (v in TIME_INPUTS and (v == "scalar" or _get(cfg, "task.timing") == "categorical"))
+        ),
+        f"auto or one of {list(TIME_INPUTS)} (classes only with task.timing=categorical)",
+        optional=True,
+    )
+    for key in ("exact_beats", "coarse_beats", "max_beats"):
+        require(cfg, f"task.time_classes.{key}", integer(1), "an integer >= 1", optional=True)
     weights = _get(cfg, "task.loss_weights") or {}
-    for key in weights:
-        if key not in COMPONENTS:
-            raise ConfigError(f"task.loss_weights.{key}: unknown; valid: {list(COMPONENTS)}")
-        require(cfg, f"task.loss_weights.{key}", number(0.0), "a number >= 0")
+    for timing in TIMINGS if any(k in TIMINGS for k in weights) else [None]:
+        prefix = "task.loss_weights" + (f".{timing}" if timing else "")
+        for key in _get(cfg, prefix) or {}:
+            if key not in COMPONENTS:
+                raise ConfigError(f"{prefix}.{key}: unknown; valid: {list(COMPONENTS)}")
+            require(cfg, f"{prefix}.{key}", number(0.0), "a number >= 0")
     require(cfg, "task.positive_pressure", number(0.0), "a number >= 0", optional=True)
     require(
         cfg, "task.optimizer.lr", number(0.0, low_inclusive=False), "a number > 0", optional=True

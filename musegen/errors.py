@@ -10,6 +10,7 @@ not ``UserError``s and keep their traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,11 +53,24 @@ def quiet_interrupts() -> None:
 
 def report(exc: BaseException, prog: str = "error", interrupted: str = "interrupted") -> int:
     """Print a ``UserError`` or a ``KeyboardInterrupt`` as one line; return its exit code."""
-    if isinstance(exc, KeyboardInterrupt):
-        print(f"{prog}: {interrupted}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(f"{prog}: {first_line(exc)}", file=sys.stderr)
-    return EXIT_USER_ERROR
+    line = (
+        f"{prog}: {interrupted}"
+        if isinstance(exc, KeyboardInterrupt)
+        else f"{prog}: {first_line(exc)}"
+    )
+    print(line, file=sys.stderr)
+    log_to_files(line)
+    return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_USER_ERROR
+
+
+def log_to_files(line: str, level: int = logging.ERROR) -> None:
+    """Also write ``line`` to the root logger's log files (a Hydra run's ``train.log``), not
+    to the console that already shows it: a sweep's failed job keeps its reason in its folder,
+    where ``musegen.compare`` finds it."""
+    record = logging.LogRecord("musegen", level, __file__, 0, line, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def run_reported(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
         "ckpt_path": str(run.ckpt_path),
         "model": run.model_name,
         "primer": str(cfg.primer),
-        "sampling": asdict(options.sampling),
+        "sampling": options.sampling.to_dict(),
         "seed": options.seed,
         "mode": options.mode,
         "samples": samples,

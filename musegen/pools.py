@@ -3,8 +3,10 @@
 One way for all of them, safe to start from a process that has imported torch: workers are
 *spawned*, never forked (a fork can inherit a locked OpenMP or allocator mutex from the
 parent's threads and hang), and they ignore SIGINT, so Ctrl-C reaches only the parent, which
-stops the pool and reports in one line. Results come back in the order of the jobs
-(``ordered``) or as they finish.
+stops the pool and reports in one line. ``concurrent.futures`` is used rather than
+``multiprocessing.Pool``: a worker that dies (killed, out of memory) raises
+``BrokenProcessPool`` instead of being replaced forever. Results come back in the order of
+the jobs (``ordered``) or as they finish.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 J = TypeVar("J")
@@ -32,6 +37,20 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _run_chunk(fn: Callable[[J], R], chunk: Sequence[J]) -> list[R]:
+    return [fn(job) for job in chunk]
+
+
+def can_spawn() -> bool:
+    """False where spawned workers cannot start: inside a joblib/loky worker (its start
+    method, "loky", is unknown to multiprocessing) or under a main script that is not a
+    file (``python - < script``), which spawned workers must import again."""
+    if mp.get_start_method(allow_none=True) not in (None, "fork", "spawn", "forkserver"):
+        return False
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main_file is None or os.path.exists(main_file)
+
+
 def parallel_map(
     fn: Callable[[J], R],
     jobs: Iterable[J],
@@ -43,34 +62,60 @@ def parallel_map(
     """``map(fn, jobs)`` over ``workers`` spawned processes (all CPUs by default).
 
     In this process when one worker or fewer than ``min_jobs`` jobs make a pool not worth
-    its start-up (each spawned worker imports ``fn``'s module afresh). ``fn`` must be a
-    module-level function. When the caller stops early or an exception (Ctrl-C included)
-    passes through, the workers are terminated before this returns.
+    its start-up (each spawned worker imports ``fn``'s module afresh), or when workers cannot
+    be spawned here (``can_spawn``; a sweep run by joblib is parallel already). ``fn`` must
+    be a module-level function. When the caller stops early or an exception (Ctrl-C
+    included) passes through, the workers are stopped before this returns.
     """
     jobs = list(jobs)
     workers = min(available_cpus() if workers is None else workers, len(jobs))
-    if mp.get_start_method(allow_none=True) not in (None, "fork", "spawn", "forkserver"):
-        # Inside a joblib/loky worker (hydra/launcher=joblib): its children would be told
-        # to start with "loky", which multiprocessing does not know. The sweep is already
-        # parallel at the level of its jobs, so this step runs in the job's own process.
-        workers = 1
-    if workers <= 1 or len(jobs) < min_jobs:
+    if workers <= 1 or len(jobs) < min_jobs or not can_spawn():
         yield from map(fn, jobs)
         return
     chunksize = chunksize or max(1, min(16, len(jobs) // (workers * 8)))
+    chunks = [jobs[i : i + chunksize] for i in range(0, len(jobs), chunksize)]
     # Workers are born ignoring SIGINT (an ignored signal stays ignored across exec, and
     # Python keeps it so), so a Ctrl-C during their start-up cannot print their tracebacks.
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
-        pool = mp.get_context("spawn").Pool(workers, initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint
+        )
+        futures = [pool.submit(_run_chunk, fn, chunk) for chunk in chunks]
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
     try:
-        imap = pool.imap if ordered else pool.imap_unordered
-        yield from imap(fn, jobs, chunksize=chunksize)
-        pool.close()
+        yield from _results(futures, ordered)
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            "a worker process died (killed, out of memory, or it could not start: a script "
+            "that runs musegen's data steps must guard its top level with "
+            "`if __name__ == '__main__':`, as Python's spawned workers import it again)"
+        ) from exc
     finally:
-        pool.terminate()
-        pool.join()
+        _stop(pool)
+
+
+def _results(futures: list[Future], ordered: bool) -> Iterator:
+    if ordered:
+        for future in futures:
+            yield from future.result()
+        return
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield from future.result()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (not after their current job)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public way before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join()

@@ -79,12 +79,14 @@ def test_default_config_is_the_documented_one(tmp_path: Path) -> None:
     assert cfg.model.name == "lstm_gru" and cfg.data.source == "bach"
     assert cfg.logger.wandb.offline is True and cfg.logger.wandb.log_model is False
     assert cfg.task.optimizer.lr == 0.001
-    assert dict(cfg.task.loss_weights) == {
+    assert cfg.task.timing == "categorical"
+    assert dict(cfg.task.loss_weights.regression) == {
         "pitch": 0.05,
         "step": 1.0,
         "duration": 1.0,
         "track": 1.0,
     }
+    assert set(cfg.task.loss_weights.categorical.values()) == {1.0}
 
 
 def test_paper_experiment_settings(tmp_path: Path) -> None:
@@ -92,17 +94,18 @@ def test_paper_experiment_settings(tmp_path: Path) -> None:
     assert cfg.data.source == "lpd5" and cfg.data.tracks[0] == "Drums"
     assert cfg.trainer.max_epochs == 50 and cfg.data.batch_size == 315
     assert cfg.data.seq_len == 25 and cfg.task.optimizer.lr == 0.001
-    assert cfg.task.target == "last"
+    assert cfg.task.target == "last" and cfg.task.timing == "regression"
     assert (
-        cfg.task.loss_weights.pitch,
-        cfg.task.loss_weights.step,
-        cfg.task.loss_weights.duration,
+        cfg.task.loss_weights.regression.pitch,
+        cfg.task.loss_weights.regression.step,
+        cfg.task.loss_weights.regression.duration,
     ) == (0.05, 1.0, 1.0)
 
 
 def test_paper_experiment_states_only_what_differs(tmp_path: Path) -> None:
-    """experiment=paper changes the data, the batch and the epochs, nothing else; data=
-    after it picks other music with the paper's training settings."""
+    """experiment=paper changes the data, the batch, the epochs, the timing heads and drops
+    the bar-position input (the paper's network reads pitch, step and duration), nothing
+    else; data= after it picks other music with the paper's training settings."""
 
     def flat(overrides: list[str]) -> dict:
         cfg = compose_config(overrides, output_dir=str(tmp_path))
@@ -111,10 +114,12 @@ def test_paper_experiment_states_only_what_differs(tmp_path: Path) -> None:
 
     default, paper = flat([]), flat(["experiment=paper"])
     changed = {k for k in default.keys() | paper.keys() if default.get(k) != paper.get(k)}
-    assert {k.split(".")[0] for k in changed} == {"data", "trainer", "tags"}
+    assert {k.split(".")[0] for k in changed} == {"data", "trainer", "task", "tags"}
     assert {k for k in changed if not k.startswith("data.")} == {
         "trainer.min_epochs",
         "trainer.max_epochs",
+        "task.timing",
+        "task.encoder.position_dim",
         "tags",
     }
     on_bach = flat(["experiment=paper", "data=bach"])
@@ -151,12 +156,14 @@ def test_unknown_choice_lists_the_valid_ones(args: list[str]) -> None:
         ("data.tracks=[Piano,Kazoo]", "data.tracks"),
         ("task.target=middle", "task.target"),
         ("model.net.dropout=1.5", "model.net.dropout"),
-        ("task.loss_weights.pitch=-1", "task.loss_weights.pitch"),
+        ("task.loss_weights.categorical.pitch=-1", "task.loss_weights.categorical.pitch"),
+        ("task.timing=fuzzy", "task.timing"),
+        ("task.encoder.time_input=classes task.timing=regression", "task.encoder.time_input"),
         ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path"),
     ],
 )
 def test_nonsense_values_stop_before_training(override: str, key: str, tmp_path: Path) -> None:
-    cfg = compose_config([override, "logger=csv"], output_dir=str(tmp_path))
+    cfg = compose_config([*override.split(), "logger=csv"], output_dir=str(tmp_path))
     with pytest.raises(ConfigError) as info:
         train(cfg)
     assert str(info.value).startswith(key) and "\n" not in str(info.value)
@@ -203,3 +210,54 @@ def test_the_task_makes_its_optimizer_from_the_partial_node(tmp_path: Path) -> N
         "weight_decay": 0.0,
         "momentum": 0.9,
     }
+
+
+def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
+    """experiment=lakh: the shared Lakh MIDI folder, all five tracks, categorical timing,
+    transposed training windows, within issue 9's budget of 6,000 steps of batch 64."""
+    from musegen.config_checks import check_config
+
+    cfg = compose_config(["experiment=lakh"], output_dir=str(tmp_path))
+    check_config(cfg)
+    assert cfg.data.source == "midi" and cfg.data.root.endswith("shared/data/lmd_midi")
+    assert list(cfg.data.tracks) == ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    assert cfg.task.timing == "categorical" and cfg.data.transpose == 5
+    assert cfg.trainer.max_steps <= 6000 and cfg.data.batch_size == 64
+    with pytest.raises(ConfigError, match=r"data\.transpose"):
+        check_config(compose_config(["experiment=lakh", "data.transpose=13"], output_dir="x"))
+
+
+@pytest.mark.parametrize(
+    ("launcher", "target"),
+    [
+        ("joblib", "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
+        ("slurm", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
+    ],
+)
+def test_the_sweep_launchers_compose(launcher: str, target: str, tmp_path: Path) -> None:
+    """experiment=compare through joblib (side by side) or SLURM (submitit): the launcher
+    config composes with the sweep and its launcher class imports (SLURM cannot run here)."""
+    cfg = compose_config(
+        ["experiment=compare", f"hydra/launcher={launcher}"], output_dir=str(tmp_path)
+    )
+    assert cfg.hydra.launcher._target_ == target
+    hydra.utils.get_class(target)
+    assert cfg.hydra.sweeper.params.model == "rnn,lstm,gru,lstm_gru"
+    assert cfg.hydra.callbacks.compare._target_ == "musegen.compare.callback.CompareAfterSweep"
+    if launcher == "slurm":
+        assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.timeout_min > 0
+
+
+def test_compare_experiments_hold_one_budget_for_every_model(tmp_path: Path) -> None:
+    """Every backbone of experiment=compare is sized to the same parameter budget, and
+    compare_lakh keeps experiment=lakh's settings on top of the sweep's."""
+    sizes = []
+    for model in ("rnn", "lstm", "gru", "lstm_gru"):
+        cfg = compose_config(["experiment=compare", f"model={model}"], output_dir=str(tmp_path))
+        sizes.append(build.task(cfg, list(cfg.data.tracks)).num_parameters())
+    budget = cfg.task.param_budget
+    assert all(abs(n - budget) < 0.02 * budget for n in sizes), sizes
+    lakh = compose_config(["experiment=compare_lakh"], output_dir=str(tmp_path))
+    assert lakh.data.source == "midi" and lakh.task.target == "all"
+    assert lakh.trainer.max_steps == 1500 and lakh.trainer.max_epochs == -1
+    assert lakh.hydra.sweeper.params["task.timing"] == "categorical"

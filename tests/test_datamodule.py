@@ -60,11 +60,60 @@ def test_windows_are_contiguous_notes_of_one_song(lmd_lpd5: Path, tmp_path: Path
     assert set(np.unique(batch["track"].numpy())) <= {0, 1}
 
 
+def test_transposed_training_windows(lmd_lpd5: Path, tmp_path: Path) -> None:
+    """data.transpose=5: each training window's pitched notes move together by one shift in
+    -5..5, drums stay, the MIDI range holds, val/test windows are the music as it is, and
+    the same seed gives the same shifts."""
+    dm = _dm(lmd_lpd5, tmp_path, seq_len=16, transpose=5)
+    windows, split = dm.windows["train"], dm.splits["train"]
+    idx = np.random.default_rng(0).integers(0, len(windows), 400).tolist()
+    torch.manual_seed(3)
+    batch = windows.__getitems__(idx)
+    torch.manual_seed(3)
+    again = windows.__getitems__(idx)
+    torch.testing.assert_close(batch["pitch"], again["pitch"])
+    rows = windows.starts(np.asarray(idx))[:, None] + np.arange(17)
+    original = np.asarray(split.columns["pitch"])[rows]  # (B, L)
+    drums = np.asarray(split.columns["track"])[rows] == 0  # LPD track 0: Drums
+    moved = batch["pitch"].numpy() - original
+    np.testing.assert_array_equal(moved[drums], 0)
+    shifts = set()
+    for row, is_drum in zip(moved, drums, strict=True):
+        pitched = row[~is_drum]
+        if pitched.size:
+            assert np.all(pitched == pitched[0]) and -5 <= pitched[0] <= 5
+            shifts.add(int(pitched[0]))
+    assert len(shifts) >= 8  # the shifts really vary
+    assert batch["pitch"].min() >= 0 and batch["pitch"].max() <= 127
+    for name in ("val", "test"):
+        plain = dm.windows[name].__getitems__([0, 1, 2])
+        start = dm.windows[name].starts(np.asarray([0, 1, 2]))[:, None] + np.arange(17)
+        np.testing.assert_array_equal(
+            plain["pitch"].numpy(), np.asarray(dm.splits[name].columns["pitch"])[start]
+        )
+
+
+def test_transposition_keeps_the_midi_range() -> None:
+    from musegen.data.windows import transposed
+
+    pitch = torch.tensor([[2, 120, 60], [125, 126, 0], [40, 41, 42]])
+    pitched = torch.tensor([[True, True, False], [True, True, False], [False, False, False]])
+    torch.manual_seed(0)
+    for _ in range(50):
+        out = transposed(pitch, pitched, 12)
+        assert out.min() >= 0 and out.max() <= 127
+        assert out[0, 2] == 60 and out[1, 2] == 0 and torch.equal(out[2], pitch[2])
+        assert out[0, 1] - out[0, 0] == 118  # the window moves as one
+
+
 def test_dataloader_batches_and_workers(lmd_lpd5: Path, tmp_path: Path) -> None:
     dm = _dm(lmd_lpd5, tmp_path, seq_len=25, batch_size=315)
     batch = next(iter(dm.train_dataloader()))
-    assert set(batch) == {"pitch", "step", "duration", "velocity", "track"}
+    assert set(batch) == {"time", "pitch", "step", "duration", "velocity", "track"}
     assert batch["pitch"].shape == (315, 26) and batch["pitch"].dtype == torch.int64
+    # onsets and steps agree: each step is the gap to the previous onset of the window
+    gaps = torch.diff(batch["time"], dim=1).double() / 24
+    torch.testing.assert_close(gaps, batch["step"][:, 1:].double(), atol=1e-6, rtol=0)
     assert batch["step"].dtype == torch.float32 and (batch["step"] >= 0).all()
     assert int(batch["pitch"].max()) < 128 and int(batch["track"].max()) < 5
     # memory-mapped columns survive pickling into worker processes
@@ -116,6 +165,7 @@ def test_missing_or_empty_root_gives_one_clear_line(tmp_path: Path) -> None:
         ({"batch_size": -1}, "data.batch_size"),
         ({"source": "wav"}, "data.source"),
         ({"split": [0.9, 0.2, 0.1]}, "data.split"),
+        ({"transpose": 13}, "data.transpose"),
     ],
 )
 def test_nonsense_values_name_the_key(kw: dict, key: str, tmp_path: Path) -> None:

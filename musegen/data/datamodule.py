@@ -7,6 +7,7 @@ converts and caches; ``setup`` (every process) only maps the cached files.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_son
 from musegen.data.splits import SPLITS, check_fractions
 from musegen.data.tracks import LPD5_TRACKS, track_ids
 from musegen.data.windows import NoteWindows, collate_batch
+
+log = logging.getLogger(__name__)
 
 
 class NoteDataModule(L.LightningDataModule):
@@ -68,6 +71,7 @@ class NoteDataModule(L.LightningDataModule):
         window_stride: int = 1,
         eval_stride: int | None = None,
         resolution: int = 24,
+        transpose: int = 0,
         build_workers: int | None = None,
         pin_memory: bool = False,
         progress: bool = True,
@@ -99,6 +103,11 @@ class NoteDataModule(L.LightningDataModule):
         self.eval_stride = eval_stride or window_stride
         self.genres, self.labels, self.label_source = list(genres or []), labels, label_source
         self.resolution, self.build_workers = resolution, build_workers
+        if not isinstance(transpose, int) or not 0 <= transpose <= 12:
+            raise ValueError(
+                f"data.transpose must be an integer 0..12 (semitones), got {transpose!r}"
+            )
+        self.transpose = transpose
         self.pin_memory, self.progress = pin_memory, progress
         self.track_lut = model_track_lut(self.track_ids)
         self.entry: Path | None = None
@@ -164,7 +173,9 @@ class NoteDataModule(L.LightningDataModule):
             split = NoteSplit(self.entry / name)
             stride = self.window_stride if name == "train" else self.eval_stride
             self.splits[name] = split
-            self.windows[name] = NoteWindows(split, length, stride, self.track_lut)
+            shift = self.transpose if name == "train" else 0  # val/test: the music as it is
+            self.windows[name] = NoteWindows(split, length, stride, self.track_lut, shift)
+        log.info("data: %s", self.summary())
         if stage in (None, "fit") and len(self.windows["train"]) == 0:
             n_train = self.splits["train"].n_songs
             if self.fractions[0] == 0:

@@ -90,7 +90,8 @@ class EvaluateAfterTest(L.Callback):
         )
 
     def run_metrics(self) -> dict[str, float]:
-        """What ``metrics.json`` records of the report: the similarity means."""
+        """What ``metrics.json`` records of the report: every similarity and musical-metric
+        mean, the model's and the reference rows' (``eval/...``)."""
         if self.report is None:
             return {}
-        return {k: v for k, v in report_scalars(self.report).items() if k.startswith("eval/sim_")}
+        return report_scalars(self.report)

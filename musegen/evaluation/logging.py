@@ -1,8 +1,11 @@
 """Send an evaluation report to the run's loggers: scalars to every logger (the CSV log
 included), pianoroll images and audio to Weights & Biases.
 
-Scalars are flat keys such as ``eval/sim_pitch/lstm_gru`` or ``eval/sim_pitch/unigram`` (the
-mean over songs), so the sweep report and the W&B dashboard read them like any metric.
+Scalars are flat keys, the same for every model so that a dashboard or ``musegen.compare``
+puts the backbones of a sweep in one column: the model's own row is ``eval/sim_pitch`` or
+``eval/groove_consistency``; a reference row adds its name, ``eval/sim_pitch/unigram`` or
+``eval/groove_consistency/real`` (means over songs). The model's name lives in the run's
+config and tags, not in the key.
 """
 
 from __future__ import annotations
@@ -17,14 +20,22 @@ log = logging.getLogger(__name__)
 
 def report_scalars(report: dict[str, Any]) -> dict[str, float]:
     """Flat ``eval/...`` scalars of an ``evaluate_run`` report (NaNs dropped)."""
+    model = report.get("model")
     out: dict[str, float] = {}
     for row, res in report.get("similarity", {}).items():
+        suffix = "" if row == model else "/" + row_key(row)
         for feature, mean in res["mean"].items():
-            out[f"eval/sim_{feature}/{row}"] = float(mean)
+            out[f"eval/sim_{feature}{suffix}"] = float(mean)
     for metric, columns in report.get("metrics", {}).items():
         for column, stat in columns.items():
-            out[f"eval/{metric}/{column}"] = float(stat["mean"])
+            suffix = "" if column == model else "/" + row_key(column.removesuffix(" test"))
+            out[f"eval/{metric}{suffix}"] = float(stat["mean"])
     return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def row_key(row: str) -> str:
+    """A reference row's name as a key part: ``"real vs real"`` -> ``real_vs_real``."""
+    return row.strip().replace(" ", "_")
 
 
 def log_report(loggers: Sequence[Any], report: dict[str, Any], step: int = 0) -> None:

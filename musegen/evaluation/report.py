@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from musegen.atomic import write_bytes_atomic
 from musegen.errors import UserError
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.sampling import Sampling
-from musegen.metrics.musical import metrics_table, to_markdown
+from musegen.metrics.musical import RHYTHM_METRICS, metrics_table, to_markdown
 from musegen.metrics.references import reference_rows
 from musegen.metrics.similarity import FEATURES, SimilarityResult, score_continuations
 from musegen.render.outputs import write_sample
@@ -108,7 +108,7 @@ def evaluate_songs(
         "max_notes": settings.max_notes,
         "unigram_source": unigram_source,
         "seed": settings.seed,
-        "sampling": asdict(settings.sampling),
+        "sampling": settings.sampling.to_dict(),
         "test": dict(losses or {}),  # keys as in training: "test/pitch_loss", ...
         "similarity": {name: res.to_dict() for name, res in rows.items()},
         "metrics": table,
@@ -134,6 +134,10 @@ def write_report(
         f"songs; continuations of up to {report['max_notes']} notes.",
         "",
         similarity_markdown(rows),
+        "",
+        "## Rhythm (generated vs real continuations)",
+        "",
+        to_markdown({k: table[k] for k in RHYTHM_METRICS if k in table}),
         "",
         "## Musical metrics (continuations)",
         "",

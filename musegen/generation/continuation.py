@@ -88,6 +88,7 @@ def continue_primers(
         generator,
         mode=options.mode,
         seq_len=options.seq_len,
+        resolution=options.resolution,
     )
     starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
     return tensors_to_notes(out, track_ids, options.resolution, start_times=starts)

@@ -18,8 +18,9 @@ import torch
 
 from musegen.generation.sampling import Sampling, sample
 from musegen.models.heads import NotePrediction
+from musegen.models.time_classes import ClassTables
 
-FIELDS = ("pitch", "step", "duration", "track")
+FIELDS = ("pitch", "step", "duration", "track", "time")
 MODES = ("incremental", "window")
 REST_PITCH = 0
 """Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
@@ -31,20 +32,29 @@ def _select_last(pred: NotePrediction) -> NotePrediction:
 
 
 def _draw(
-    pred: NotePrediction, sampling: Sampling, generator: torch.Generator
+    pred: NotePrediction,
+    sampling: Sampling,
+    generator: torch.Generator,
+    tables: ClassTables | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One next note per sequence from a prediction of shape ``(B, ...)``."""
-    pitch = sample(pred.pitch, sampling, generator)  # (B,)
+    """One next note per sequence from a prediction of shape ``(B, ...)``.
+
+    Pitch, then track, then (categorical timing) step and duration classes are drawn, each
+    with its own rule (``Sampling.rule``); regressed step and duration are taken as
+    predicted, clamped at 0.
+    """
+    pitch = sample(pred.pitch, sampling.rule("pitch"), generator)  # (B,)
     if pred.track is not None:
-        track = sample(pred.track, Sampling(temperature=sampling.temperature), generator)
+        track = sample(pred.track, sampling.rule("track"), generator)
     else:
         track = torch.zeros_like(pitch)
-    return {
-        "pitch": pitch,
-        "step": pred.step.clamp_min(0.0),  # (B,) the heads are unbounded regressions
-        "duration": pred.duration.clamp_min(0.0),
-        "track": track,
-    }
+    if tables is not None:
+        step = tables.decode("step", sample(pred.step, sampling.rule("step"), generator))
+        duration_class = sample(pred.duration, sampling.rule("duration"), generator)
+        duration = tables.decode("duration", duration_class)
+    else:
+        step, duration = pred.step.clamp_min(0.0), pred.duration.clamp_min(0.0)  # (B,)
+    return {"pitch": pitch, "step": step, "duration": duration, "track": track}
 
 
 def start_notes(batch_size: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
@@ -55,6 +65,7 @@ def start_notes(batch_size: int, device: torch.device | str = "cpu") -> dict[str
         "step": zeros,
         "duration": zeros,
         "track": torch.zeros(batch_size, 1, dtype=torch.int64, device=device),
+        "time": torch.zeros(batch_size, 1, dtype=torch.int64, device=device),
     }
 
 
@@ -67,6 +78,7 @@ def generate(
     generator: torch.Generator,
     mode: str = "incremental",
     seq_len: int | None = None,
+    resolution: int = 24,
 ) -> dict[str, torch.Tensor]:
     """Sample ``num_notes`` notes after ``primer`` for every sequence of the batch.
 
@@ -75,13 +87,17 @@ def generate(
     net : NoteNet
         The trained network (``forward(notes, state)`` and ``step(note, state)``).
     primer : dict of Tensor, shape=(B, P)
-        ``pitch``, ``step``, ``duration`` and ``track`` (the model's track indices), P >= 1.
+        ``pitch``, ``step``, ``duration``, ``track`` (the model's track indices) and
+        ``time`` (onsets in time steps; zeros when absent), P >= 1.
     num_notes : int
         Notes to generate after the primer.
     generator : torch.Generator
         The only source of randomness: the same seed gives the same notes.
     mode : {"incremental", "window"}
         Carry the recurrent state (O(1) per note), or re-run the last ``seq_len`` notes.
+    resolution : int
+        Time steps per beat: a generated note's ``time`` is the previous onset plus its step
+        on this grid (what the network's position input reads).
 
     Returns
     -------
@@ -93,14 +109,25 @@ def generate(
     if mode not in MODES:
         raise ValueError(f"mode must be 'incremental' or 'window', got {mode!r}")
     net.eval()
+    tables = getattr(net, "tables", None)  # categorical timing's classes, or None
     batch, p_len = primer["pitch"].shape  # (B, P)
     device = primer["pitch"].device
+    primer = dict(primer)
+    primer.setdefault("time", torch.zeros(batch, p_len, dtype=torch.int64, device=device))
     out = {k: torch.empty(batch, num_notes, dtype=primer[k].dtype, device=device) for k in FIELDS}
+    last_time = primer["time"][:, -1]  # (B,) onset of the note before the next one
+
+    def next_note(pred: NotePrediction) -> dict[str, torch.Tensor]:
+        nonlocal last_time
+        note = _draw(pred, sampling, generator, tables)
+        last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
+        return note
+
     if mode == "incremental":
         pred, state = net(primer)  # (B, P, ...): one pass over the whole primer
         pred = _select_last(pred)
         for i in range(num_notes):
-            note = _draw(pred, sampling, generator)
+            note = next_note(pred)
             for k in FIELDS:
                 out[k][:, i] = note[k]
             if i + 1 < num_notes:
@@ -112,7 +139,7 @@ def generate(
         end = p_len + i
         ctx = {k: v[:, max(0, end - window) : end] for k, v in history.items()}  # (B, <=W)
         pred, _ = net(ctx)
-        note = _draw(_select_last(pred), sampling, generator)
+        note = next_note(_select_last(pred))
         for k in FIELDS:
             history[k][:, end] = note[k]
     return {k: v[:, p_len:] for k, v in history.items()}

@@ -37,6 +37,7 @@ def notes_to_tensors(
         "step": as_t(stacked["step"].astype(np.float32), device=device),
         "duration": as_t(stacked["duration"].astype(np.float32), device=device),
         "track": as_t(track, device=device),
+        "time": as_t(stacked["time"].astype(np.int64), device=device),
     }
 
 

@@ -1,18 +1,24 @@
-"""Drawing the next pitch (and track) from the network's logits.
+"""Drawing the next note's categorical fields from the network's logits.
 
-The paper samples the softmax with a temperature rather than taking the argmax, which
-"often results in repetitive note sequences"; top-k and top-p (nucleus) truncation are the
-usual refinements. Every draw takes an explicit ``torch.Generator`` so that a seed fixes the
-music, whatever else uses the global random state.
+The paper samples the pitch from the softmax rather than taking the argmax, which "often
+results in repetitive note sequences"; a temperature (from TensorFlow's music-generation
+tutorial), top-k and top-p (nucleus) truncation are the usual refinements. They apply to every
+categorical field: the pitch, the track, and, with ``task.timing=categorical``, the step and
+duration classes; each field may have its own setting (``sampling.step.temperature=0.8``),
+else it takes the global one. Every draw takes an explicit ``torch.Generator`` so that a seed
+fixes the music, whatever else uses the global random state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from omegaconf import OmegaConf
+
+SAMPLED_FIELDS = ("pitch", "step", "duration", "track")
+RULES = ("temperature", "top_k", "top_p")
 
 
 @dataclass(frozen=True)
@@ -27,33 +33,14 @@ class Sampling:
         Keep only the ``top_k`` most likely values; 0 keeps all.
     top_p : float
         Keep the smallest set of values whose probability reaches ``top_p``; 1 keeps all.
+    fields : tuple of (str, Sampling)
+        A field's own rule (``pitch``, ``step``, ``duration``, ``track``), where it differs.
     """
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
-
-    @classmethod
-    def from_config(cls, node: Any, key: str = "sampling") -> Sampling:
-        """The rule of a config node (``conf/sampling/``), every value checked by name:
-        ``sampling.temperature must be a number > 0, got 'abc'``."""
-        from musegen.config_checks import integer, number, require
-
-        node = OmegaConf.create(dict(node or {}))
-        prefix = f"{key}." if key else ""
-        checks = (
-            ("temperature", number(0.0, low_inclusive=False), "a number > 0"),
-            ("top_k", integer(0), "an integer >= 0 (0: off)"),
-            ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)"),
-        )
-        for name, ok, what in checks:
-            require(node, name, ok, what, optional=True, name=f"{prefix}{name}")
-        defaults = cls()
-        return cls(
-            temperature=float(node.get("temperature", defaults.temperature)),
-            top_k=int(node.get("top_k", defaults.top_k)),
-            top_p=float(node.get("top_p", defaults.top_p)),
-        )
+    fields: tuple[tuple[str, Sampling], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -62,6 +49,54 @@ class Sampling:
             raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    def rule(self, field: str) -> Sampling:
+        """The rule of one field: its own, else the global one."""
+        own = dict(self.fields).get(field)
+        return own if own is not None else replace(self, fields=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for reports: the global rule and the fields' own."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in RULES}
+        for field, rule in self.fields:
+            out[field] = {k: getattr(rule, k) for k in RULES}
+        return out
+
+    @classmethod
+    def from_config(cls, node: Any, key: str = "sampling") -> Sampling:
+        """The rule of a config node (``conf/sampling``), every value checked by name:
+        ``sampling.temperature must be a number > 0, got 'abc'``. A field's sub-node
+        (``step: {temperature: 0.8}``) overrides the global values it sets (``null``: keep)."""
+        node = OmegaConf.create(
+            OmegaConf.to_container(node, resolve=True)
+            if OmegaConf.is_config(node)
+            else dict(node or {})
+        )
+        base = _checked(node, f"{key}.", cls())
+        fields = []
+        for field in SAMPLED_FIELDS:
+            sub = node.get(field)
+            if sub and any(sub.get(k) is not None for k in RULES):
+                fields.append((field, _checked(sub, f"{key}.{field}.", base)))
+        return replace(base, fields=tuple(fields))
+
+
+def _checked(node: Any, prefix: str, defaults: Sampling) -> Sampling:
+    from musegen.config_checks import integer, number, require
+
+    checks = (
+        ("temperature", number(0.0, low_inclusive=False), "a number > 0"),
+        ("top_k", integer(0), "an integer >= 0 (0: off)"),
+        ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)"),
+    )
+    for name, ok, what in checks:
+        require(node, name, ok, what, optional=True, name=f"{prefix}{name}")
+    values = {k: node.get(k) for k in RULES if node.get(k) is not None}
+    return Sampling(
+        temperature=float(values.get("temperature", defaults.temperature)),
+        top_k=int(values.get("top_k", defaults.top_k)),
+        top_p=float(values.get("top_p", defaults.top_p)),
+    )
 
 
 def filter_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:

@@ -348,6 +348,22 @@ def qualified_note_rate(
     return float(np.mean(note_lengths(notes[sel], resolution) >= threshold))
 
 
+def on_grid_rate(notes: np.ndarray, resolution: int = 24, per_beat: int = 1) -> float:
+    r"""Fraction of notes whose onset falls on a grid line, ``per_beat`` lines a beat.
+
+    .. math:: \#(notes: onset \bmod (resolution / per\_beat) = 0) / \#(notes)
+
+    ``per_beat=1``: on a beat; ``per_beat=2``: on an eighth note. Onsets are the song's own
+    (``note_timing``), so a continuation is measured on the beats of the song it continues.
+    A regression head's notes fall between grid lines; real music sits mostly on them.
+    NaN for no notes. (Ours: not MusPy's or MuseGAN's.)
+    """
+    onset = note_onsets(notes, resolution)
+    if onset.size == 0:
+        return NAN
+    return float(np.mean(onset % max(resolution // per_beat, 1) == 0))
+
+
 # --- tables ---------------------------------------------------------------------------------
 
 SongMetric = Callable[[np.ndarray, int], float]
@@ -362,8 +378,19 @@ METRICS: dict[str, SongMetric] = {
     "empty_beat_rate": empty_beat_rate,
     "groove_consistency": groove_consistency,
     "drum_pattern_consistency": drum_pattern_consistency,
+    "on_beat_rate": lambda n, r: on_grid_rate(n, r, 1),
+    "on_eighth_rate": lambda n, r: on_grid_rate(n, r, 2),
 }
 """Whole-song metrics ``f(notes, resolution) -> float``, in report order."""
+
+RHYTHM_METRICS = (
+    "groove_consistency",
+    "empty_beat_rate",
+    "drum_pattern_consistency",
+    "on_beat_rate",
+    "on_eighth_rate",
+)
+"""The metrics that see rhythm, reported beside the similarity."""
 
 TRACK_METRICS: dict[str, Callable[[np.ndarray, int, int], float]] = {
     "EB": empty_bar_rate,

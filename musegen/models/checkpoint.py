@@ -159,12 +159,15 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> Nex
     network = network_config(checkpoint, path)
     hparams = checkpoint.get("hyper_parameters") or {}
     settings = {k: hparams[k] for k in TASK_SETTINGS if k in hparams}
+    timing = dict(network.get("timing") or {"kind": "regression"})  # older: regression
     try:
         task = NextNoteTask(
             net=network["net"],
             n_tracks=network.get("n_tracks", 1),
             track_names=network.get("track_names"),
             encoder=network.get("encoder"),
+            timing=timing.pop("kind"),
+            time_classes=timing or None,
             **settings,
         )
         task.load_state_dict(checkpoint["state_dict"])
@@ -186,9 +189,11 @@ def check_compatible(path: str | Path, expected: dict[str, Any]) -> None:
         raise CheckpointError(
             f"ckpt_path: {path} holds model {s_target!r}, but this run's model is {e_target!r}"
         )
+    stored = {**stored, "timing": stored.get("timing") or {"kind": "regression"}}
     for key, where in (
         ("net", "model.net"),
         ("encoder", "task.encoder"),
+        ("timing", "task.timing"),
         ("track_names", "data.tracks"),
         ("n_tracks", "data.tracks"),
     ):

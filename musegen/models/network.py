@@ -17,7 +17,9 @@ from torch import nn
 
 from musegen.models.heads import NoteHeads, NotePrediction
 from musegen.models.note_encoder import NoteEncoder
+from musegen.models.time_classes import ClassTables, TimeClasses
 
+TIMINGS = ("regression", "categorical")
 BACKBONE_PACKAGE = "musegen.models.backbones."
 ENTRY_POINT_GROUP = "musegen.backbones"
 """Where an installed package registers its own backbones (see ``models/backbones``)."""
@@ -73,9 +75,14 @@ class NoteNet(nn.Module):
     n_tracks : int
         Modelled tracks (the track head exists only when > 1).
     encoder : mapping
-        ``NoteEncoder`` keyword arguments (``pitch_dim``, ``track_dim``, ``time_dim``).
+        ``NoteEncoder`` keyword arguments (``pitch_dim``, ``track_dim``, ``time_dim``,
+        ``time_input``).
     track_names : list of str, optional
         Names of the modelled tracks, kept in ``config`` for decoding.
+    timing : mapping, optional
+        ``{"kind": "categorical", **TimeClasses fields}`` for class heads on the time grid;
+        ``None`` or ``{"kind": "regression"}`` for the paper's regression (what checkpoints
+        written before categorical timing existed hold).
     """
 
     def __init__(
@@ -84,19 +91,40 @@ class NoteNet(nn.Module):
         n_tracks: int = 1,
         encoder: Mapping[str, Any] | None = None,
         track_names: list[str] | None = None,
+        timing: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         encoder = dict(encoder or {})
-        self.encoder = NoteEncoder(n_tracks=n_tracks, **encoder)
+        timing = dict(timing or {"kind": "regression"})
+        kind = timing.pop("kind", "regression")
+        if kind not in TIMINGS:
+            raise ValueError(f"task.timing: {kind!r} is not one of {list(TIMINGS)}")
+        self.tables = (
+            ClassTables(TimeClasses.from_config(timing)) if kind == "categorical" else None
+        )
+        if encoder.get("time_input") == "auto":  # classes with classes, else the scalars
+            encoder["time_input"] = "classes" if self.tables is not None else "scalar"
+        self.encoder = NoteEncoder(n_tracks=n_tracks, tables=self.tables, **encoder)
         self.backbone = build_backbone(net, self.encoder.out_dim)
-        self.heads = NoteHeads(self.backbone.hidden_size, n_tracks)
+        self.heads = NoteHeads(self.backbone.hidden_size, n_tracks, self.tables)
         self.n_tracks = n_tracks
         self.config: dict[str, Any] = {
             "net": copy.deepcopy(dict(net)),
             "n_tracks": int(n_tracks),
             "encoder": encoder,
             "track_names": list(track_names) if track_names is not None else None,
+            "timing": {"kind": kind, **(self.tables.classes.to_config() if self.tables else {})},
         }
+
+    @property
+    def uses_time(self) -> bool:
+        """True when the network reads each note's onset (the bar-position input)."""
+        return self.encoder.position_emb is not None
+
+    @property
+    def categorical(self) -> bool:
+        """True when step and duration are classes (``task.timing=categorical``)."""
+        return self.tables is not None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> NoteNet:
@@ -110,7 +138,9 @@ class NoteNet(nn.Module):
         self, notes: Mapping[str, torch.Tensor], state: Any = None
     ) -> tuple[torch.Tensor, Any]:
         """Backbone output after each note: ``(B, T, H)``, and the state after the last."""
-        x = self.encoder(notes["pitch"], notes["step"], notes["duration"], notes.get("track"))
+        x = self.encoder(
+            notes["pitch"], notes["step"], notes["duration"], notes.get("track"), notes.get("time")
+        )
         return self.backbone(x, state)  # (B, T, H), state
 
     def forward(
@@ -127,11 +157,13 @@ class NoteNet(nn.Module):
         """Incremental decoding: feed one note per sequence, ``(B,)`` tensors, with the state
         from the previous call (``None`` at the start); get the next note's prediction,
         ``(B, ...)``, and the new state. Run ``eval()`` first so dropout is off."""
+        column = {k: None if note.get(k) is None else note[k][:, None] for k in ("track", "time")}
         x = self.encoder(
             note["pitch"][:, None],
             note["step"][:, None],
             note["duration"][:, None],
-            note["track"][:, None] if note.get("track") is not None else None,
+            column["track"],
+            column["time"],
         )[:, 0]  # (B, D)
         if hasattr(self.backbone, "step"):
             h, state = self.backbone.step(x, state)  # (B, H): the cell functions' fast path

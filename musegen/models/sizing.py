@@ -18,11 +18,14 @@ from musegen.models.network import NoteNet
 
 
 def count_parameters(
-    net: Mapping[str, Any], n_tracks: int = 1, encoder: Mapping[str, Any] | None = None
+    net: Mapping[str, Any],
+    n_tracks: int = 1,
+    encoder: Mapping[str, Any] | None = None,
+    timing: Mapping[str, Any] | None = None,
 ) -> int:
     """Parameters of the whole network for this config, built on the meta device (no memory)."""
     with torch.device("meta"):
-        return NoteNet(net, n_tracks=n_tracks, encoder=encoder).num_parameters()
+        return NoteNet(net, n_tracks=n_tracks, encoder=encoder, timing=timing).num_parameters()
 
 
 def size_for_budget(
@@ -30,11 +33,14 @@ def size_for_budget(
     budget: int,
     n_tracks: int = 1,
     encoder: Mapping[str, Any] | None = None,
+    timing: Mapping[str, Any] | None = None,
     max_hidden: int = 8192,
 ) -> dict[str, Any]:
     """``net`` with ``hidden_size`` set so the network's parameter count is nearest ``budget``.
 
     The count grows with the hidden size, so a bisection over 1..``max_hidden`` finds it.
+    The heads are counted too: categorical timing heads are larger than regression ones, so
+    a budget buys a smaller backbone with them.
 
     Raises
     ------
@@ -43,7 +49,7 @@ def size_for_budget(
     """
 
     def params(h: int) -> int:
-        return count_parameters({**net, "hidden_size": h}, n_tracks, encoder)
+        return count_parameters({**net, "hidden_size": h}, n_tracks, encoder, timing)
 
     if params(1) > budget:
         raise ValueError(

@@ -13,6 +13,7 @@ the last position), so the two are comparable; ``*_allpos`` metrics add every po
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -23,16 +24,32 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import Metric
 
 from musegen.models.losses import LossWeights, note_losses
-from musegen.models.network import NoteNet
+from musegen.models.network import TIMINGS, NoteNet
 from musegen.models.optim import ADAM, describe, factory
 from musegen.models.sizing import size_for_budget
+from musegen.models.time_classes import split_coverage
+
+log = logging.getLogger(__name__)
 
 FEATURES = ("pitch", "step", "duration", "track")
+INPUTS = (*FEATURES, "time")
+"""What the network reads of each note: its fields and, for the position input, its onset."""
 TARGETS = ("last", "all")
-METRICS = ("loss", "pitch_loss", "step_loss", "duration_loss", "track_loss", "pitch_acc")
+METRICS = (
+    "loss",
+    "pitch_loss",
+    "step_loss",
+    "duration_loss",
+    "track_loss",
+    "pitch_acc",
+    "step_acc",
+    "duration_acc",
+)
 CHECKPOINT_KEY = "musegen"
 """Key of the checkpoint entry holding the network config (see ``checkpoint``)."""
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+"""1: regression timing only; 2: the network config may hold categorical timing (a reader of
+format 1 could not build it)."""
 
 
 def teacher_forcing(
@@ -40,9 +57,18 @@ def teacher_forcing(
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Split ``(B, L + 1)`` windows into inputs ``[:, :-1]`` and next-note targets ``[:, 1:]``,
     both ``(B, L)``: target ``t`` is the note after input ``t``."""
-    inputs = {k: batch[k][:, :-1] for k in FEATURES if k in batch}  # (B, L)
+    inputs = {k: batch[k][:, :-1] for k in INPUTS if k in batch}  # (B, L)
     targets = {k: batch[k][:, 1:] for k in FEATURES if k in batch}  # (B, L)
     return inputs, targets
+
+
+def weights_for(loss_weights: Mapping[str, Any] | None, timing: str) -> dict[str, float]:
+    """The loss weights of ``timing``: ``loss_weights[timing]`` when given per timing, else
+    ``loss_weights`` itself (one mapping, as older checkpoints store it)."""
+    weights = dict(loss_weights or {})
+    if any(key in TIMINGS for key in weights):
+        return dict(weights.get(timing) or {})
+    return weights
 
 
 def _plain(value: Any) -> Any:
@@ -93,10 +119,16 @@ class NextNoteTask(L.LightningModule):
         ``NoteEncoder`` sizes.
     target : {"all", "last"}
         Which positions train (see the module docstring).
+    timing : {"regression", "categorical"}
+        The paper's regression heads for step and duration, or classes on the time grid
+        (``models.heads``, ``models.time_classes``).
+    time_classes : mapping, optional
+        The class set of ``categorical`` (``TimeClasses`` fields).
     loss_weights : mapping
-        Weights of pitch / step / duration / track losses (paper: 0.05 / 1 / 1).
+        Weights of the pitch / step / duration / track losses; either one mapping, or one per
+        timing (``{"regression": {...}, "categorical": {...}}``), of which ``timing``'s is used.
     positive_pressure : float
-        Factor of the ``max(-yhat, 0)`` term on step and duration (paper: 10).
+        Factor of the ``max(-yhat, 0)`` term on regressed step and duration (TF tutorial: 10).
     optimizer : ``_partial_: true`` node or callable
         Makes the optimizer from the parameters (``models.optim``); default Adam, lr 1e-3.
     scheduler : ``_partial_: true`` node or callable, optional
@@ -119,7 +151,9 @@ class NextNoteTask(L.LightningModule):
         track_names: list[str] | None = None,
         encoder: Mapping[str, Any] | None = None,
         target: str = "last",
-        loss_weights: Mapping[str, float] | None = None,
+        timing: str = "regression",
+        time_classes: Mapping[str, int] | None = None,
+        loss_weights: Mapping[str, Any] | None = None,
         positive_pressure: float = 10.0,
         optimizer: Any = None,
         scheduler: Any = None,
@@ -129,9 +163,11 @@ class NextNoteTask(L.LightningModule):
     ) -> None:
         super().__init__()
         net, encoder, track_names = _plain(net), _plain(encoder), _plain(track_names)
-        loss_weights = _plain(loss_weights)
+        loss_weights, time_classes = _plain(loss_weights), _plain(time_classes)
         if target not in TARGETS:
             raise ValueError(f"task.target: {target!r} is not one of {list(TARGETS)}")
+        if timing not in TIMINGS:
+            raise ValueError(f"task.timing: {timing!r} is not one of {list(TIMINGS)}")
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(
                 f"task.scheduler_interval: {scheduler_interval!r} is not epoch or step"
@@ -141,11 +177,13 @@ class NextNoteTask(L.LightningModule):
         # what save_hyperparameters stores: the factories as plain descriptions
         optimizer, scheduler = describe(self.make_optimizer), describe(self.make_scheduler)
         self.save_hyperparameters(logger=False)
+        net_timing = {"kind": timing, **(time_classes or {})} if timing == "categorical" else None
         if param_budget:
-            net = size_for_budget(net, int(param_budget), n_tracks, encoder)
-        self.net = NoteNet(net, n_tracks=n_tracks, encoder=encoder, track_names=track_names)
+            net = size_for_budget(net, int(param_budget), n_tracks, encoder, net_timing)
+        self.net = NoteNet(net, n_tracks, encoder, track_names, net_timing)
         self.target = target
-        self.weights = LossWeights.from_mapping(loss_weights)
+        self.timing = timing
+        self.weights = LossWeights.from_mapping(weights_for(loss_weights, timing))
         self.pressure = float(positive_pressure)
         # One metric object per stage: sharing one would mix train and val batches.
         self.train_metrics = StageMetrics()
@@ -156,6 +194,20 @@ class NextNoteTask(L.LightningModule):
     def num_parameters(self) -> int:
         return self.net.num_parameters()
 
+    # ---- data the classes must cover -----------------------------------------------------
+    def on_fit_start(self) -> None:
+        """Count the training notes whose step or duration is not a class value (mapped to
+        the nearest class) or lies past the last class; log them with the data summary."""
+        splits = getattr(self.trainer.datamodule, "splits", {})
+        if not self.net.categorical or "train" not in splits:
+            return
+        self.timing_coverage = split_coverage(self.net.tables.classes, splits["train"].columns)
+        log.info("timing classes on the training notes: %s", self.timing_coverage)
+
+    def run_metrics(self) -> dict[str, float]:
+        """For metrics.json: how well the timing classes cover the training notes."""
+        return {f"data/{k}": v for k, v in getattr(self, "timing_coverage", {}).items()}
+
     def forward(self, notes: Mapping[str, torch.Tensor], state: Any = None) -> Any:
         return self.net(notes, state)
 
@@ -165,7 +217,7 @@ class NextNoteTask(L.LightningModule):
     ) -> tuple[dict[str, torch.Tensor], int]:
         """Losses and pitch accuracy of the heads on ``h`` ``(B, T', H)`` against ``(B, T')``."""
         pred = self.net.heads(h)
-        losses = note_losses(pred, targets, self.weights, self.pressure)
+        losses = note_losses(pred, targets, self.weights, self.pressure, self.net.tables)
         hit = (pred.pitch.argmax(-1) == targets["pitch"]).float().mean()
         losses["pitch_acc"] = hit
         return losses, targets["pitch"].numel()
@@ -255,7 +307,7 @@ class NextNoteTask(L.LightningModule):
         # The network's own config (after param_budget sizing) beside the weights, so that
         # checkpoint.load_network rebuilds it without Hydra or Lightning.
         checkpoint[CHECKPOINT_KEY] = {
-            "format": CHECKPOINT_FORMAT,
+            "format": CHECKPOINT_FORMAT if self.net.categorical else 1,
             "network": self.net.config,
             "n_params": self.num_parameters(),
         }

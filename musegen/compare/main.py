@@ -1,0 +1,106 @@
+"""``python -m musegen.compare PATH... [--out DIR]``: one comparison of the runs under PATHs.
+
+PATH is a multirun folder (its numbered jobs are the runs), a folder of runs, or run folders
+themselves. The output goes into the single PATH given, or ``--out``. A run that did not
+finish is listed as failed with its last error line; it never stops the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from musegen.atomic import check_writable
+from musegen.compare.plots import metric_bars, val_loss_plot
+from musegen.compare.report import comparison_csv, comparison_markdown, write_text
+from musegen.compare.runs import find_runs, read_run
+from musegen.compare.table import Group, group_runs
+from musegen.errors import UserError, run_reported
+
+
+class CompareError(UserError):
+    """Nothing to compare, or nowhere to write it."""
+
+
+@dataclass
+class Comparison:
+    """What ``compare`` wrote, and the groups it wrote them from."""
+
+    keys: list[str]
+    groups: list[Group]
+    files: dict[str, Path]
+
+
+def compare(
+    paths: list[Path | str],
+    out: Path | str | None = None,
+    title: str = "Comparison",
+    command: str | None = None,
+    paper: bool = False,
+) -> Comparison:
+    """Read the runs under ``paths``, write ``comparison.csv``/``.md`` and plots to ``out``."""
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_dir():
+            raise CompareError(f"{path}: no such folder; give a sweep folder or run folders")
+    if out is None:
+        if len(paths) != 1:
+            raise CompareError("several folders given: say where the comparison goes with --out")
+        out = paths[0]
+    out = check_writable(out, "--out")
+    run_dirs = find_runs(paths)
+    if not run_dirs:
+        raise CompareError(
+            f"no run folders under {', '.join(map(str, paths))} (a run folder holds "
+            "metrics.json, train.log or .hydra/overrides.yaml)"
+        )
+    keys, groups = group_runs([read_run(p) for p in run_dirs])
+    files: dict[str, Path] = {}
+    plots = []
+    for name, draw in (("val_loss.png", val_loss_plot), ("test_metrics.png", metric_bars)):
+        if draw(groups, out / name) is not None:
+            files[name] = out / name
+            plots.append(name)
+    files["comparison.csv"] = write_text(out / "comparison.csv", comparison_csv(keys, groups))
+    files["comparison.md"] = write_text(
+        out / "comparison.md", comparison_markdown(keys, groups, title, plots, command, paper)
+    )
+    return Comparison(keys, groups, files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="musegen.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="sweep folder(s) or run folders")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: PATH)")
+    parser.add_argument("--title", default="Comparison", help="the report's heading")
+    parser.add_argument(
+        "--command", default=None, help="the command that made the runs, quoted in the report"
+    )
+    parser.add_argument(
+        "--paper", action="store_true", help="add the paper's reported numbers (Section IV)"
+    )
+    parser.add_argument(
+        "--wandb",
+        metavar="GROUP",
+        nargs="?",
+        const="",
+        default=None,
+        help="also log the table to W&B (offline; `wandb sync` later) in GROUP "
+        "(default: the output folder's name, the group a sweep's runs share)",
+    )
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        result = compare(args.paths, args.out, args.title, args.command, args.paper)
+        if args.wandb is not None:
+            from musegen.compare.wandb_table import log_table
+
+            out = result.files["comparison.md"].parent
+            log_table(result, out, args.wandb or out.name)
+        print(result.files["comparison.md"].read_text())
+        print("wrote " + ", ".join(str(p) for p in result.files.values()), file=sys.stderr)
+        return 0
+
+    return run_reported(body, prog="musegen.compare")

@@ -1,0 +1,162 @@
+"""Write a comparison: ``comparison.csv`` (one row per group, every metric's mean and std),
+``comparison.md`` (the tables a reader wants) and the plots, all atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from musegen.atomic import write_bytes_atomic
+from musegen.compare.paper import paper_markdown
+from musegen.compare.table import (
+    LOSS_COLUMNS,
+    REFERENCE_ROWS,
+    SIMILARITY_FEATURES,
+    Group,
+    common_overrides,
+    fmt,
+    metric_keys,
+)
+from musegen.metrics.musical import METRICS, RHYTHM_METRICS
+
+
+def comparison_csv(keys: list[str], groups: list[Group]) -> str:
+    """One row per group: the varying overrides, run counts, then ``<metric>_mean/_std``."""
+    metrics = metric_keys(groups)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [*keys, "n_runs", "n_failed"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    )
+    for group in groups:
+        row: list[object] = [v for _, v in group.key] + [len(group.ok), len(group.failed)]
+        for metric in metrics:
+            mean, std, n = group.stat(metric)
+            row += ["" if n == 0 else repr(mean), "" if n == 0 else repr(std)]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _present(groups: list[Group], key: str) -> bool:
+    return any(g.stat(key)[2] for g in groups)
+
+
+def losses_markdown(groups: list[Group]) -> str:
+    cols = [c for c in LOSS_COLUMNS if _present(groups, c[0])]
+    rows = [
+        [g.label, f"{len(g.ok)}/{len(g.runs)}"] + [fmt(g.stat(k), p) for k, _, p in cols]
+        for g in groups
+    ]
+    return _table(["row", "runs"] + [h for _, h, _ in cols], rows)
+
+
+def similarity_markdown(groups: list[Group]) -> str:
+    """The model rows, then each reference row (means over every group's runs when the
+    groups share their data; per group otherwise)."""
+    feats = [f for f in SIMILARITY_FEATURES if _present(groups, f"eval/sim_{f}")]
+    if not feats:
+        return ""
+    rows = [[g.label] + [fmt(g.stat(f"eval/sim_{f}")) for f in feats] for g in groups]
+    for ref in REFERENCE_ROWS:
+        per_group = [[fmt(g.stat(f"eval/sim_{f}/{ref}")) for f in feats] for g in groups]
+        rows += _reference_rows(ref.replace("_", " "), groups, per_group)
+    return _table(["row", *feats], rows)
+
+
+def musical_markdown(groups: list[Group]) -> str:
+    """Rhythm metrics first, then the rest of MusPy's; the real test songs' row beside."""
+    names = list(RHYTHM_METRICS) + [m for m in METRICS if m not in RHYTHM_METRICS]
+    names = [m for m in names if _present(groups, f"eval/{m}")]
+    if not names:
+        return ""
+    rows = [[g.label] + [fmt(g.stat(f"eval/{m}")) for m in names] for g in groups]
+    real = [[fmt(g.stat(f"eval/{m}/real")) for m in names] for g in groups]
+    rows += _reference_rows("real test songs", groups, real)
+    return _table(["row", *names], rows)
+
+
+def _reference_rows(name: str, groups: list[Group], cells: list[list[str]]) -> list[list[str]]:
+    """One reference row when every scored group has the same values (the same data), else
+    one per scored group."""
+    scored = [(g, c) for g, c in zip(groups, cells, strict=True) if any(x != "–" for x in c)]
+    if not scored:
+        return []
+    if all(c == scored[0][1] for _, c in scored):
+        return [[f"*{name}*", *scored[0][1]]]
+    return [[f"*{name}* ({g.label})", *c] for g, c in scored]
+
+
+def runs_markdown(groups: list[Group]) -> str:
+    rows = []
+    for g in groups:
+        for r in g.runs:
+            seed = r.overrides.get("seed") or r.setting("seed") or "–"
+            status = "ok" if r.ok else f"**failed**: {r.error}"
+            rows.append(
+                [
+                    f"`{r.path.name}`",
+                    g.label,
+                    str(seed),
+                    _num(r.metrics.get("test/pitch_loss")),
+                    status,
+                ]
+            )
+    return _table(["run", "row", "seed", "test pitch", "status"], rows)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def comparison_markdown(
+    keys: list[str],
+    groups: list[Group],
+    title: str,
+    plots: list[str],
+    command: str | None,
+    paper: bool = False,
+) -> str:
+    runs = [r for g in groups for r in g.runs]
+    failed = sum(len(g.failed) for g in groups)
+    fixed = {
+        k: v for k, v in common_overrides(runs).items() if not k.startswith(("hydra.", "paths."))
+    }
+    parts = [f"# {title}", ""]
+    if command:
+        parts += ["    " + command, ""]
+    parts += [
+        f"{len(runs)} runs ({failed} failed), {len(groups)} rows keyed by "
+        + (", ".join(f"`{k.lstrip('_')}`" for k in keys) or "nothing (one row)")
+        + "; seeds collapse to mean ± std (sample std over the finished runs).",
+    ]
+    for what in ("commit", "machine"):
+        seen = sorted({r.provenance.get(what, "not recorded") for r in runs})
+        parts += ["", f"{what.capitalize()}: " + "; ".join(f"`{x}`" for x in seen) + "."]
+    if fixed:
+        parts += ["", "Held fixed: " + ", ".join(f"`{k}={v}`" for k, v in fixed.items()) + "."]
+    parts += ["", "## Test losses (nats) and cost", "", losses_markdown(groups)]
+    sim = similarity_markdown(groups)
+    if sim:
+        parts += ["", "## Continuation similarity (cosine, vs the song continued)", "", sim]
+    mus = musical_markdown(groups)
+    if mus:
+        parts += ["", "## Rhythm and musical metrics of the continuations", "", mus]
+    if paper:
+        parts += ["", "## The paper's numbers", "", paper_markdown()]
+    if plots:
+        parts += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    parts += ["", "## Runs", "", runs_markdown(groups), ""]
+    return "\n".join(parts)
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode())
