@@ -3,11 +3,12 @@
 Batches are dicts of ``(B, seq_len + 1)`` tensors (``musegen.data.windows``). The shift into
 inputs and targets happens in ``teacher_forcing`` and nowhere else. Two training targets:
 
-* ``target="last"``: the paper's; only the note after each window is predicted;
+* ``target="last"``: TensorFlow's tutorial's, which the paper follows; only the note after
+  each window is predicted;
 * ``target="all"``: teacher forcing at every position, so each forward pass learns from
   ``seq_len`` predictions instead of one.
 
-Validation and test are scored the paper's way in both modes (the note after each full window,
+Validation and test are scored the tutorial's way in both modes (the note after each full window,
 the last position), so the two are comparable; ``*_allpos`` metrics add every position.
 """
 
@@ -120,8 +121,8 @@ class NextNoteTask(L.LightningModule):
     target : {"all", "last"}
         Which positions train (see the module docstring).
     timing : {"regression", "categorical"}
-        The paper's regression heads for step and duration, or classes on the time grid
-        (``models.heads``, ``models.time_classes``).
+        The regression heads of TensorFlow's tutorial (the paper's losses) for step and
+        duration, or classes on the time grid (``models.heads``, ``models.time_classes``).
     time_classes : mapping, optional
         The class set of ``categorical`` (``TimeClasses`` fields).
     loss_weights : mapping
@@ -224,7 +225,7 @@ class NextNoteTask(L.LightningModule):
 
     @staticmethod
     def _last(h: torch.Tensor, targets: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """The paper's target: the note after the full window only."""
+        """The tutorial's target (the paper's): the note after the full window only."""
         return h[:, -1:], {k: v[:, -1:] for k, v in targets.items()}  # (B, 1, H), (B, 1)
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
