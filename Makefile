@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train compare compare-lakh test test-slow lint format bench clean
+.PHONY: help install train compare compare-lakh data-lpd5 data-labels test test-slow lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -26,6 +26,12 @@ compare: ## the paper's comparison: 4 backbones x 2 timing heads x 3 seeds on Ba
 
 compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, categorical timing (~1 h)
 	$(PYTHON) -m musegen.train experiment=compare_lakh $(ARGS)
+
+data-lpd5: ## download and extract LPD-5 cleansed into ./data (resumable); ARGS="--subset full"
+	$(PYTHON) -m musegen.data.download lpd5 $(ARGS)
+
+data-labels: ## download LPD's genre lists (labels.tar.gz) into ./data, checksum-verified
+	$(PYTHON) -m musegen.data.download labels $(ARGS)
 
 test: ## the default test suite (under 10 minutes on 2 cores)
 	$(PYTHON) -m pytest -q $(ARGS)

@@ -121,9 +121,10 @@ class RunRecord:
         for part in [trainer.lightning_module, *trainer.callbacks]:
             if callable(getattr(part, "run_metrics", None)):
                 self.metrics.update(part.run_metrics())
-        text = json.dumps(self.metrics, indent=2, sort_keys=True)
-        write_bytes_atomic(self.output_dir / "metrics.json", text.encode())
-        log.info("metrics: %s", self.output_dir / "metrics.json")
+        if trainer.is_global_zero:  # under DDP every rank gets here; one writes
+            text = json.dumps(self.metrics, indent=2, sort_keys=True)
+            write_bytes_atomic(self.output_dir / "metrics.json", text.encode())
+            log.info("metrics: %s", self.output_dir / "metrics.json")
         return self.metrics
 
 

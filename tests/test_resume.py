@@ -33,7 +33,12 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
-def test_resume_matches_uninterrupted_run(session_data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_matches_uninterrupted_run(
+    session_data_dir: Path, tmp_path: Path, workers: int
+) -> None:
+    """Also with DataLoader workers, which take their batches' indices before Lightning's
+    epoch hooks: the datamodule sets the resumed epoch's order when it makes the loader."""
     base = small(
         session_data_dir,
         "trainer.max_epochs=3",
@@ -42,6 +47,7 @@ def test_resume_matches_uninterrupted_run(session_data_dir: Path, tmp_path: Path
         "model.net.lstm_layers=2",
         "seed=7",
     )
+    base = [a.replace("data.num_workers=0", f"data.num_workers={workers}") for a in base]
     full, killed, resumed = tmp_path / "full", tmp_path / "killed", tmp_path / "resumed"
     train(compose_config(base, output_dir=str(full)))
     with pytest.raises(Killed):

@@ -1,35 +1,40 @@
-"""Run every benchmark: ``python -m musegen.bench [data|train|generate ...]``.
+"""Run every benchmark and write one report: ``python -m musegen.bench [--out DIR] [name ...]``.
 
-Each benchmark prints its own ratios against a named baseline measured in the same run.
-Run them on an otherwise idle machine: a concurrent job slows PyTorch on 2 cores many-fold.
+Each benchmark measures its figures against a named baseline in the same run and returns
+them as ``Row``s; this writes them all into ``DIR/bench.json`` and ``DIR/bench.md``
+(``bench.report``). Run on an otherwise idle machine: a concurrent job slows PyTorch on 2
+cores many-fold. ``python -m musegen.bench.<name> --help`` lists a benchmark's own options.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import shlex
 import sys
+from pathlib import Path
 
-BENCHMARKS = ("data", "train", "generate")
+from musegen.bench.report import Row, write_report
+
+BENCHMARKS = ("data", "train", "generate", "prepare")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m musegen.bench [name ...]``: each named benchmark (all by default) with its
-    own default arguments; run ``python -m musegen.bench.<name> --help`` for its options."""
-    names = list(argv if argv is not None else sys.argv[1:]) or list(BENCHMARKS)
-    for name in names:
-        if name not in BENCHMARKS:
-            print(f"unknown benchmark {name!r}; choose from {list(BENCHMARKS)}", file=sys.stderr)
-            return 2
-    for name in names:
-        try:
-            module = importlib.import_module(f"musegen.bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"musegen.bench.{name}":
-                print(f"== {name}: not available yet", flush=True)
-                continue
-            raise
+    parser = argparse.ArgumentParser(prog="python -m musegen.bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: {BENCHMARKS})")
+    parser.add_argument("--out", type=Path, default=Path("logs/bench"), help="report folder")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {list(BENCHMARKS)}")
+    rows: list[Row] = []
+    for name in args.names or BENCHMARKS:
         print(f"== {name}", flush=True)
-        module.main([])  # its defaults: the names above are not its arguments
+        module = importlib.import_module(f"musegen.bench.{name}")
+        rows += module.run([])  # its defaults: the names above are not its arguments
+    command = "python -m musegen.bench " + shlex.join(argv if argv is not None else sys.argv[1:])
+    path = write_report(rows, args.out, command.strip())
+    print(f"report: {path} and {path.with_suffix('.json')}")
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from musegen.bench.report import Row
 from musegen.bench.timing import Timing, best_of
 from musegen.data.lpd_io import Song, TrackRoll, read_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
@@ -75,7 +76,7 @@ def _line(label: str, name: str, timing: Timing, per: int = 1) -> str:
     return f"    {label:<9} {name:<66} {ms:8.2f} ms  ({timing.describe()})"
 
 
-def bench_lpd_read(path: Path, repeats: int) -> None:
+def bench_lpd_read(path: Path, repeats: int) -> Row:
     """Section 1: one real LPD-5 file into notes."""
     import muspy
     import pypianoroll
@@ -99,6 +100,17 @@ def bench_lpd_read(path: Path, repeats: int) -> None:
         )
     )
     print(f"    ratio     {t_base.best / t_ours.best:.1f}x  (target >= 10x)")
+    return Row(
+        "data",
+        f"LPD-5 npz -> notes, one real file ({n_ours} notes)",
+        "ms",
+        t_ours.best * 1e3,
+        "read_lpd_npz + song_to_notes",
+        t_base.best * 1e3,
+        "pypianoroll.load + muspy",
+        target=">= 10x",
+        note=f"{t_ours.describe()}; baseline {t_base.describe()}",
+    )
 
 
 def _read_reference(path: Path) -> np.ndarray | str:
@@ -177,7 +189,7 @@ def _family_note_counts(instruments: list[tuple[int, bool, np.ndarray]]) -> list
     return counts
 
 
-def bench_midi(files: list[Path], repeats: int) -> None:
+def bench_midi(files: list[Path], repeats: int) -> list[Row]:
     """Sections 2 and 3: speed per file and agreement with pypianoroll.read."""
     import pypianoroll
 
@@ -245,6 +257,34 @@ def bench_midi(files: list[Path], repeats: int) -> None:
         print(f"    {path.stem[:12]}  {diffs}  <- {'; '.join(reasons)}")
     if tally:
         print("    reasons: " + ", ".join(f"{k} {v}" for k, v in tally.most_common()))
+    per = len(both)
+    return [
+        Row(
+            "data",
+            f"MIDI -> LPD-5, mean per file over {per} Lakh files",
+            "ms",
+            t_ours.best / per * 1e3,
+            "midi_to_song (symusic)",
+            t_base.best / per * 1e3,
+            "pypianoroll.read",
+            target=">= 5x",
+            note=f"{t_ours.describe()}; baseline {t_base.describe()}",
+        ),
+        Row(
+            "data",
+            "files whose note counts agree with pypianoroll.read + LPD's merge (every track "
+            f"within {TOLERANCE:.0%})",
+            "files",
+            float(n_agree),
+            "ours",
+            float(per),
+            "files both read",
+            higher_is_better=True,
+            target=">= 0.9",
+            note="reasons for the rest: "
+            + (", ".join(f"{k} {v}" for k, v in tally.most_common()) or "none"),
+        ),
+    ]
 
 
 def _base_repeats(repeats: int) -> int:
@@ -254,6 +294,12 @@ def _base_repeats(repeats: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every section on the shared real data; exit 0 (also when the data is absent)."""
+    run(argv)
+    return 0
+
+
+def run(argv: list[str] | None = None) -> list[Row]:
+    """The sections' rows for the report (none when the real data is absent)."""
     parser = argparse.ArgumentParser(prog="python -m musegen.bench.data", description=__doc__)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N MIDI files")
@@ -263,15 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     midi_dir = data / "lmd_midi"
     if not lpd5.is_file() or not midi_dir.is_dir():
         print(f"bench.data: skipped: real data not found at {data} (set MUSEGEN_SHARED_DATA)")
-        return 0
+        return []
     files = sorted(midi_dir.glob("*.mid"))[: args.limit]
     print(
         f"musegen data benchmark: best of {args.repeats} runs after a warm-up "
         f"(pypianoroll.read: {_base_repeats(args.repeats)}, ~0.1 s a file); ratio = baseline / ours"
     )
-    bench_lpd_read(lpd5, args.repeats)
-    bench_midi(files, args.repeats)
-    return 0
+    return [bench_lpd_read(lpd5, args.repeats), *bench_midi(files, args.repeats)]
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 
 import torch
 
+from musegen.bench.report import Row
 from musegen.bench.timing import best_of
 from musegen.generation.decode import generate
 from musegen.generation.sampling import Sampling
@@ -57,6 +58,11 @@ def notes_per_second(
 
 
 def main(argv: list[str] | None = None) -> None:
+    run(argv)
+
+
+def run(argv: list[str] | None = None) -> list[Row]:
+    """Print and return the rows: incremental vs window re-run, batched vs one piece."""
     parser = argparse.ArgumentParser(prog="python -m musegen.bench.generate", description=__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is kept")
     args = parser.parse_args(argv)
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         f"generation of {NUM_NOTES} notes, untrained NoteNet LSTM(128), CPU "
         f"({torch.get_num_threads()} threads); best of {args.repeats}"
     )
+    rows = []
     for seq_len in (25, 400):
         inc = notes_per_second(net, 1, seq_len, "incremental", NUM_NOTES, args.repeats)
         n_win = NUM_NOTES if seq_len <= 25 else 200  # the baseline is slow; rate is per note
@@ -74,12 +81,39 @@ def main(argv: list[str] | None = None) -> None:
             f"(baseline) {win:9.0f} notes/s | ratio {inc / win:5.1f}x "
             f"(target >= {2 if seq_len == 25 else 8}x)"
         )
+        rows.append(
+            Row(
+                "generate",
+                f"generation, seq_len {seq_len}, one piece",
+                "notes/s",
+                inc,
+                "incremental (state carried)",
+                win,
+                "window re-run at every note",
+                higher_is_better=True,
+                target=f">= {2 if seq_len == 25 else 8}x",
+            )
+        )
     one = notes_per_second(net, 1, 25, "incremental", NUM_NOTES, args.repeats)
     many = notes_per_second(net, 64, 25, "incremental", NUM_NOTES, args.repeats)
     print(
         f"  batch: 64 pieces {many:9.0f} notes/s | 1 piece (baseline) {one:9.0f} notes/s | "
         f"ratio {many / one:5.1f}x (target >= 20x)"
     )
+    rows.append(
+        Row(
+            "generate",
+            "generation, seq_len 25, incremental",
+            "notes/s",
+            many,
+            "64 pieces as one batch",
+            one,
+            "one piece",
+            higher_is_better=True,
+            target=">= 20x",
+        )
+    )
+    return rows
 
 
 if __name__ == "__main__":

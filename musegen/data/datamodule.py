@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
+from musegen.data.batches import EpochOrder, ShardedBatches
 from musegen.data.genres import genre_ids
 from musegen.data.note_cache import NoteSplit, cache_key, open_or_build
 from musegen.data.note_timing import model_track_lut
@@ -52,6 +54,14 @@ class NoteDataModule(L.LightningDataModule):
         Keep only songs that LPD's ``label_source`` lists under one of ``genres``.
     window_stride, eval_stride : int
         Hop between training windows, and between val/test windows (default: same).
+    seed : int, optional
+        Seeds the training order of every epoch (``musegen.data.batches``); None: a random
+        seed drawn from torch's generator (which ``seed_everything`` seeds).
+
+    Under DDP each rank takes its slice of every global batch of ``batch_size x world_size``
+    training windows (``ShardedBatches``), so the trainer needs
+    ``use_distributed_sampler=False`` (``conf/trainer/default.yaml``); validation and test
+    run whole on every rank, so their metrics are exact, with no padded duplicates.
     """
 
     def __init__(
@@ -75,6 +85,7 @@ class NoteDataModule(L.LightningDataModule):
         build_workers: int | None = None,
         pin_memory: bool = False,
         progress: bool = True,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -109,6 +120,7 @@ class NoteDataModule(L.LightningDataModule):
             )
         self.transpose = transpose
         self.pin_memory, self.progress = pin_memory, progress
+        self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         self.track_lut = model_track_lut(self.track_ids)
         self.entry: Path | None = None
         self.splits: dict[str, NoteSplit] = {}
@@ -195,11 +207,12 @@ class NoteDataModule(L.LightningDataModule):
                 "lower data.seq_len or add songs"
             )
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _loader(self, name: str, batches: ShardedBatches | None = None) -> DataLoader:
         return DataLoader(
             self.windows[name],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+            batch_size=1 if batches else self.batch_size,  # DataLoader's defaults with a
+            batch_sampler=batches,  # batch sampler
+            shuffle=False,
             num_workers=self.num_workers,
             collate_fn=collate_batch,
             pin_memory=self.pin_memory,
@@ -208,13 +221,18 @@ class NoteDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        rank, world, epoch = 0, 1, 0
+        if self.trainer is not None:  # the epoch a resumed run restarts at (see batches.py)
+            rank, world = self.trainer.global_rank, self.trainer.world_size
+            epoch = self.trainer.fit_loop.epoch_progress.current.processed
+        order = EpochOrder(len(self.windows["train"]), self.seed, shuffle=True, epoch=epoch)
+        return self._loader("train", ShardedBatches(order, self.batch_size, rank, world))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")
 
     def summary(self) -> dict:
         """Songs, notes and windows per split, for logs and reports."""

@@ -28,6 +28,7 @@ from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, run_reported
+from musegen.pools import parallel_map
 
 MIDI_SUFFIXES = (".mid", ".midi")
 SUFFIXES = (".npz", *MIDI_SUFFIXES)
@@ -77,7 +78,16 @@ def summarize(song: Song) -> dict:
     }
 
 
-def inspect_path(path: Path, resolution: int = 24) -> dict:
+def _summary_or_reason(job: tuple[Path, int]) -> dict | str:
+    """One file's summary, or why it cannot be read (a pool job: it must not raise)."""
+    file, resolution = job
+    try:
+        return summarize(load_lpd5(file, resolution))
+    except InspectError as exc:
+        return str(exc).removeprefix(f"{file}: ")
+
+
+def inspect_path(path: Path, resolution: int = 24, workers: int | None = None) -> dict:
     """The JSON-ready summary of a file or, recursively, a folder.
 
     Raises
@@ -95,12 +105,13 @@ def inspect_path(path: Path, resolution: int = 24) -> dict:
     if not files:
         raise InspectError(f"{path}: no .npz or MIDI (.mid, .midi) files in this folder")
     summaries, skipped = [], []
-    for file in files:
-        try:
-            summaries.append(summarize(load_lpd5(file, resolution)))
-        except InspectError as exc:
-            reason = str(exc).removeprefix(f"{file}: ")
-            skipped.append({"path": str(file), "reason": reason})
+    # files are independent: all cores read them (bench.prepare: 21,425 files)
+    jobs = [(file, resolution) for file in files]
+    for file, result in zip(files, parallel_map(_summary_or_reason, jobs, workers), strict=True):
+        if isinstance(result, str):
+            skipped.append({"path": str(file), "reason": result})
+        else:
+            summaries.append(result)
     out = _combine(summaries)
     out["files"] = len(summaries)
     out["skipped"] = skipped
@@ -142,14 +153,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resolution", type=int, default=24, help="time steps per beat for MIDI files"
     )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes for a folder (default: all CPUs)"
+    )
     args = parser.parse_args(argv)
     if args.resolution < 1:
         parser.error(f"--resolution must be >= 1, got {args.resolution}")
-    return run_reported(lambda: _inspect(args.path, args.resolution), "inspect")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+    return run_reported(lambda: _inspect(args.path, args.resolution, args.workers), "inspect")
 
 
-def _inspect(path: Path, resolution: int) -> int:
-    out = inspect_path(path, resolution)
+def _inspect(path: Path, resolution: int, workers: int | None = None) -> int:
+    out = inspect_path(path, resolution, workers)
     print(json.dumps(out, default=_json_default))
     return 1 if out.get("files") == 0 else 0
 

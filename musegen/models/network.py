@@ -141,6 +141,12 @@ class NoteNet(nn.Module):
         x = self.encoder(
             notes["pitch"], notes["step"], notes["duration"], notes.get("track"), notes.get("time")
         )
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # trainer.precision=bf16-mixed on a CPU: oneDNN has no bf16 LSTM kernel on many
+            # CPUs ("could not create a primitive descriptor"), so the backbone runs in
+            # float32 there; the encoder and heads keep autocast's bf16 matmuls.
+            with torch.autocast("cpu", enabled=False):
+                return self.backbone(x.float(), state)  # (B, T, H), state
         return self.backbone(x, state)  # (B, T, H), state
 
     def forward(

@@ -237,7 +237,8 @@ class NextNoteTask(L.LightningModule):
         self.train_metrics.update(losses, n)
         # Only on the steps the loggers write (a `self.log` costs ~0.3 ms on a CPU).
         if (self.global_step + 1) % max(self.trainer.log_every_n_steps, 1) == 0:
-            self.log("train/loss_step", losses["loss"], prog_bar=True, batch_size=n)
+            # sync_dist: under DDP, the mean over ranks (the global batch's loss); a no-op else
+            self.log("train/loss_step", losses["loss"], prog_bar=True, batch_size=n, sync_dist=True)
         return losses["loss"]
 
     def _eval_step(self, batch: Mapping[str, torch.Tensor], metrics: StageMetrics) -> None:
