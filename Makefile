@@ -24,7 +24,7 @@ train: ## train the default model (lstm_gru on the Bach chorales); extra overrid
 compare: ## the paper's comparison: 4 backbones x 2 timing heads x 3 seeds on Bach, aggregated (~1 h)
 	$(PYTHON) -m musegen.train experiment=compare $(ARGS)
 
-compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, categorical timing (~1 h)
+compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, categorical timing (~1.5 h)
 	$(PYTHON) -m musegen.train experiment=compare_lakh $(ARGS)
 
 data-lpd5: ## download and extract LPD-5 cleansed into ./data (resumable); ARGS="--subset full"

@@ -147,6 +147,9 @@ def test_runs_with_the_same_overrides_but_other_configs_stay_apart(
     result = compare([runs], out=tmp_path / "out")
     assert result.keys == ["data.transpose"]
     assert sorted(g.label for g in result.groups) == ["transpose=0", "transpose=3"]
+    # unless the caller vouches for the key (a new key that keeps the old behaviour)
+    same = compare([runs], out=tmp_path / "same", same=["data.transpose"])
+    assert same.keys == [] and len(same.groups) == 1 and len(same.groups[0].runs) == 2
 
 
 def test_the_table_goes_to_wandb_offline(sweep: Path, tmp_path: Path) -> None:

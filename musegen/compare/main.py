@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def compare(
     title: str = "Comparison",
     command: str | None = None,
     paper: bool = False,
+    same: Sequence[str] = (),
 ) -> Comparison:
     """Read the runs under ``paths``, write ``comparison.csv``/``.md`` and plots to ``out``."""
     paths = [Path(p) for p in paths]
@@ -56,7 +58,7 @@ def compare(
             f"no run folders under {', '.join(map(str, paths))} (a run folder holds "
             "metrics.json, train.log or .hydra/overrides.yaml)"
         )
-    keys, groups = group_runs([read_run(p) for p in run_dirs])
+    keys, groups = group_runs([read_run(p) for p in run_dirs], same)
     files: dict[str, Path] = {}
     plots = []
     for name, draw in (("val_loss.png", val_loss_plot), ("test_metrics.png", metric_bars)):
@@ -82,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         "--paper", action="store_true", help="add the paper's reported numbers (Section IV)"
     )
     parser.add_argument(
+        "--same",
+        nargs="+",
+        default=(),
+        metavar="KEY",
+        help="config keys that do not split rows although their values differ (a key added "
+        "to the configs between runs that keeps the old behaviour); say so in --command",
+    )
+    parser.add_argument(
         "--wandb",
         metavar="GROUP",
         nargs="?",
@@ -93,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        result = compare(args.paths, args.out, args.title, args.command, args.paper)
+        result = compare(args.paths, args.out, args.title, args.command, args.paper, args.same)
         if args.wandb is not None:
             from musegen.compare.wandb_table import log_table
 

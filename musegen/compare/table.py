@@ -122,12 +122,14 @@ def common_overrides(runs: list[Run]) -> dict[str, str]:
     return shared
 
 
-def group_runs(runs: list[Run]) -> tuple[list[str], list[Group]]:
+def group_runs(runs: list[Run], same: Iterable[str] = ()) -> tuple[list[str], list[Group]]:
     """``(varying keys, groups in first-seen order)``. Runs whose overrides agree but whose
     configs differ (a config file edited between runs, an experiment changed) are split by
-    the config values that differ: a row never averages two different settings."""
+    the config values that differ: a row never averages two different settings. ``same``
+    names config keys the caller knows to be equivalent across the runs (a key added to the
+    configs between runs that keeps the old behaviour), which then do not split rows."""
     keys = varying_keys(runs)
-    keys += hidden_differences(_group(runs, keys).values())
+    keys += hidden_differences(_group(runs, keys).values(), tuple(same))
     return keys, list(_group(runs, keys).values())
 
 
@@ -139,9 +141,9 @@ def _group(runs: list[Run], keys: list[str]) -> dict[tuple[tuple[str, str], ...]
     return groups
 
 
-def hidden_differences(groups: Iterable[Group]) -> list[str]:
+def hidden_differences(groups: Iterable[Group], same: tuple[str, ...] = ()) -> list[str]:
     """Config keys (``.hydra/config.yaml``) whose values differ inside a group, ignoring
-    the seed and where things were written or logged."""
+    the seed, where things were written or logged, and the keys in ``same``."""
     found: dict[str, None] = {}
     for group in groups:
         configs = [r.flat_config() for r in group.runs]
@@ -149,7 +151,7 @@ def hidden_differences(groups: Iterable[Group]) -> list[str]:
         if len(configs) < 2:
             continue
         for k in dict.fromkeys(k for c in configs for k in c):
-            if k in SEED_KEYS or k.startswith(IGNORED_PREFIXES + CONFIG_IGNORED):
+            if k in SEED_KEYS or k in same or k.startswith(IGNORED_PREFIXES + CONFIG_IGNORED):
                 continue
             if len({c.get(k) for c in configs}) > 1:
                 found[k] = None
