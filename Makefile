@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train compare compare-lakh data-lpd5 data-labels test test-slow lint format bench clean
+.PHONY: help install train compare compare-lakh data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -39,13 +39,16 @@ test: ## the default test suite (under 10 minutes on 2 cores)
 test-slow: ## the slow tests too (full training runs)
 	$(PYTHON) -m pytest -q -m "slow or not slow" $(ARGS)
 
-lint: ## ruff lint and format check
-	$(PYTHON) -m ruff check musegen tests experiments
-	$(PYTHON) -m ruff format --check musegen tests experiments
+lint: ## ruff lint and format check (the notebooks' code too)
+	$(PYTHON) -m ruff check musegen tests experiments notebooks
+	$(PYTHON) -m ruff format --check musegen tests experiments notebooks
 
 format: ## apply ruff's fixes and formatting
-	$(PYTHON) -m ruff check --fix musegen tests experiments
-	$(PYTHON) -m ruff format musegen tests experiments
+	$(PYTHON) -m ruff check --fix musegen tests experiments notebooks
+	$(PYTHON) -m ruff format musegen tests experiments notebooks
+
+notebooks-clear: ## remove the outputs of notebooks/*.ipynb before committing (the tests check)
+	$(PYTHON) -m tests.notebook_outputs notebooks/*.ipynb
 
 bench: ## speed benchmarks, as ratios against named baselines measured in the same run
 	$(PYTHON) -m musegen.bench $(ARGS)

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
-from musegen.data.batches import EpochOrder, ShardedBatches, derived_seed
+from musegen.data.batches import EpochOrder, ShardedBatches
+from musegen.data.permutation import Permutation
 
 
 def _epoch(n: int, batch: int, world: int, epoch: int = 3, seed: int = 7) -> list[list[list[int]]]:
@@ -47,17 +48,36 @@ def test_ranks_together_make_the_one_process_batches() -> None:
         assert whole == a + b
 
 
-def test_order_is_randomsamplers_draw_for_seed_and_epoch() -> None:
-    """The same permutation as torch's RandomSampler with that generator (what training used
-    before the datamodule owned the order), and a new one each epoch."""
-    gen = torch.Generator()
-    gen.manual_seed(derived_seed(5, 2, stream=1))
-    expected = list(RandomSampler(range(300), generator=gen))
-    assert list(EpochOrder(300, 5, epoch=2)) == expected
+def test_order_is_drawn_from_seed_and_epoch_alone() -> None:
+    """The same order for the same (seed, epoch), in any process; a new one each epoch."""
+    expected = list(EpochOrder(300, 5, epoch=2))
+    assert sorted(expected) == list(range(300)) and expected != list(range(300))
     assert list(EpochOrder(300, 5, epoch=3)) != expected
+    assert list(EpochOrder(300, 6, epoch=2)) != expected
     order = EpochOrder(300, 5)
     order.set_epoch(2)
     assert list(order) == expected
+    assert order.positions(100, 164).tolist() == expected[100:164]  # a batch = its slice
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 64, 65, 1000, 4097, 100_003])
+def test_permutation_is_a_bijection_of_range_n(n: int) -> None:
+    perm = Permutation(n, seed=11)
+    values = perm(np.arange(n))
+    assert values.dtype == np.int64 and np.array_equal(np.sort(values), np.arange(n))
+
+
+def test_permutation_has_no_visible_structure() -> None:
+    """Neighbouring positions land far apart and the order does not follow the position:
+    windows of one song (consecutive indices) are spread over the epoch."""
+    n = 1_000_003
+    values = Permutation(n, seed=3)(np.arange(n)).astype(np.float64)
+    assert abs(np.corrcoef(np.arange(n), values)[0, 1]) < 0.01
+    gaps = np.abs(np.diff(values))
+    assert abs(gaps.mean() / n - 1 / 3) < 0.01  # |U - V| of two uniforms: mean 1/3
+    assert np.mean(gaps < 1000) < 0.005  # about 2 x 1000 / n if uniform
+    first = Permutation(n, seed=3)(np.arange(0, n, 10_007))  # a strided slice, same values
+    assert np.array_equal(first, values[::10_007].astype(np.int64))
 
 
 def test_workers_and_a_resume_give_the_same_batches(bach_small: Path, tmp_path: Path) -> None:

@@ -79,3 +79,12 @@ def test_synthetic_tree_has_lpds_layout_and_real_statistics(real, tmp_path: Path
         x = read_lpd_npz(song_path(root, i)[1])
         y = read_lpd_npz(song_path(again, i)[1])
         assert all((a.roll != b.roll).nnz == 0 for a, b in zip(x.tracks, y.tracks, strict=True))
+
+
+def test_training_benchmark_runs_both_loops_on_the_default_task(session_data_dir: Path) -> None:
+    """The plain loop must compute the task's own loss (its timing head), or the ratio is void."""
+    from musegen.bench.train import run
+
+    args = ["--steps", "2", "--warmup", "1", "--repeats", "1", "--models", "rnn"]
+    rows = run([*args, "--data-dir", str(session_data_dir)])
+    assert {r.benchmark for r in rows} == {"train"} and rows[0].ours > 0 and rows[0].ratio > 0

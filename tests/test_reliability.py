@@ -94,8 +94,12 @@ def test_two_runs_started_together_get_two_folders_and_share_one_cache(tmp_path:
     assert not list((tmp_path / "data").rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_joblib_multirun_does_not_collide(tmp_path: Path) -> None:
-    """Two sweep jobs at once through Hydra's joblib launcher: one folder each, one cache."""
+    """Two sweep jobs at once through Hydra's joblib launcher: one folder each, one cache.
+
+    Slow (about 30 s: two worker processes each start Python and torch); the same-second
+    collision itself is tested in the default suite by the test above."""
     sweep = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=rnn,gru"]
     done = run_cli("musegen.train", *sweep, *quick_run(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -75,17 +74,11 @@ def machine() -> dict:
 
 
 def _commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parents[2],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
+    """The run records' rule (``run_record.provenance``): ``+dirty`` with uncommitted changes."""
+    from musegen.run_record import provenance
+
+    commit = provenance()["commit"]
+    return None if commit == "unknown" else commit
 
 
 def _number(x: float | None) -> str:

@@ -26,7 +26,7 @@ from musegen import instantiate as build
 from musegen.bench.report import Row
 from musegen.bench.timing import Timing
 from musegen.config_checks import group_choices
-from musegen.models.losses import LossWeights, note_losses
+from musegen.models.losses import note_losses
 from musegen.models.task import NextNoteTask, teacher_forcing
 from musegen.train import compose_config
 
@@ -66,7 +66,6 @@ def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> float:
     """Seconds per step of the same training step written as a bare PyTorch loop."""
     net, target = task.net, task.target
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    weights = LossWeights()
     net.train()
     for i, batch in enumerate(batches):
         if i == warmup:
@@ -75,7 +74,8 @@ def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> float:
         h, _ = net.hidden(inputs)  # (B, L, H)
         if target == "last":
             h, targets = h[:, -1:], {k: v[:, -1:] for k, v in targets.items()}
-        loss = note_losses(net.heads(h), targets, weights)["loss"]
+        # the task's own loss: its timing head's tables, weights and pressure
+        loss = note_losses(net.heads(h), targets, task.weights, task.pressure, net.tables)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -3,8 +3,9 @@
 The datamodule owns the order of the training windows, so it is the same with or without
 DataLoader workers, across a resume, and across any number of processes:
 
-* ``EpochOrder`` is a permutation of the windows drawn from ``(seed, epoch)`` alone; the
-  same draw as torch's ``RandomSampler`` with that generator. Lightning calls its
+* ``EpochOrder`` is a permutation of the windows drawn from ``(seed, epoch)`` alone,
+  computed one global batch at a time (``data.permutation``: nothing of the size of the
+  dataset is held, however many windows an epoch has). Lightning calls its
   ``set_epoch`` before each epoch's iterator is made, and the datamodule sets the epoch a
   resumed run restarts at before the first, so workers, which take their indices when the
   iterator is made, never see a stale order.
@@ -22,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import torch
 from torch.utils.data import BatchSampler, Sampler
+
+from musegen.data.permutation import Permutation
 
 _MIX = 0x9E3779B97F4A7C15  # golden-ratio constant: spreads (seed, counter) over 63 bits
 
@@ -42,17 +44,24 @@ class EpochOrder(Sampler[int]):
 
     def __init__(self, n: int, seed: int, shuffle: bool = True, epoch: int = 0) -> None:
         self.n, self.seed, self.shuffle, self.epoch = int(n), int(seed), shuffle, int(epoch)
+        self._perm: tuple[int, Permutation] | None = None  # this epoch's, made on first use
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def order(self) -> np.ndarray:
-        """This epoch's indices, shape=(n,), int64."""
+    def positions(self, start: int, stop: int) -> np.ndarray:
+        """The windows at positions ``[start, stop)`` of this epoch's order, int64."""
+        stop = min(stop, self.n)
         if not self.shuffle:
-            return np.arange(self.n, dtype=np.int64)
-        gen = torch.Generator()
-        gen.manual_seed(derived_seed(self.seed, self.epoch, SHUFFLE_STREAM))
-        return torch.randperm(self.n, generator=gen).numpy()
+            return np.arange(start, stop, dtype=np.int64)
+        if self._perm is None or self._perm[0] != self.epoch:
+            seed = derived_seed(self.seed, self.epoch, SHUFFLE_STREAM)
+            self._perm = (self.epoch, Permutation(self.n, seed))
+        return self._perm[1](np.arange(start, stop, dtype=np.int64))
+
+    def order(self) -> np.ndarray:
+        """This epoch's whole order, shape=(n,), int64 (for tests and small ``n``)."""
+        return self.positions(0, self.n)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.order().tolist())
@@ -80,10 +89,9 @@ class ShardedBatches(BatchSampler):
         return full + (rest >= self.world_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = self.sampler.order()  # one array an epoch: the loop below is per batch
         step = self.batch_size * self.world_size
-        for start in range(0, len(order), step):
-            chunk = order[start : start + step]
+        for start in range(0, len(self.sampler), step):
+            chunk = self.sampler.positions(start, start + step)  # one global batch, vectorised
             if len(chunk) < self.world_size:
                 return
             if len(chunk) == step:

@@ -10,7 +10,7 @@ This follows what ``pypianoroll.read(path, resolution=24)`` (pypianoroll 1.0.4,
 * instruments go to LPD-5 tracks by ``tracks.lpd5_family`` and merge by element-wise max;
   velocity-0 notes are dropped.
 
-It differs on purpose where pypianoroll loses or moves notes (the README has the measured
+It differs on purpose where pypianoroll loses or moves notes (docs/data.md has the measured
 effect on Lakh files):
 
 * a beat is one quarter note from tick 0, in integer arithmetic. pretty_midi places beats in
