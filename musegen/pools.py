@@ -16,9 +16,11 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
 from typing import TypeVar
 
 J = TypeVar("J")
@@ -73,7 +75,7 @@ def parallel_map(
         yield from map(fn, jobs)
         return
     chunksize = chunksize or max(1, min(16, len(jobs) // (workers * 8)))
-    chunks = [jobs[i : i + chunksize] for i in range(0, len(jobs), chunksize)]
+    chunks = (jobs[i : i + chunksize] for i in range(0, len(jobs), chunksize))
     # Workers are born ignoring SIGINT (an ignored signal stays ignored across exec, and
     # Python keeps it so), so a Ctrl-C during their start-up cannot print their tracebacks.
     main_thread = threading.current_thread() is threading.main_thread()
@@ -82,12 +84,14 @@ def parallel_map(
         pool = ProcessPoolExecutor(
             workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint
         )
-        futures = [pool.submit(_run_chunk, fn, chunk) for chunk in chunks]
+        # the first window of chunks starts the workers while SIGINT is ignored
+        window = IN_FLIGHT_PER_WORKER * workers
+        first = [pool.submit(_run_chunk, fn, chunk) for chunk in islice(chunks, window)]
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
     try:
-        yield from _results(futures, ordered)
+        yield from _results(pool, fn, first, chunks, ordered)
     except BrokenProcessPool as exc:
         raise RuntimeError(
             "a worker process died (killed, out of memory, or it could not start: a script "
@@ -98,15 +102,42 @@ def parallel_map(
         _stop(pool)
 
 
-def _results(futures: list[Future], ordered: bool) -> Iterator:
+IN_FLIGHT_PER_WORKER = 4
+"""Chunks submitted ahead of the consumer, per worker: enough to keep every worker busy."""
+
+
+def _results(
+    pool: ProcessPoolExecutor,
+    fn: Callable,
+    first: list[Future],
+    rest: Iterator[Sequence],
+    ordered: bool,
+) -> Iterator:
+    """The results of ``first`` and then of ``rest``'s chunks, each submitted as one is taken.
+
+    Submitting every chunk at once would keep every result until the consumer reached it,
+    and every consumed one too while the list of futures lived: on LPD-5 the whole dataset's
+    notes (1.6 GB for 21,425 songs). Here only the window's results are held.
+    """
+
+    def submit() -> Future | None:
+        chunk = next(rest, None)
+        return None if chunk is None else pool.submit(_run_chunk, fn, chunk)
+
     if ordered:
-        for future in futures:
-            yield from future.result()
+        queue = deque(first)
+        while queue:
+            result = queue.popleft().result()
+            if (future := submit()) is not None:
+                queue.append(future)
+            yield from result
         return
-    pending = set(futures)
+    pending = set(first)
     while pending:
         done, pending = wait(pending, return_when=FIRST_COMPLETED)
         for future in done:
+            if (new := submit()) is not None:
+                pending.add(new)
             yield from future.result()
 
 

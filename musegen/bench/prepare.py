@@ -33,21 +33,27 @@ CLEANSED = 21_425
 SMALL = 2_000
 
 
-def _tree_rss(proc) -> int:  # psutil.Process
+def _tree_rss(proc) -> tuple[int, int]:  # psutil.Process
+    """Resident bytes of ``proc`` and its children: all, and their own (anonymous) part.
+
+    The own part leaves out pages of mapped files (psutil's ``shared``: RssFile + RssShmem on
+    Linux), such as the cache being written, which the system can write back and drop."""
     import psutil
 
-    total = 0
+    total = own = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            info = p.memory_info()
         except psutil.Error:  # a worker that just ended
-            pass
-    return total
+            continue
+        total += info.rss
+        own += info.rss - getattr(info, "shared", 0)
+    return total, own
 
 
-def measured(args: list[str]) -> tuple[dict, float, int]:
+def measured(args: list[str]) -> tuple[dict, float, tuple[int, int]]:
     """Run ``python -m musegen.bench.prepare --child ...``; return its JSON, wall seconds and
-    the peak resident bytes of its process tree."""
+    the peak resident bytes of its process tree, all and its own (anonymous) part."""
     import psutil
 
     start = time.perf_counter()
@@ -57,10 +63,11 @@ def measured(args: list[str]) -> tuple[dict, float, int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    proc, peak = psutil.Process(child.pid), 0
+    proc, peak, peak_own = psutil.Process(child.pid), 0, 0
     while child.poll() is None:
         try:
-            peak = max(peak, _tree_rss(proc))
+            total, own = _tree_rss(proc)
+            peak, peak_own = max(peak, total), max(peak_own, own)
         except psutil.Error:
             pass
         time.sleep(0.05)
@@ -68,7 +75,7 @@ def measured(args: list[str]) -> tuple[dict, float, int]:
     out, err = child.communicate()
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1]), seconds, peak
+    return json.loads(out.strip().splitlines()[-1]), seconds, (peak, peak_own)
 
 
 def _dm(root: str, data_dir: str, max_songs: int | None, workers: int | None):
@@ -133,12 +140,13 @@ def _size(work: Path, tree: Path, songs: int, total: int, workers: int | None) -
         common += ["--max-songs", str(songs)]
     if workers:
         common += ["--workers", str(workers)]
-    built, seconds, peak = measured(["--child", "prepare", *common])
-    again, _, restart_peak = measured(["--child", "first-batch", *common])
+    built, seconds, (peak, peak_own) = measured(["--child", "prepare", *common])
+    again, _, (restart_peak, _) = measured(["--child", "first-batch", *common])
     return {
         "songs": songs,
         "seconds": seconds,
         "peak_bytes": peak,
+        "peak_own_bytes": peak_own,
         "cache_bytes": built["cache_bytes"],
         "windows": built["summary"]["train"]["windows"],
         "first_batch_s": again["first_batch_s"],
@@ -197,6 +205,7 @@ def run(argv: list[str] | None = None) -> list[Row]:
     t_all, t_one = _inspect(tree, cores), _inspect(tree, 1)
     print(f"  inspect: {t_all:.1f} s on {cores} processes, {t_one:.1f} s on one", flush=True)
     mb = 2**20
+    own_full = _extrapolate(small, big, "peak_own_bytes", FULL)
     n, s = f"{args.songs:,}", f"{args.small:,}"
     base = f"{s} songs"
     return [
@@ -229,6 +238,17 @@ def run(argv: list[str] | None = None) -> list[Row]:
             base,
             target="< 2048 MB",
             note="the process and its build workers, sampled every 50 ms",
+        ),
+        Row(
+            "prepare",
+            "... of which their own (anonymous) memory, at its peak",
+            "MB",
+            big["peak_own_bytes"] / mb,
+            f"{n} songs",
+            small["peak_own_bytes"] / mb,
+            base,
+            note="without the pages of mapped files (the cache being written, the npz read); "
+            f"extrapolated to lpd_5_full: {own_full / mb:,.0f} MB",
         ),
         Row(
             "prepare",
