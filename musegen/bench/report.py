@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from musegen.atomic import write_bytes_atomic
+from musegen.run_record import provenance
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,6 @@ def machine() -> dict:
 
 def _commit() -> str | None:
     """The run records' rule (``run_record.provenance``): ``+dirty`` with uncommitted changes."""
-    from musegen.run_record import provenance
-
     commit = provenance()["commit"]
     return None if commit == "unknown" else commit
 

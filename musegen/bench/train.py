@@ -3,7 +3,7 @@
 Prints, for each backbone at its default size (conf/model/*.yaml):
 
 * training throughput in predicted notes per second, for ``task.target=all`` (every position
-  of a window is a prediction) and ``task.target=last`` (one per window; the paper's);
+  of a window is a prediction) and ``task.target=last`` (one per window; TensorFlow's tutorial's);
 * the Lightning task's time per step over a plain PyTorch loop (same network, loss, Adam,
   gradient clipping, batches), measured alternately in the same run: the ratio is the
   task's overhead.
@@ -201,7 +201,7 @@ def run(argv: list[str] | None = None) -> list[Row]:
             ),
             Row(
                 "train",
-                f"{model}: predicted notes per second (target=all vs the paper's last)",
+                f"{model}: predicted notes per second (target=all vs the tutorial's last)",
                 "notes/s",
                 b * t / lb.best,
                 "task.target=all",

@@ -2,7 +2,7 @@
 
 Incremental decoding feeds each sampled note back with the recurrent state of the previous
 call, so every generated note costs one step of the network: O(1) work per note, whatever
-the window. TensorFlow's music-generation tutorial (which the paper follows) instead re-runs
+the window. TensorFlow's music-generation tutorial (whose losses the paper reports) instead re-runs
 the whole last ``seq_len`` notes at every step (``mode="window"``): O(seq_len) per note; it
 is kept as the baseline of ``make bench`` and for networks that must see exactly a window.
 

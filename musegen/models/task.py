@@ -3,7 +3,7 @@
 Batches are dicts of ``(B, seq_len + 1)`` tensors (``musegen.data.windows``). The shift into
 inputs and targets happens in ``teacher_forcing`` and nowhere else. Two training targets:
 
-* ``target="last"``: TensorFlow's tutorial's, which the paper follows; only the note after
+* ``target="last"``: TensorFlow's tutorial's, whose losses the paper reports; only the note after
   each window is predicted;
 * ``target="all"``: teacher forcing at every position, so each forward pass learns from
   ``seq_len`` predictions instead of one.
@@ -225,7 +225,7 @@ class NextNoteTask(L.LightningModule):
 
     @staticmethod
     def _last(h: torch.Tensor, targets: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """The tutorial's target (the paper's): the note after the full window only."""
+        """The tutorial's target: the note after the full window only."""
         return h[:, -1:], {k: v[:, -1:] for k, v in targets.items()}  # (B, 1, H), (B, 1)
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
