@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from musegen.atomic import write_bytes_atomic
-from musegen.run_record import provenance
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,13 @@ def machine() -> dict:
 
 
 def _commit() -> str | None:
-    """The run records' rule (``run_record.provenance``): ``+dirty`` with uncommitted changes."""
+    """The run records' rule (``run_record.provenance``): ``+dirty`` with uncommitted changes.
+
+    Imported here, not at the top, for weight, not a cycle: run_record imports Lightning,
+    and this module is imported by ``bench.prepare``, whose spawned build workers import it
+    again; at the top it added about 0.7 GB to the preparation's measured peak."""
+    from musegen.run_record import provenance
+
     commit = provenance()["commit"]
     return None if commit == "unknown" else commit
 
