@@ -4,18 +4,29 @@ VENV ?= .venv
 PYTHON ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 # Pinned CPU wheel on this project's machines; set TORCH=torch to take your platform's build.
 TORCH ?= torch==2.13.0
+# The default audio synthesizer, installed without its pyaudio dependency (live playback
+# only; it fails to build without PortAudio's headers): render/audio.py.
+TINYSOUNDFONT ?= tinysoundfont==0.3.7
+# Debian packages of `make system-deps`: Chromium for the listening-page test.
+SYSTEM_PACKAGES ?= chromium
+SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train compare compare-lakh data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
+.PHONY: help system-deps install train compare compare-lakh data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+
+system-deps: ## Debian packages the tests use: Chromium (the listening page); needs root or sudo
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES)
 
 install: ## create .venv (unless a virtualenv is active) and install musegen with dev tools
 	@if [ -z "$(VIRTUAL_ENV)" ] && [ ! -x "$(VENV)/bin/python" ]; then python3 -m venv $(VENV); fi
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install "$(TORCH)"
+	$(PYTHON) -m pip install --no-deps "$(TINYSOUNDFONT)"
 	$(PYTHON) -m pip install -e ".[dev,audio]"
 
 train: ## train the default model (lstm_gru on the Bach chorales); extra overrides in ARGS="..."

@@ -15,28 +15,38 @@ import hydra
 from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale
-from musegen.config_checks import check_missing, integer, require
+from musegen.config_checks import ConfigError, check_missing
 from musegen.errors import reported
 from musegen.evaluation.callback import EvaluateAfterTest
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
 from musegen.models.checkpoint import load_task
 
+SETTINGS = (
+    "max_songs",
+    "primer_len",
+    "max_notes",
+    "scratch_samples",
+    "scratch_bars",
+    "reference_samples",
+    "num_samples",
+    "audio",
+    "synth",
+    "audio_format",
+    "seed",
+)
+"""The keys of conf/evaluation/default.yaml, composed into this command's config."""
+
 
 def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     """``python -m musegen.evaluate``'s work, on a composed config; returns the report."""
     check_missing(cfg)
-    for key in ("max_songs", "max_notes"):
-        require(cfg, key, integer(1), "an integer >= 1")
-    require(cfg, "num_samples", integer(0), "an integer >= 0")
-    evaluation = EvaluateAfterTest(
-        out_dir=check_writable(cfg.out_dir, "out_dir"),
-        max_songs=cfg.max_songs,
-        max_notes=cfg.max_notes,
-        num_samples=cfg.num_samples,
-        audio=cfg.audio,
-        seed=cfg.seed,
-        sampling=cfg.sampling,
-    )
+    settings = {key: cfg[key] for key in SETTINGS}
+    try:
+        evaluation = EvaluateAfterTest(
+            out_dir=check_writable(cfg.out_dir, "out_dir"), sampling=cfg.sampling, **settings
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     clean_stale(evaluation.out_dir, recursive=True)
     device = str(cfg.get("device", "cpu"))
     run = load_run(cfg.ckpt_path, device=device)

@@ -1,7 +1,7 @@
 """Sample new music from a trained checkpoint: ``python -m musegen.generate ckpt_path=...``.
 
 Every sample is written to ``out_dir`` as MIDI, LPD-5 npz, a pianoroll PNG (primer shaded)
-and, with FluidSynth, a WAV; ``generation.json`` lists them with the settings. Every input is
+and a WAV (``render.audio``); ``generation.json`` lists them with the settings. Every input is
 checked before anything is written, and each sample's files appear together or not at all.
 """
 
@@ -32,6 +32,7 @@ from musegen.generation.runs import (
     main_with_data_overrides,
 )
 from musegen.generation.sampling import Sampling
+from musegen.render.audio import SYNTHS
 from musegen.render.outputs import write_sample
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def check_settings(cfg: DictConfig) -> DecodeOptions:
         require(cfg, key, integer(1), "an integer >= 1")
     require(cfg, "mode", lambda v: v in MODES, f"one of {', '.join(MODES)}")
     require(cfg, "seed", integer(0), "an integer >= 0")
+    require(cfg, "synth", lambda v: v in SYNTHS, f"one of {', '.join(SYNTHS)}")
     return DecodeOptions(
         sampling=Sampling.from_config(cfg.sampling), seed=int(cfg.seed), mode=str(cfg.mode)
     )
@@ -104,6 +106,7 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
             primer_len=len(primer),
             tempo=float(cfg.tempo),
             audio=bool(cfg.audio),
+            synth=str(cfg.synth),
             track_ids=run.track_ids,
             title=f"{run.model_name} sample {i}",
         )

@@ -12,6 +12,7 @@ import pytest
 from musegen.compare import compare
 from musegen.compare.runs import read_curve
 from tests.conftest import run_cli, small
+from tests.test_page import assert_page_works
 
 BUDGET = 100_000
 
@@ -161,3 +162,20 @@ def test_the_table_goes_to_wandb_offline(sweep: Path, tmp_path: Path) -> None:
     assert len(tables) == 1
     table = json.loads(tables[0].read_text())
     assert len(table["data"]) == 5 and "test/pitch_loss_mean" in table["columns"]
+
+
+def test_the_comparison_has_the_overlap_and_a_listening_page(sweep: Path) -> None:
+    """comparison.md leads with the evaluation's summary (every row's mean OA beside the
+    controls'), and index.html plays each row's samples beside the real music, from the
+    copies in listen/ (the page stands alone without the runs)."""
+    md = (sweep / "comparison.md").read_text()
+    overlap = md.split("## Distribution overlap with real music")[1].split("\n## ")[0]
+    for row in ("model=gru", "*real vs real*", "*key broken*", "*unigram*", "*repeat primer*"):
+        assert row in overlap, row
+    assert "Share of notes outside the real pitch range" in md
+    listen = sweep / "listen"
+    assert (listen / "real_continuation_000.ogg").is_file()
+    assert (listen / "real_scratch_000.png").is_file()
+    oggs = sorted(p.name for p in listen.glob("model_*_continuation_000.ogg"))
+    assert len(oggs) == 4, oggs  # one per backbone row
+    assert_page_works(sweep / "index.html", min_audio=10)  # 2 real + 4 rows x 2 kinds

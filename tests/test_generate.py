@@ -232,20 +232,31 @@ def test_evaluate_writes_the_report(ckpt: Path, session_data_dir: Path, tmp_path
         f"hydra.run.dir={out}",
         "max_songs=6",
         "max_notes=48",
+        "scratch_samples=6",
+        "scratch_bars=2",
+        "reference_samples=12",
         "num_samples=1",
         "audio=false",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((out / "evaluation.json").read_text())
+    text = (out / "evaluation.json").read_text()
+    assert "NaN" not in text  # strict JSON: null where a value is undefined
+    report = json.loads(text)
     assert {"lstm_gru", "real vs real", "unigram", "uniform random", "repeat primer"} <= set(
         report["similarity"]
     )
-    for row in report["similarity"].values():
-        assert set(row["mean"]) == {"pitch", "pitch_class", "pitch_class_ti", "step", "duration"}
-    assert "test/pitch_loss" in report["test"]
-    assert {"real test", "lstm_gru"} <= set(report["metrics"]["pitch_entropy"])
-    assert (out / "evaluation.md").read_text().startswith("# Evaluation of lstm_gru")
-    assert np.isfinite(report["similarity"]["real vs real"]["mean"]["pitch"])
+    assert "test/note_nll" in report["test"] and "test/pitch_loss" in report["test"]
+    # one track: no scrambled row; from scratch: no primer to repeat
+    for kind, rows in (("continuation", 6), ("scratch", 5)):
+        scored = report["kinds"][kind]
+        assert len(scored["overlap"]) == rows
+        model = scored["overlap"]["lstm_gru"]["mean"]
+        # the model's own summary is a number in [0, 1] with its spread, not a NaN or null
+        assert 0.0 <= model["oa"] <= 1.0 and model["oa_std"] >= 0.0, model
+        assert scored["tracks"]["share/Piano"]["lstm_gru"]["mean"] == 1.0  # a Piano model
+    md = (out / "evaluation.md").read_text()
+    assert md.startswith("# Evaluation of lstm_gru") and "mean OA" in md and "**Piano**" in md
+    assert (out / "index.html").is_file()
 
 
 def test_training_ends_with_the_evaluation(ckpt: Path) -> None:
@@ -253,11 +264,15 @@ def test_training_ends_with_the_evaluation(ckpt: Path) -> None:
     run_dir = ckpt.parent.parent
     report = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
     assert "real vs real" in report["similarity"] and report["samples"]
-    assert (run_dir / "evaluation" / "samples" / "eval_000.mid").is_file()
+    samples = run_dir / "evaluation" / "samples"
+    for stem in ("continuation_000", "real_continuation_000", "scratch_000", "real_scratch_000"):
+        assert (samples / f"{stem}.mid").is_file() and (samples / f"{stem}.wav").is_file()
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert "eval/sim_pitch" in metrics and "eval/sim_pitch/uniform_random" in metrics
+    for key in ("eval/oa", "eval/oa/real_vs_real", "eval/scratch/oa", "eval/sim_pitch"):
+        assert key in metrics, key
+    assert metrics["eval/oa/real_vs_real"] > metrics["eval/oa/uniform_random"]
     header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert "eval/sim_pitch" in header and "eval/pitch_entropy/real" in header
+    assert "eval/oa" in header and "eval/out_of_range/Piano/real_vs_real" in header
 
 
 def test_wandb_offline_run_gets_metrics_and_pianorolls(

@@ -324,13 +324,16 @@ def test_evaluate_on_a_whole_other_folder(tiny_ckpt: Path, lmd_lpd5: Path, tmp_p
         f"paths.data_dir={tmp_path / 'data'}",
         "max_songs=4",
         "max_notes=32",
+        "scratch_samples=4",
+        "scratch_bars=2",
+        "reference_samples=8",
         "num_samples=0",
         f"out_dir={out}",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "evaluation.json").read_text())
-    assert report["songs"] == 4 and report["unigram_source"] == "test"
+    assert report["songs"] == 4 and report["reference"] == "test"
     assert report["test"]["test/pitch_loss"] > 0
     entry = next(p for p in (tmp_path / "data" / "cache").iterdir() if not p.name.startswith("."))
     meta = json.loads((entry / "meta.json").read_text())

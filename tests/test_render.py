@@ -23,7 +23,7 @@ from musegen.metrics.references import UnigramSampler
 from musegen.render import audio as A
 from musegen.render import outputs
 from musegen.render.pianoroll_png import plot_pianoroll
-from tests.conftest import LPD5_FILE, need
+from tests.conftest import LMD_MIDI, LPD5_FILE, need
 
 PRIMER = 120
 
@@ -122,8 +122,8 @@ def test_audio_skipped_once_with_the_reason(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(A, "audio_unavailable", lambda: "no libfluidsynth (test)")
-    monkeypatch.setattr(A, "_skip_logged", False)
+    monkeypatch.setattr(A, "audio_unavailable", lambda synth="": "no synthesizer (test)")
+    monkeypatch.setattr(A, "_skipped", set())
     (tmp_path / "song0.wav").write_bytes(b"stale")  # from an earlier run
     with caplog.at_level(logging.WARNING, logger="musegen.render.audio"):
         files = outputs.write_sample(real_sample, tmp_path, "song0", PRIMER)
@@ -131,29 +131,75 @@ def test_audio_skipped_once_with_the_reason(
     assert "wav" not in files
     assert not (tmp_path / "song0.wav").exists() and not (tmp_path / "again.wav").exists()
     skipped = [r.getMessage() for r in caplog.records if "audio skipped" in r.getMessage()]
-    assert skipped == ["audio skipped: no libfluidsynth (test)"]
+    assert skipped == ["audio skipped: no synthesizer (test)"]
 
 
-def test_audio_unavailable_names_what_to_install() -> None:
-    """Without pyfluidsynth's library, the reason says how to install it."""
+@pytest.mark.parametrize(
+    ("synth", "module", "advice"),
+    [
+        ("tinysoundfont", "tinysoundfont", "make install"),
+        ("fluidsynth", "fluidsynth", "apt-get install libfluidsynth3"),
+    ],
+)
+def test_audio_unavailable_names_what_to_install(synth: str, module: str, advice: str) -> None:
+    """Without the synthesizer's module, the reason says how to install it."""
     code = (
-        "import sys; sys.modules['fluidsynth'] = None; "
-        "from musegen.render.audio import audio_unavailable; print(audio_unavailable())"
+        f"import sys; sys.modules[{module!r}] = None; "
+        f"from musegen.render.audio import audio_unavailable; print(audio_unavailable({synth!r}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert "apt-get install libfluidsynth3" in out and "musegen[audio]" in out
+    assert advice in out
 
 
-def test_audio_is_available_exactly_when_the_library_is_installed() -> None:
-    has_library = ctypes.util.find_library("fluidsynth") is not None
-    assert (A.audio_unavailable() is None) == has_library
+def test_fluidsynth_is_available_exactly_when_both_of_its_parts_are() -> None:
+    """FluidSynth needs Debian's library and PyPI's bindings; either alone is not audio."""
+    import importlib.util
+
+    parts = ctypes.util.find_library("fluidsynth") is not None and (
+        importlib.util.find_spec("fluidsynth") is not None
+    )
+    assert (A.audio_unavailable("fluidsynth") is None) == parts
 
 
-def test_wav_written_with_fluidsynth(real_sample: np.ndarray, tmp_path: Path) -> None:
-    if A.audio_unavailable() is not None:
-        pytest.skip(f"FluidSynth absent here: {A.audio_unavailable()}")
+def _one_note_midi(path: Path, pitch: int, program: int, is_drum: bool, start: float) -> Path:
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
+    inst.notes.append(pretty_midi.Note(velocity=100, pitch=pitch, start=start, end=start + 1.0))
+    midi.instruments.append(inst)
+    midi.write(str(path))
+    return path
+
+
+def test_tinysoundfont_renders_after_make_install_alone(tmp_path: Path) -> None:
+    """The default synthesizer needs no system package: it must render here, not skip."""
+    assert A.audio_unavailable("tinysoundfont") is None
+    rate = 22050
+    # A4 (440 Hz) on a piano, starting at 0.5 s: silence before, its pitch after
+    audio = A.render_tinysoundfont(_one_note_midi(tmp_path / "a4.mid", 69, 0, False, 0.5), rate)
+    assert audio.size == round(1.5 * rate) + round(A.RELEASE_S * rate)  # note end + release
+    assert np.abs(audio[: int(0.45 * rate)]).max() == 0.0
+    tone = audio[int(0.6 * rate) : int(1.4 * rate)]
+    spectrum = np.abs(np.fft.rfft(tone * np.hanning(tone.size)))
+    peak_hz = np.argmax(spectrum) * rate / tone.size
+    assert abs(peak_hz - 440.0) < 5.0, peak_hz
+    # a drum hit (kick, key 36, on channel 10) sounds too: the drum kit is loaded
+    drums = A.render_tinysoundfont(_one_note_midi(tmp_path / "kick.mid", 36, 0, True, 0.0), rate)
+    assert np.abs(drums).max() > 0.01
+
+
+def test_a_lakh_file_with_17_programs_renders(tmp_path: Path) -> None:
+    """More programs than MIDI has channels: channels are shared, nothing is dropped."""
+    path = need(LMD_MIDI / "00a477426002d2915a74be3e7e6edc04.mid")
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert len({i.program for i in midi.instruments if not i.is_drum}) > 15
+    audio = A.render_tinysoundfont(path, 8000)
+    assert audio.size == round(midi.get_end_time() * 8000) + round(A.RELEASE_S * 8000)
+    assert np.abs(audio).max() > 0.01
+
+
+def test_wav_of_a_real_sample(real_sample: np.ndarray, tmp_path: Path) -> None:
     short = real_sample[:150]
     files = outputs.write_sample(short, tmp_path, "song0", 50, audio=True, sample_rate=22050)
     midi_end = pretty_midi.PrettyMIDI(str(files["mid"])).get_end_time()
@@ -161,8 +207,21 @@ def test_wav_written_with_fluidsynth(real_sample: np.ndarray, tmp_path: Path) ->
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
         seconds = wav.getnframes() / wav.getframerate()
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-    assert midi_end <= seconds <= midi_end + 3  # FluidSynth adds the release tail
+    assert seconds == pytest.approx(midi_end + A.RELEASE_S, abs=0.01)
     assert np.abs(pcm).max() == round(A.PEAK * 32767)  # peak-normalised, not silent
+
+
+def test_wav_written_with_fluidsynth(real_sample: np.ndarray, tmp_path: Path) -> None:
+    if A.audio_unavailable("fluidsynth") is not None:
+        pytest.skip(f"FluidSynth (optional) absent here: {A.audio_unavailable('fluidsynth')}")
+    short = real_sample[:150]
+    files = outputs.write_sample(
+        short, tmp_path, "song0", 50, audio=True, sample_rate=22050, synth="fluidsynth"
+    )
+    midi_end = pretty_midi.PrettyMIDI(str(files["mid"])).get_end_time()
+    with wave.open(str(files["wav"])) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    assert midi_end <= seconds <= midi_end + 3  # FluidSynth adds the release tail
 
 
 def test_write_wav_silence_and_scale(tmp_path: Path) -> None:

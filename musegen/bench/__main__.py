@@ -16,7 +16,7 @@ from pathlib import Path
 
 from musegen.bench.report import Row, write_report
 
-BENCHMARKS = ("data", "train", "generate", "prepare")
+BENCHMARKS = ("data", "train", "generate", "test_pass", "audio", "prepare")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``python -m musegen.compare PATH... [--out DIR]``: one comparison of the runs under PATHs.
 
 PATH is a multirun folder (its numbered jobs are the runs), a folder of runs, or run folders
-themselves. The output goes into the single PATH given, or ``--out``. A run that did not
-finish is listed as failed with its last error line; it never stops the report.
+themselves. The output goes into the single PATH given, or ``--out``: ``comparison.md`` and
+``.csv``, the plots, and ``index.html``, a listening page with each row's samples. A run
+that did not finish is listed as failed with its last error line; it never stops the report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musegen.atomic import check_writable
+from musegen.compare.page import write_comparison_page
 from musegen.compare.plots import metric_bars, val_loss_plot
 from musegen.compare.report import comparison_csv, comparison_markdown, write_text
 from musegen.compare.runs import find_runs, read_run
@@ -66,9 +68,9 @@ def compare(
             files[name] = out / name
             plots.append(name)
     files["comparison.csv"] = write_text(out / "comparison.csv", comparison_csv(keys, groups))
-    files["comparison.md"] = write_text(
-        out / "comparison.md", comparison_markdown(keys, groups, title, plots, command, paper)
-    )
+    markdown = comparison_markdown(keys, groups, title, plots, command, paper)
+    files["comparison.md"] = write_text(out / "comparison.md", markdown)
+    files["index.html"] = write_comparison_page(groups, out, title, markdown)
     return Comparison(keys, groups, files)
 
 

@@ -16,12 +16,15 @@ from musegen.atomic import atomic_path
 from musegen.compare.table import Group
 
 BAR_METRICS = (
+    ("test/note_nll", "test note NLL (nats)"),
     ("test/pitch_loss", "test pitch CE (nats)"),
     ("test/step_loss", "test step loss"),
     ("test/duration_loss", "test duration loss"),
-    ("eval/sim_pitch", "pitch similarity"),
-    ("eval/sim_step", "step similarity"),
-    ("eval/sim_duration", "duration similarity"),
+    ("eval/oa", "mean OA, continuations"),
+    ("eval/scratch/oa", "mean OA, from scratch"),
+    ("eval/sim_pitch", "pitch similarity (paper's)"),
+    ("eval/sim_step", "step similarity (paper's)"),
+    ("eval/sim_duration", "duration similarity (paper's)"),
 )
 
 

@@ -27,6 +27,7 @@ IGNORED_PREFIXES = ("hydra.", "paths.", "logger", "extras.", "trainer.enable_pro
 
 LOSS_COLUMNS = (
     ("n_params", "parameters", "{:,.0f}"),
+    ("test/note_nll", "note NLL", "{:.4f}"),
     ("test/loss", "test loss", "{:.4f}"),
     ("test/pitch_loss", "pitch", "{:.4f}"),
     ("test/step_loss", "step", "{:.4f}"),
@@ -44,6 +45,15 @@ LOSS_COLUMNS = (
 
 SIMILARITY_FEATURES = ("pitch", "pitch_class", "pitch_class_ti", "step", "duration")
 REFERENCE_ROWS = ("real_vs_real", "unigram", "uniform_random", "repeat_primer")
+CONTROL_KEYS = (
+    "real_vs_real",
+    "scrambled_instruments",
+    "key_broken",
+    "unigram",
+    "uniform_random",
+    "repeat_primer",
+)
+"""The evaluation's control rows (``evaluation.samples.CONTROL_ROWS``) as key suffixes."""
 
 
 @dataclass

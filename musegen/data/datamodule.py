@@ -22,9 +22,11 @@ from musegen.data.note_timing import model_track_lut
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
 from musegen.data.tracks import LPD5_TRACKS, track_ids
-from musegen.data.windows import NoteWindows, collate_batch
+from musegen.data.windows import NoteWindows, SongWindows, collate_batch
 
 log = logging.getLogger(__name__)
+
+TEST_PASSES = ("song", "window")
 
 
 class NoteDataModule(L.LightningDataModule):
@@ -53,7 +55,17 @@ class NoteDataModule(L.LightningDataModule):
     genres, labels, label_source
         Keep only songs that LPD's ``label_source`` lists under one of ``genres``.
     window_stride, eval_stride : int
-        Hop between training windows, and between val/test windows (default: same).
+        Hop between training windows, and between val/test windows of the ``window`` pass
+        (default: same).
+    test_pass : {"song", "window"}
+        How validation and test score a song. ``song``: every note once, in windows of
+        ``seq_len`` notes that re-read ``eval_context`` notes each (``SongWindows``: about 2
+        network steps per scored note). ``window``: TensorFlow's tutorial's, whose losses the
+        paper reports: every window of ``seq_len`` notes, the note after it scored
+        (``seq_len`` steps per scored note).
+    eval_context : int, optional
+        Notes of context each ``song`` window re-reads before the notes it scores (default
+        ``seq_len // 2``).
     seed : int, optional
         Seeds the training order of every epoch (``musegen.data.batches``); None: a random
         seed drawn from torch's generator (which ``seed_everything`` seeds).
@@ -86,6 +98,8 @@ class NoteDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         progress: bool = True,
         seed: int | None = None,
+        test_pass: str = "song",
+        eval_context: int | None = None,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -99,6 +113,15 @@ class NoteDataModule(L.LightningDataModule):
         ):
             if not isinstance(value, int) or value < low:
                 raise ValueError(f"data.{key} must be an integer >= {low}, got {value!r}")
+        if test_pass not in TEST_PASSES:
+            raise ValueError(f"data.test_pass: {test_pass!r} is not one of {list(TEST_PASSES)}")
+        self.test_pass = test_pass
+        self.eval_context = seq_len // 2 if eval_context is None else eval_context
+        if not isinstance(self.eval_context, int) or not 0 <= self.eval_context < seq_len:
+            raise ValueError(
+                f"data.eval_context must be an integer in [0, data.seq_len={seq_len}), "
+                f"got {eval_context!r}"
+            )
         if eval_stride is not None and eval_stride < 1:
             raise ValueError(f"data.eval_stride must be >= 1, got {eval_stride!r}")
         if max_songs is not None and max_songs < 1:
@@ -186,7 +209,12 @@ class NoteDataModule(L.LightningDataModule):
             stride = self.window_stride if name == "train" else self.eval_stride
             self.splits[name] = split
             shift = self.transpose if name == "train" else 0  # val/test: the music as it is
-            self.windows[name] = NoteWindows(split, length, stride, self.track_lut, shift)
+            if name != "train" and self.test_pass == "song":
+                self.windows[name] = SongWindows(
+                    split, self.seq_len, self.eval_context, self.track_lut
+                )
+            else:
+                self.windows[name] = NoteWindows(split, length, stride, self.track_lut, shift)
         log.info("data: %s", self.summary())
         if stage in (None, "fit") and len(self.windows["train"]) == 0:
             n_train = self.splits["train"].n_songs

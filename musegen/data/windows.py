@@ -121,3 +121,78 @@ def transposed(pitch: torch.Tensor, pitched: torch.Tensor, k: int) -> torch.Tens
 def collate_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Identity collate: ``__getitems__`` already returns a whole batch."""
     return batch
+
+
+class SongWindows(Dataset):
+    """Every note of every song scored once: windows that follow each other through a song.
+
+    The tutorial's test pass (``NoteWindows`` with stride 1, the note after each window
+    scored) runs the network over ``length`` notes for every note it scores. Here window
+    ``k`` of a song starts ``k * (length - context)`` notes in, so each window re-reads the
+    ``context`` notes before the ones it scores and scores the next ``length - context``: the
+    network runs ``length / (length - context)`` steps per scored note (2 at the default
+    ``context = length // 2``) instead of ``length``. Every note from a song's second on is
+    scored exactly once, from ``context`` to ``length`` notes of context (the first window's
+    notes from fewer: all the song has), as generation feeds the network (``decode``). The
+    last window of a song ends at its last note; a song shorter than a window is padded.
+
+    Batches are the dict of ``NoteWindows`` (``length + 1`` notes) plus ``score``, bool of
+    shape ``(B, length)``: whether the prediction at input position ``j`` (of note
+    ``j + 1``) is scored.
+    """
+
+    def __init__(self, split: NoteSplit, length: int, context: int, track_lut: np.ndarray) -> None:
+        if length < 1:
+            raise ValueError(f"window length must be >= 1, got {length}")
+        if not 0 <= context < length:
+            raise ValueError(
+                f"data.eval_context must be in [0, data.seq_len) = [0, {length}), got {context}"
+            )
+        self.split, self.length, self.hop = split, int(length), int(length - context)
+        self.track_lut = np.asarray(track_lut, dtype=np.int64)
+        n = np.diff(split.offsets)  # (n_songs,) notes per song
+        targets = np.maximum(n - 1, 0)  # notes with a note before them
+        extra = np.maximum(targets - self.length, 0)
+        per_song = np.where(targets > 0, 1 + -(-extra // self.hop), 0)  # windows per song
+        song = np.repeat(np.arange(n.size), per_song)  # (n_windows,)
+        k = np.arange(per_song.sum()) - np.repeat(np.cumsum(per_song) - per_song, per_song)
+        start = np.minimum(k * self.hop, extra[song])  # the last window ends at the song's end
+        self._first = split.offsets[song]  # (W,) the song's first note
+        self._last = split.offsets[song] + n[song] - 1  # (W,) its last note
+        self._start = self._first + start  # (W,) the window's first note
+        # the first note (index in the song) that this window scores: after the previous
+        # window's last target
+        self._new = np.where(k == 0, 1, (k - 1) * self.hop + self.length + 1) + self._first
+        self._span = np.arange(self.length + 1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self._start.size)
+
+    def starts(self, indices: np.ndarray) -> np.ndarray:
+        """First note (index into the split's columns) of each window, shape=(B,)."""
+        return self._start[np.asarray(indices, dtype=np.int64)]
+
+    def scored_notes(self) -> int:
+        """Notes scored by a whole pass: every note of every song but its first."""
+        return int(np.maximum(np.diff(self.split.offsets) - 1, 0).sum())
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        idx = np.asarray(indices, dtype=np.int64)
+        rows = self._start[idx, None] + self._span  # (B, L + 1)
+        target = rows[:, 1:]  # (B, L) the note each position predicts
+        score = (target >= self._new[idx, None]) & (target <= self._last[idx, None])
+        rows = np.minimum(rows, self._last[idx, None])  # padding: the song's last note again
+        cols = self.split.columns
+        batch = {}
+        for name, dtype in FEATURES.items():
+            values = np.asarray(cols[name][rows.ravel()]).reshape(rows.shape)  # (B, L + 1)
+            if name == "track":
+                values = self.track_lut[values]
+            batch[name] = torch.from_numpy(
+                values.astype(np.int64 if dtype == torch.int64 else np.float32, copy=False)
+            )
+        batch["score"] = torch.from_numpy(score)
+        return batch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}

@@ -32,8 +32,9 @@ class EvaluateAfterTest(L.Callback):
         Where ``evaluation.{json,md}`` and ``samples/`` go.
     model_name : str
         The model's row in the report.
-    max_songs, max_notes, num_samples, audio, seed
-        See ``EvaluationSettings``.
+    max_songs, primer_len, max_notes, scratch_samples, scratch_bars, reference_samples,
+    num_samples, audio, synth, audio_format, seed
+        See ``EvaluationSettings`` and ``conf/evaluate.yaml``.
     sampling : mapping, optional
         ``conf/sampling`` (temperature, top_k, top_p).
     """
@@ -43,20 +44,32 @@ class EvaluateAfterTest(L.Callback):
         enabled: bool = True,
         out_dir: str | Path = "evaluation",
         model_name: str = "model",
-        max_songs: int = 32,
+        max_songs: int = 64,
+        primer_len: int = 25,
         max_notes: int = 256,
+        scratch_samples: int = 64,
+        scratch_bars: int = 16,
+        reference_samples: int = 128,
         num_samples: int = 2,
         audio: bool = True,
+        synth: str = "tinysoundfont",
+        audio_format: str = "wav",
         seed: int = 0,
         sampling: Mapping[str, Any] | None = None,
     ) -> None:
         self.enabled, self.out_dir, self.model_name = bool(enabled), Path(out_dir), model_name
         self.settings = EvaluationSettings(
-            max_songs=int(max_songs),
-            max_notes=int(max_notes),
-            num_samples=int(num_samples),
+            max_songs=max_songs,
+            primer_len=primer_len,
+            max_notes=max_notes,
+            scratch_samples=scratch_samples,
+            scratch_bars=scratch_bars,
+            reference_samples=reference_samples,
+            num_samples=num_samples,
             audio=bool(audio),
-            seed=int(seed),
+            synth=str(synth),
+            audio_format=str(audio_format),
+            seed=seed,
             sampling=Sampling.from_config(sampling),
         )
         self.report: dict[str, Any] | None = None
@@ -80,13 +93,13 @@ class EvaluateAfterTest(L.Callback):
         return evaluate_songs(
             net,
             model_track_ids(net.config.get("track_names")),
-            dm.seq_len,
             dm,
             self.out_dir,
             self.settings,
             model_name=self.model_name,
             losses=losses,
             ckpt_path=ckpt_path,
+            resolution=dm.resolution,
         )
 
     def run_metrics(self) -> dict[str, float]:

@@ -19,18 +19,40 @@ log = logging.getLogger(__name__)
 
 
 def report_scalars(report: dict[str, Any]) -> dict[str, float]:
-    """Flat ``eval/...`` scalars of an ``evaluate_run`` report (NaNs dropped)."""
+    """Flat ``eval/...`` scalars of an evaluation report (NaNs and nulls dropped).
+
+    Continuations: ``eval/oa``, ``eval/kl`` (the mean overlap), ``eval/<stat>/<Track>`` (the
+    per-instrument statistics) and ``eval/<metric>`` (MusPy's); pieces from scratch the same
+    under ``eval/scratch/``. A control row adds its name: ``eval/oa/real_vs_real``. Reports
+    written before the overlap existed keep their keys (``eval/sim_pitch``, ...).
+    """
     model = report.get("model")
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
+
+    def suffix(row: str) -> str:
+        return "" if row == model else "/" + row_key(row.removesuffix(" test"))
+
     for row, res in report.get("similarity", {}).items():
-        suffix = "" if row == model else "/" + row_key(row)
         for feature, mean in res["mean"].items():
-            out[f"eval/sim_{feature}{suffix}"] = float(mean)
-    for metric, columns in report.get("metrics", {}).items():
+            out[f"eval/sim_{feature}{suffix(row)}"] = mean
+    for metric, columns in report.get("metrics", {}).items():  # reports before the overlap
         for column, stat in columns.items():
-            suffix = "" if column == model else "/" + row_key(column.removesuffix(" test"))
-            out[f"eval/{metric}{suffix}"] = float(stat["mean"])
-    return {k: v for k, v in out.items() if math.isfinite(v)}
+            out[f"eval/{metric}{suffix(column)}"] = stat["mean"]
+    for kind, scored in report.get("kinds", {}).items():
+        prefix = "eval/" if kind == "continuation" else f"eval/{kind}/"
+        for row, overlap in scored.get("overlap", {}).items():
+            mean = overlap.get("mean") or {}
+            out[f"{prefix}oa{suffix(row)}"] = mean.get("oa")
+            out[f"{prefix}kl{suffix(row)}"] = mean.get("kl")
+        for table in ("tracks", "musical"):
+            for stat, cells in scored.get(table, {}).items():
+                for row, cell in cells.items():
+                    out[f"{prefix}{stat}{suffix(row)}"] = cell.get("mean")
+    return {
+        k: float(v)
+        for k, v in out.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
 
 
 def row_key(row: str) -> str:
@@ -55,7 +77,7 @@ def _log_media(logger: Any, report: dict[str, Any], step: int) -> None:
     images = [s["png"] for s in samples if "png" in s]
     if images:
         logger.log_image(key="samples/pianoroll", images=images, step=step)
-    wavs = [s["wav"] for s in samples if "wav" in s]
+    wavs = [s.get("wav") or s["ogg"] for s in samples if "wav" in s or "ogg" in s]
     if not wavs:
         return
     try:

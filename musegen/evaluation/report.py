@@ -1,14 +1,18 @@
 """The evaluation report of a network on a datamodule's test songs.
 
-Three parts, written to ``evaluation.json`` and ``evaluation.md``:
+Written to ``evaluation.json`` (everything), ``evaluation.md`` (the tables) and
+``index.html`` (the tables with audio and pianorolls of the samples beside the real music):
 
-1. the test losses (``Trainer.test``'s, passed in);
-2. the paper's cosine similarity made precise: each test song is primed with its first
-   ``seq_len`` notes, a continuation as long as the real one (at most ``max_notes``) is
-   generated, and four note histograms of the two are compared (``metrics.similarity``);
-   the same code scores reference rows (real vs real, unigram, uniform random, repeating
-   the primer) so that the number means something;
-3. musical metrics (MusPy's and MuseGAN's) of the generated vs the real continuations.
+1. the test losses (``Trainer.test``'s, passed in): the note NLL and each field's;
+2. for each kind of sample (``samples``: continuations of the test songs, and pieces from
+   scratch), scored against real excerpts of the training songs (``scoring``):
+   per-instrument statistics, the distribution overlap of Yang & Lerch (mean OA over the
+   features; the summary of a model), and MusPy's and MuseGAN's metrics; beside the model,
+   every control row (real vs real, scrambled instruments, key broken, unigram, uniform
+   random, repeat primer), scored by the same code;
+3. the paper's cosine similarity made precise (``metrics.similarity``) with its reference
+   rows, kept because it is the paper's measure, and shown to reward copying: the repeated
+   primer and the unigram sampler score above another real song.
 """
 
 from __future__ import annotations
@@ -24,12 +28,22 @@ import numpy as np
 
 from musegen.atomic import write_bytes_atomic
 from musegen.errors import UserError
-from musegen.generation.continuation import DecodeOptions, continue_primers
+from musegen.evaluation.markdown import (
+    KIND_TITLES,
+    overlap_markdown,
+    summary_markdown,
+    track_markdown,
+)
+from musegen.evaluation.samples import SampleSet, continuation_set, reference_split, scratch_set
+from musegen.evaluation.scoring import score_set
+from musegen.generation.continuation import DecodeOptions
 from musegen.generation.sampling import Sampling
-from musegen.metrics.musical import RHYTHM_METRICS, metrics_table, to_markdown
+from musegen.metrics.musical import to_markdown
 from musegen.metrics.references import reference_rows
 from musegen.metrics.similarity import FEATURES, SimilarityResult, score_continuations
-from musegen.render.outputs import write_sample
+from musegen.render.audio import SYNTHS
+from musegen.render.outputs import AUDIO_FORMATS, write_sample
+from musegen.render.page import Media, write_page
 
 
 class EvaluationError(UserError):
@@ -38,119 +52,264 @@ class EvaluationError(UserError):
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """What is scored and how continuations are drawn."""
+    """What is scored and how samples are drawn (``conf/evaluate.yaml`` documents each)."""
 
-    max_songs: int = 32  # test songs scored (those with more notes than the primer)
+    max_songs: int = 64  # test songs continued (those with more notes than the primer)
+    primer_len: int = 25  # notes of each test song that prime its continuation
     max_notes: int = 256  # continuation notes per song (the real one, capped)
-    num_samples: int = 2  # samples written beside the report (MIDI, npz, PNG, WAV)
-    audio: bool = True  # WAV samples when FluidSynth is installed
+    scratch_samples: int = 64  # pieces generated from scratch
+    scratch_bars: int = 16  # bars of each piece from scratch
+    reference_samples: int = 128  # real excerpts of the training songs: the reference set
+    num_samples: int = 2  # samples of each kind written beside the report, with the real ones
+    audio: bool = True  # WAV samples
+    synth: str = "tinysoundfont"  # their synthesizer (render.audio)
+    audio_format: str = "wav"  # or ogg (results kept in git)
     seed: int = 0
     sampling: Sampling = field(default_factory=Sampling)
+
+    def __post_init__(self) -> None:
+        lows = {"num_samples": 0, "seed": 0, "primer_len": 1}
+        for key in self.__dataclass_fields__:
+            value = getattr(self, key)
+            if key in ("sampling", "audio", "synth", "audio_format"):
+                continue
+            low = lows.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+        if self.audio_format not in AUDIO_FORMATS:
+            raise ValueError(
+                f"audio_format must be one of {list(AUDIO_FORMATS)}, got {self.audio_format!r}"
+            )
+        if self.synth not in SYNTHS:
+            raise ValueError(f"synth must be one of {list(SYNTHS)}, got {self.synth!r}")
+        if self.reference_samples < 3:
+            raise ValueError(
+                f"reference_samples must be >= 3 (the overlap needs distances between "
+                f"reference pieces), got {self.reference_samples}"
+            )
 
 
 def evaluate_songs(
     net: Any,
     track_ids: Sequence[int],
-    seq_len: int,
     dm: Any,
     out_dir: Path,
     settings: EvaluationSettings,
     model_name: str = "model",
     losses: dict[str, float] | None = None,
     ckpt_path: str | None = None,
+    resolution: int = 24,
 ) -> dict[str, Any]:
-    """Score ``net`` on ``dm``'s test split; write evaluation.{json,md} and samples.
+    """Score ``net`` on ``dm``'s test split; write the report files and the samples.
 
-    ``dm`` is set up for testing (``splits``); the unigram reference draws from its
-    training notes, or from the test notes when there are none (``data.split=test``).
+    ``dm`` is set up for testing (``splits``). The reference set and the random controls
+    come from its training notes, or from the validation or test notes when there are none
+    (``data.split=test``; the report says which).
     """
-    split = dm.splits["test"]
-    usable = np.flatnonzero(np.diff(split.offsets) > seq_len)[: settings.max_songs]
-    if usable.size == 0:
-        raise EvaluationError(f"no test song has more than {seq_len} notes to evaluate on")
-    songs = [split.song(int(i)) for i in usable]
-    primers = [s[:seq_len] for s in songs]
-    real = [s[seq_len : seq_len + settings.max_notes] for s in songs]
-    options = DecodeOptions(sampling=settings.sampling, seed=settings.seed, seq_len=seq_len)
-    generated = continue_primers(net, primers, max(len(r) for r in real), track_ids, options)
-    generated = [g[: len(r)] for g, r in zip(generated, real, strict=True)]
+    bar_steps = 4 * resolution
+    options = DecodeOptions(sampling=settings.sampling, seed=settings.seed, resolution=resolution)
+    track_ids = list(track_ids)
+    try:
+        sets = {
+            "continuation": continuation_set(
+                net, dm, track_ids, settings, options, model_name, bar_steps
+            ),
+            "scratch": scratch_set(net, dm, track_ids, settings, options, model_name, bar_steps),
+        }
+    except ValueError as err:
+        raise EvaluationError(f"cannot evaluate on these test songs: {err}") from None
+    scored = {kind: score_set(s, track_ids, settings.seed, resolution) for kind, s in sets.items()}
+    similarity = paper_similarity(sets["continuation"], dm, track_ids, settings, model_name)
+    report = {
+        "ckpt_path": None if ckpt_path is None else str(ckpt_path),
+        "model": model_name,
+        "track_ids": track_ids,
+        "settings": {
+            k: getattr(settings, k) for k in settings.__dataclass_fields__ if k != "sampling"
+        },
+        "primer_len": settings.primer_len,
+        "songs": len(sets["continuation"].primers),
+        "reference": reference_split(dm)[1],
+        "seed": settings.seed,
+        "sampling": settings.sampling.to_dict(),
+        "test": dict(losses or {}),  # keys as in training: "test/note_nll", ...
+        "kinds": scored,
+        "similarity": {name: res.to_dict() for name, res in similarity.items()},
+        "samples": write_samples(sets, out_dir / "samples", settings, track_ids, model_name),
+    }
+    write_report(report, similarity, out_dir)
+    return report
 
+
+def paper_similarity(
+    continuations: SampleSet,
+    dm: Any,
+    track_ids: Sequence[int],
+    settings: EvaluationSettings,
+    model_name: str,
+) -> dict[str, SimilarityResult]:
+    """The paper's cosine similarity of the model's continuations and its reference rows."""
+    real = continuations.rows["real vs real"]
+    generated = continuations.rows[model_name]
+    songs = [np.concatenate([p, r]) for p, r in zip(continuations.primers, real, strict=True)]
     rows = {model_name: score_continuations(real, generated)}
-    unigram_source = "train" if dm.splits["train"].n_notes else "test"
     rows.update(
         reference_rows(
             songs,
-            dm.splits[unigram_source].columns,
+            reference_split(dm)[0].columns,
             list(track_ids),
-            seq_len,
+            settings.primer_len,
             max_len=settings.max_notes,
             seed=settings.seed,
         )
     )
-    table = metrics_table({"real test": real, model_name: generated}, list(track_ids))
+    return rows
+
+
+def write_samples(
+    sets: dict[str, SampleSet],
+    folder: Path,
+    settings: EvaluationSettings,
+    track_ids: Sequence[int],
+    model_name: str,
+) -> list[dict[str, str]]:
+    """The first ``num_samples`` pieces of each kind, the model's and the real ones, as MIDI,
+    npz, PNG and WAV: ``continuation_000`` beside ``real_continuation_000``, and so on."""
     samples = []
-    for i in range(min(settings.num_samples, len(songs))):
-        files = write_sample(
-            np.concatenate([primers[i], generated[i]]),
-            out_dir / "samples",
-            f"eval_{i:03d}",
-            primer_len=seq_len,
-            audio=settings.audio,
-            track_ids=list(track_ids),
-            title=f"{model_name}, test song {i}",
-        )
-        samples.append({k: str(v) for k, v in files.items()})
-    report = {
-        "ckpt_path": None if ckpt_path is None else str(ckpt_path),
-        "model": model_name,
-        "primer_len": seq_len,
-        "songs": len(songs),
-        "max_notes": settings.max_notes,
-        "unigram_source": unigram_source,
-        "seed": settings.seed,
-        "sampling": settings.sampling.to_dict(),
-        "test": dict(losses or {}),  # keys as in training: "test/pitch_loss", ...
-        "similarity": {name: res.to_dict() for name, res in rows.items()},
-        "metrics": table,
-        "samples": samples,
-    }
-    write_report(report, rows, table, out_dir)
-    return report
+    for kind, sample_set in sets.items():
+        rows = ((model_name, kind), ("real vs real", f"real_{kind}"))
+        count = min(settings.num_samples, *(len(sample_set.rows[r]) for r, _ in rows))
+        for i in range(count):  # the model's piece beside the real one, pair after pair
+            primer = sample_set.primers[i] if i < len(sample_set.primers) else None
+            for row, prefix in rows:
+                piece = sample_set.rows[row][i]
+                files = write_sample(
+                    piece if primer is None else np.concatenate([primer, piece]),
+                    folder,
+                    f"{prefix}_{i:03d}",
+                    primer_len=0 if primer is None else len(primer),
+                    audio=settings.audio,
+                    synth=settings.synth,
+                    audio_format=settings.audio_format,
+                    track_ids=list(track_ids),
+                    title=f"{row}, {KIND_TITLES[kind]} {i}",
+                )
+                samples.append(
+                    {"kind": kind, "row": row, "index": i} | {k: str(v) for k, v in files.items()}
+                )
+    return samples
+
+
+def _num(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.4f}"
+
+
+def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResult]) -> str:
+    """``evaluation.md``: every table of the report."""
+    name, losses = report["model"], report["test"]
+    st = report["settings"]
+    md = [f"# Evaluation of {name}", "", f"Checkpoint: `{report['ckpt_path']}`", ""]
+    if losses:
+        md += ["## Test losses (nats)", "", "| metric | value |", "| --- | --- |"]
+        md += [f"| {k} | {_num(v)} |" for k, v in sorted(losses.items())] + [""]
+    md += [
+        "## Summary: distribution overlap with real music",
+        "",
+        "Mean overlapping area (OA, 1 = as close to the real reference as real music is) and "
+        "KL divergence over the per-piece features of Yang & Lerch (2020) and ours, each set "
+        f"against {st['reference_samples']} real excerpts of the {report['reference']} songs; "
+        "± is the spread over subsamples of 80% of each set. The rows after the model are "
+        "controls scored by the same code: real vs real must be highest, every broken "
+        "control lower.",
+        "",
+        summary_markdown(report["kinds"]),
+        "",
+    ]
+    for kind, scored in report["kinds"].items():
+        pieces = scored["pieces"]
+        if kind == "continuation":
+            what = (
+                f"{report['songs']} test songs, each primed with its first "
+                f"{st['primer_len']} notes and continued for as many notes as its real "
+                f"continuation (at most {st['max_notes']})"
+            )
+        else:
+            what = (
+                f"{pieces.get(name, 0)} pieces of {st['scratch_bars']} bars from the start note "
+                f"alone, against {pieces.get('real vs real', 0)} real excerpts of "
+                f"{st['scratch_bars']} bars of the test songs"
+            )
+        md += [
+            f"## {KIND_TITLES[kind].capitalize()}",
+            "",
+            what + f"; reference: {scored['reference_pieces']} real excerpts.",
+            "",
+            "### Per instrument (mean ± std over pieces)",
+            "",
+            "Out of real range: the share of a track's notes outside the 1st-99th percentile "
+            "pitch range of the same track in the reference. EB, UPC, QN, DP: MuseGAN's "
+            "empty bars, used pitch classes per bar, qualified notes, drum pattern.",
+            "",
+            track_markdown(scored, report["track_ids"]),
+            "",
+            "### Distribution overlap per feature (OA ± spread)",
+            "",
+            overlap_markdown(scored),
+            "",
+            "### Rhythm and MusPy's metrics",
+            "",
+            to_markdown(scored["musical"]),
+            "",
+        ]
+    md += [
+        "## The paper's cosine similarity (continuations)",
+        "",
+        'The paper\'s "average cosine similarity", made precise (`metrics.similarity`): the '
+        "cosine of note histograms of each continuation and the real one it replaces. It "
+        "rewards copying: the repeated primer and the unigram sampler score above another "
+        "real song (real vs real), so it cannot rank music; the overlap above can.",
+        "",
+        similarity_markdown(similarity),
+        "",
+    ]
+    return "\n".join(md)
 
 
 def write_report(
-    report: dict[str, Any], rows: dict[str, SimilarityResult], table: dict, out_dir: Path
+    report: dict[str, Any], similarity: dict[str, SimilarityResult], out_dir: Path
 ) -> None:
-    """``evaluation.json`` (everything) and ``evaluation.md`` (the tables), atomically."""
-    name, losses = report["model"], report["test"]
-    md = [f"# Evaluation of {name}", "", f"Checkpoint: `{report['ckpt_path']}`", ""]
-    if losses:
-        md += ["## Test losses", "", "| metric | value |", "| --- | --- |"]
-        md += [f"| {k} | {v:.4f} |" for k, v in sorted(losses.items())] + [""]
-    md += [
-        "## Continuation similarity (cosine, mean ± std over test songs)",
-        "",
-        f"Primer: the first {report['primer_len']} notes of each of {report['songs']} test "
-        f"songs; continuations of up to {report['max_notes']} notes.",
-        "",
-        similarity_markdown(rows),
-        "",
-        "## Rhythm (generated vs real continuations)",
-        "",
-        to_markdown({k: table[k] for k in RHYTHM_METRICS if k in table}),
-        "",
-        "## Musical metrics (continuations)",
-        "",
-        to_markdown(table),
-        "",
-    ]
-    text = json.dumps(report, indent=2, default=float)
+    """``evaluation.json``, ``evaluation.md`` and ``index.html``, each atomically."""
+    text = json.dumps(_finite(report), indent=2, allow_nan=False)
+    md = report_markdown(report, similarity)
     write_bytes_atomic(out_dir / "evaluation.json", text.encode())
-    write_bytes_atomic(out_dir / "evaluation.md", "\n".join(md).encode())
+    write_bytes_atomic(out_dir / "evaluation.md", md.encode())
+    media = [
+        Media(
+            caption=f"{s['row']}, {KIND_TITLES[s['kind']]} {s['index']}",
+            png=Path(s["png"]) if "png" in s else None,
+            audio=Path(s.get("wav") or s["ogg"]) if ("wav" in s or "ogg" in s) else None,
+            group=KIND_TITLES[s["kind"]].capitalize(),
+        )
+        for s in report["samples"]
+    ]
+    write_page(out_dir / "index.html", f"Evaluation of {report['model']}", md, media)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities -> None, recursively: strict JSON (``null``), never a bare NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.floating | np.integer):
+        return _finite(value.item())
+    return value
 
 
 def _fmt(mean: float, std: float) -> str:
-    return "n/a" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+    return "n/a" if mean is None or math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
 
 
 def similarity_markdown(rows: dict[str, SimilarityResult]) -> str:

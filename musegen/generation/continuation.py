@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.generation.decode import MODES, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
 from musegen.generation.sampling import Sampling
@@ -54,6 +55,7 @@ def continue_primers(
     num_notes: int,
     track_ids: Sequence[int],
     options: DecodeOptions | None = None,
+    stop_time: int | None = None,
 ) -> list[np.ndarray]:
     """Generate ``num_notes`` notes after each primer, all primers as one batch.
 
@@ -64,6 +66,8 @@ def continue_primers(
         ``track`` holds LPD-5 ids, which must be among ``track_ids``.
     track_ids : sequence of int
         The network's tracks as LPD-5 ids, in its own order.
+    stop_time : int, optional
+        Stop once every piece has reached this onset (time steps; ``decode.generate``).
 
     Returns
     -------
@@ -89,6 +93,30 @@ def continue_primers(
         mode=options.mode,
         seq_len=options.seq_len,
         resolution=options.resolution,
+        stop_time=stop_time,
     )
     starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
     return tensors_to_notes(out, track_ids, options.resolution, start_times=starts)
+
+
+def pieces_from_scratch(
+    net: torch.nn.Module,
+    count: int,
+    bars: int,
+    track_ids: Sequence[int],
+    options: DecodeOptions | None = None,
+    max_notes_per_bar: int = 128,
+    beats_per_bar: int = 4,
+) -> list[np.ndarray]:
+    """``count`` pieces of ``bars`` bars, each drawn from the start note alone, as one batch.
+
+    Decoding stops when every piece has passed its last bar (at most ``max_notes_per_bar``
+    notes a bar); each piece keeps the notes that start inside its bars.
+    """
+    options = options or DecodeOptions()
+    end = bars * beats_per_bar * options.resolution
+    primers = [np.empty(0, dtype=NOTE_DTYPE) for _ in range(count)]
+    pieces = continue_primers(
+        net, primers, bars * max_notes_per_bar, track_ids, options, stop_time=end
+    )
+    return [p[p["time"] < end] for p in pieces]

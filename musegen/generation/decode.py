@@ -79,6 +79,7 @@ def generate(
     mode: str = "incremental",
     seq_len: int | None = None,
     resolution: int = 24,
+    stop_time: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Sample ``num_notes`` notes after ``primer`` for every sequence of the batch.
 
@@ -98,11 +99,15 @@ def generate(
     resolution : int
         Time steps per beat: a generated note's ``time`` is the previous onset plus its step
         on this grid (what the network's position input reads).
+    stop_time : int, optional
+        Stop early once every sequence has a note starting at or after this time step (a
+        piece of a given number of bars); ``num_notes`` is then an upper bound.
 
     Returns
     -------
-    dict of Tensor, shape=(B, num_notes)
-        The generated notes only (the primer is not repeated).
+    dict of Tensor, shape=(B, n)
+        The generated notes only (the primer is not repeated); ``n = num_notes``, or fewer
+        with ``stop_time``.
     """
     if num_notes < 1:
         raise ValueError(f"num_notes must be >= 1, got {num_notes}")
@@ -130,6 +135,8 @@ def generate(
             note = next_note(pred)
             for k in FIELDS:
                 out[k][:, i] = note[k]
+            if _done(last_time, stop_time, i):
+                return {k: v[:, : i + 1] for k, v in out.items()}
             if i + 1 < num_notes:
                 pred, state = net.step(note, state)  # (B, ...)
         return out
@@ -142,4 +149,12 @@ def generate(
         note = next_note(_select_last(pred))
         for k in FIELDS:
             history[k][:, end] = note[k]
+        if _done(last_time, stop_time, i):
+            return {k: v[:, p_len : end + 1] for k, v in history.items()}
     return {k: v[:, p_len:] for k, v in history.items()}
+
+
+def _done(last_time: torch.Tensor, stop_time: int | None, i: int, every: int = 16) -> bool:
+    """Whether every sequence has reached ``stop_time`` (checked every ``every`` notes: the
+    check synchronises with the device)."""
+    return stop_time is not None and (i + 1) % every == 0 and bool((last_time >= stop_time).all())

@@ -39,7 +39,7 @@ QN_MIN_BEATS = 1 / 8
 # --- timing -------------------------------------------------------------------------------
 
 
-def _timing(
+def bar_aligned_timing(
     notes: np.ndarray, resolution: int, beats_per_bar: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(onset, length)`` in time steps, onsets shifted back by whole bars (see module)."""
@@ -64,7 +64,7 @@ def to_muspy(notes: np.ndarray, resolution: int = 24, beats_per_bar: int = 4) ->
     import muspy  # 1.7 s to import: only this bridge needs it
 
     notes = np.asarray(notes)
-    onset, length = _timing(notes, resolution, beats_per_bar)
+    onset, length = bar_aligned_timing(notes, resolution, beats_per_bar)
     tracks = []
     for tid in np.unique(notes["track"]).tolist():
         sel = np.flatnonzero(notes["track"] == tid)
@@ -171,7 +171,7 @@ def polyphony(notes: np.ndarray, resolution: int = 24) -> float:
     counts once). NaN without non-drum notes.
     """
     notes = np.asarray(notes)
-    onset, length = _timing(notes, resolution)
+    onset, length = bar_aligned_timing(notes, resolution)
     keep = ~_IS_DRUM[notes["track"]]
     onset, length, pitch = onset[keep], length[keep], notes["pitch"][keep].astype(np.int64)
     if onset.size == 0:
@@ -193,7 +193,7 @@ def empty_beat_rate(notes: np.ndarray, resolution: int = 24) -> float:
     beat after it. (``pypianoroll.metrics.empty_beat_rate`` returns the non-empty rate.)
     NaN for no notes.
     """
-    onset, length = _timing(notes, resolution)
+    onset, length = bar_aligned_timing(notes, resolution)
     if onset.size == 0:
         return NAN
     end = onset + length
@@ -214,7 +214,7 @@ def groove_consistency(notes: np.ndarray, resolution: int = 24, beats_per_bar: i
     tracks, drums included), ``T = L // R + 1`` bars for the last note end ``L``. From Wu &
     Yang, ISMIR 2020. NaN for fewer than two bars.
     """
-    onset, length = _timing(notes, resolution, beats_per_bar)
+    onset, length = bar_aligned_timing(notes, resolution, beats_per_bar)
     measure = beats_per_bar * resolution
     if onset.size == 0:
         return NAN
@@ -250,7 +250,7 @@ def drum_pattern_consistency(notes: np.ndarray, resolution: int = 24) -> float:
     triplets (0, 1/3, 2/3 beat). Drum notes only; NaN without drum notes.
     """
     notes = np.asarray(notes)
-    onset, _ = _timing(notes, resolution)
+    onset, _ = bar_aligned_timing(notes, resolution)
     pos = onset[_IS_DRUM[notes["track"]]] % resolution
     if pos.size == 0:
         return NAN
@@ -266,7 +266,7 @@ def _bars(
     notes: np.ndarray, resolution: int, beats_per_bar: int
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """Number of bars of the song, and the first and last bar each note sounds in."""
-    onset, length = _timing(notes, resolution, beats_per_bar)
+    onset, length = bar_aligned_timing(notes, resolution, beats_per_bar)
     bar = beats_per_bar * resolution
     if onset.size == 0:
         return 0, onset, onset

@@ -68,7 +68,8 @@ def note_losses(
     tables: ClassTables | None = None,
 ) -> dict[str, torch.Tensor]:
     """Each component and the weighted total, as scalars, plus the exact-grid accuracy of
-    step and duration.
+    step and duration, and with categorical timing the note NLL: the sum of the fields'
+    cross-entropies in nats, whatever the weights.
 
     ``pred`` and ``target`` cover the same positions: ``pred.pitch`` of shape ``(B, T, 128)``
     against ``target["pitch"]`` of shape ``(B, T)``, and so on; ``target`` step and duration
@@ -91,6 +92,10 @@ def note_losses(
         out["track_loss"] = _cross_entropy(pred.track, target["track"])
     else:
         out["track_loss"] = pitch.new_zeros(())
+    if tables is not None:  # every field a cross-entropy: their sum is the note's NLL
+        out["note_nll"] = (
+            out["pitch_loss"] + out["step_loss"] + out["duration_loss"] + out["track_loss"]
+        )
     out["loss"] = (
         weights.pitch * out["pitch_loss"]
         + weights.step * out["step_loss"]

@@ -90,19 +90,20 @@ class StageMetrics(Metric):
 
     full_state_update = False
 
-    def __init__(self) -> None:
+    def __init__(self, names: tuple[str, ...] = METRICS) -> None:
         super().__init__()
-        self.add_state("sums", default=torch.zeros(len(METRICS)), dist_reduce_fx="sum")
+        self.names = tuple(names)
+        self.add_state("sums", default=torch.zeros(len(self.names)), dist_reduce_fx="sum")
         self.add_state("count", default=torch.zeros(()), dist_reduce_fx="sum")
 
     def update(self, values: Mapping[str, torch.Tensor], weight: int) -> None:
-        stacked = torch.stack([values[name].detach() for name in METRICS])  # (n_metrics,)
+        stacked = torch.stack([values[name].detach() for name in self.names])  # (n_metrics,)
         self.sums += stacked.to(self.sums.dtype) * weight
         self.count += weight
 
     def compute(self) -> dict[str, torch.Tensor]:
         means = self.sums / self.count  # (n_metrics,); NaN for a stage that saw no batch
-        out = dict(zip(METRICS, means.unbind(), strict=True))
+        out = dict(zip(self.names, means.unbind(), strict=True))
         out["pitch_ppl"] = out["pitch_loss"].exp()
         return out
 
@@ -187,10 +188,11 @@ class NextNoteTask(L.LightningModule):
         self.weights = LossWeights.from_mapping(weights_for(loss_weights, timing))
         self.pressure = float(positive_pressure)
         # One metric object per stage: sharing one would mix train and val batches.
-        self.train_metrics = StageMetrics()
-        self.val_metrics = StageMetrics()
-        self.test_metrics = StageMetrics()
-        self.val_allpos = StageMetrics()
+        names = METRICS + (("note_nll",) if self.net.categorical else ())
+        self.train_metrics = StageMetrics(names)
+        self.val_metrics = StageMetrics(names)
+        self.test_metrics = StageMetrics(names)
+        self.val_allpos = StageMetrics(names)
 
     def num_parameters(self) -> int:
         return self.net.num_parameters()
@@ -244,7 +246,12 @@ class NextNoteTask(L.LightningModule):
     def _eval_step(self, batch: Mapping[str, torch.Tensor], metrics: StageMetrics) -> None:
         inputs, targets = teacher_forcing(batch)
         h, _ = self.net.hidden(inputs)  # (B, L, H)
-        losses, n = self._score(*self._last(h, targets))
+        if "score" in batch:  # the song pass (data.test_pass=song): the notes it marks
+            keep = batch["score"]  # (B, L)
+            losses, n = self._score(h[keep], {k: v[keep] for k, v in targets.items()})
+            metrics.update(losses, n)
+            return
+        losses, n = self._score(*self._last(h, targets))  # the tutorial's: after each window
         metrics.update(losses, n)
         if metrics is self.val_metrics:
             losses, n = self._score(h, targets)
@@ -271,9 +278,10 @@ class NextNoteTask(L.LightningModule):
             self.val_allpos.reset()
             return
         self._log_stage("val", self.val_metrics, prog_bar=("loss", "pitch_loss"))
-        values = self.val_allpos.compute()
-        self.log("val/loss_allpos", values["loss"])
-        self.log("val/pitch_loss_allpos", values["pitch_loss"])
+        if self.val_allpos.count > 0:  # the window pass only: every position of each window
+            values = self.val_allpos.compute()
+            self.log("val/loss_allpos", values["loss"])
+            self.log("val/pitch_loss_allpos", values["pitch_loss"])
         self.val_allpos.reset()
 
     def on_test_epoch_end(self) -> None:

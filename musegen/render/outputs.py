@@ -1,10 +1,10 @@
 """Every file of one generated sample, written together.
 
-``write_sample`` writes ``<name>.mid``, ``<name>.npz``, ``<name>.png`` and, when FluidSynth
-is available, ``<name>.wav``. They are first written into a hidden staging folder inside
-``out_dir`` and moved into place only when all of them succeeded, so a failure (a full
-disk, an interrupt) leaves no half-written file and no partial set of a sample's files
-in ``out_dir``; the staging folder is removed either way.
+``write_sample`` writes ``<name>.mid``, ``<name>.npz``, ``<name>.png`` and, when a
+synthesizer is available (``render.audio``), ``<name>.wav``. They are first written into a
+hidden staging folder inside ``out_dir`` and moved into place only when all of them
+succeeded, so a failure (a full disk, an interrupt) leaves no half-written file and no
+partial set of a sample's files in ``out_dir``; the staging folder is removed either way.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import numpy as np
 from musegen.atomic import file_mode, temp_dir
 from musegen.data.lpd_io import write_lpd_npz
 from musegen.data.pianoroll_notes import notes_to_song
-from musegen.render.audio import SAMPLE_RATE, render_wav
+from musegen.render.audio import SAMPLE_RATE, render_wav, wav_to_ogg
 from musegen.render.pianoroll_png import plot_pianoroll
 
-SUFFIXES: tuple[str, ...] = ("mid", "npz", "png", "wav")
+SUFFIXES: tuple[str, ...] = ("mid", "npz", "png", "wav", "ogg")
+AUDIO_FORMATS: tuple[str, ...] = ("wav", "ogg")
 """Keys of ``write_sample``'s result, which are also the files' suffixes."""
 
 
@@ -37,6 +38,8 @@ def write_sample(
     track_ids: Sequence[int] | None = None,
     title: str | None = None,
     sample_rate: int = SAMPLE_RATE,
+    synth: str = "tinysoundfont",
+    audio_format: str = "wav",
 ) -> dict[str, Path]:
     """Write one sample's MIDI, LPD-5 npz, pianoroll PNG and (maybe) WAV into ``out_dir``.
 
@@ -54,7 +57,12 @@ def write_sample(
     resolution, tempo
         Time steps per beat and quarter notes per minute of the MIDI and npz files.
     audio : bool
-        Render ``<name>.wav`` when FluidSynth is available (see ``render.audio``).
+        Render ``<name>.wav`` when ``synth`` is available (see ``render.audio``).
+    synth : {"tinysoundfont", "fluidsynth"}
+        The synthesizer of the WAV.
+    audio_format : {"wav", "ogg"}
+        ``ogg``: the audio as Ogg Vorbis instead (about a tenth of the size; for results kept
+        in git), key ``"ogg"``.
     track_ids : sequence of int, optional
         PNG panels (default: the tracks that have notes).
     title : str, optional
@@ -63,9 +71,9 @@ def write_sample(
     Returns
     -------
     dict of str to Path
-        ``{"mid": ..., "npz": ..., "png": ...}`` plus ``"wav"`` when audio was written. A
-        ``<name>.wav`` left by an earlier run is removed when no new one is written, so a
-        sample's files always belong together.
+        ``{"mid": ..., "npz": ..., "png": ...}`` plus ``"wav"`` (or ``"ogg"``) when audio
+        was written. Audio of ``<name>`` left by an earlier run is removed when no new one is
+        written, so a sample's files always belong together.
     """
     from musegen.data.notes_to_midi import notes_to_midi
 
@@ -84,9 +92,14 @@ def write_sample(
                 notes, stage / f"{name}.png", primer_len, resolution, track_ids, title or name
             ),
         }
+        if audio_format not in AUDIO_FORMATS:
+            raise ValueError(f"audio_format must be one of {list(AUDIO_FORMATS)}")
         if audio:
-            wav = render_wav(staged["mid"], stage / f"{name}.wav", sample_rate)
-            if wav is not None:
+            wav = render_wav(staged["mid"], stage / f"{name}.wav", sample_rate, synth)
+            if wav is not None and audio_format == "ogg":
+                staged["ogg"] = wav_to_ogg(wav, stage / f"{name}.ogg")
+                wav.unlink()
+            elif wav is not None:
                 staged["wav"] = wav
         mode = file_mode()
         written = {}
@@ -94,8 +107,9 @@ def write_sample(
             os.chmod(src, mode)  # mkstemp made it private (0o600)
             written[key] = out_dir / src.name
             os.replace(src, written[key])
-        if "wav" not in written:
-            (out_dir / f"{name}.wav").unlink(missing_ok=True)
+        for suffix in AUDIO_FORMATS:
+            if suffix not in written:
+                (out_dir / f"{name}.{suffix}").unlink(missing_ok=True)
         return written
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,177 @@
+"""The network's shape as one typed value: ``NoteNetConfig``.
+
+The task builds it from ``conf/task`` and ``conf/model``, ``sizing.size_for_budget`` returns
+it resized, ``NoteNet`` is built from it, and checkpoints store ``to_dict()`` beside the
+weights, so that ``checkpoint.load_network`` rebuilds the same network without Hydra.
+``from_dict`` reads every format written so far:
+
+* format 1: no ``timing`` (regression), sometimes no ``track_names``;
+* format 2: ``timing`` with the categorical class set;
+* format 3 (this one): ``heads`` (their design and field order) and ``context`` (the notes
+  training showed the network at once, which generation keeps to).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from musegen.models.fields import NOTE_FIELDS
+from musegen.models.time_classes import TimeClasses
+
+TIMINGS = ("regression", "categorical")
+HEADS = ("independent", "chained")
+DEFAULT_ORDER = ("step", "track", "pitch", "duration")
+"""The chained heads' default order: when, on which instrument, which pitch, how long
+(measured against a pitch-first order in experiments/README.md, "Note model")."""
+FORMAT = 3
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How step and duration are predicted: ``regression`` (TensorFlow's tutorial's, whose
+    losses the paper reports) or ``categorical`` classes on the time grid (``TimeClasses``)."""
+
+    kind: str = "regression"
+    classes: TimeClasses | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TIMINGS:
+            raise ValueError(f"task.timing: {self.kind!r} is not one of {list(TIMINGS)}")
+        if self.kind == "categorical" and self.classes is None:
+            object.__setattr__(self, "classes", TimeClasses())
+        if self.kind == "regression":
+            object.__setattr__(self, "classes", None)
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind == "categorical"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **(self.classes.to_config() if self.classes else {})}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any] | None) -> TimingConfig:
+        value = dict(value or {"kind": "regression"})
+        kind = value.pop("kind", "regression")
+        return cls(kind, TimeClasses.from_config(value) if kind == "categorical" else None)
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """Which heads predict a note's fields (``models.heads``).
+
+    ``independent``: every field from the hidden state alone (TensorFlow's tutorial's, and
+    MMT's); ``chained``: in ``order``, each field's head also reads the fields before it in
+    the same note. ``width``: the chained heads' conditioning width (0: the backbone's).
+    """
+
+    kind: str = "independent"
+    order: tuple[str, ...] = DEFAULT_ORDER
+    width: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", tuple(str(f) for f in self.order))
+        if self.kind not in HEADS:
+            raise ValueError(f"task.heads: {self.kind!r} is not one of {list(HEADS)}")
+        if sorted(self.order) != sorted(NOTE_FIELDS):
+            raise ValueError(
+                f"task.head_order must name each of {list(NOTE_FIELDS)} once, "
+                f"got {list(self.order)}"
+            )
+        if not isinstance(self.width, int) or self.width < 0:
+            raise ValueError(f"task.head_width must be an integer >= 0, got {self.width!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "order": list(self.order), "width": self.width}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any] | None) -> HeadsConfig:
+        value = dict(value or {})
+        if "order" in value:
+            value["order"] = tuple(value["order"])
+        return cls(**value)
+
+
+@dataclass(frozen=True)
+class NoteNetConfig:
+    """Everything that fixes a ``NoteNet``'s shape (see the module docstring).
+
+    Attributes
+    ----------
+    net : dict
+        The backbone: ``_target_`` and its keyword arguments but ``input_size``.
+    n_tracks : int
+        Modelled tracks; the track head exists with more than one.
+    track_names : tuple of str, optional
+        Their LPD-5 names, in the model's order.
+    encoder : dict
+        ``NoteEncoder`` keyword arguments (``time_input`` already resolved from ``auto``).
+    timing, heads : TimingConfig, HeadsConfig
+    context : int, optional
+        The longest run of notes training fed the network (``data.seq_len``): generation
+        re-reads its last notes when it gets there (``generation.decode``). ``None`` (written
+        before it was stored): generation carries the state indefinitely.
+    """
+
+    net: dict[str, Any]
+    n_tracks: int = 1
+    track_names: tuple[str, ...] | None = None
+    encoder: dict[str, Any] = field(default_factory=dict)
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+    context: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "net", copy.deepcopy(dict(self.net)))
+        encoder = copy.deepcopy(dict(self.encoder))
+        if encoder.get("time_input", "auto") == "auto":  # classes with classes, else scalars
+            encoder["time_input"] = "classes" if self.timing.categorical else "scalar"
+        object.__setattr__(self, "encoder", encoder)
+        if self.track_names is not None:
+            object.__setattr__(self, "track_names", tuple(self.track_names))
+        if self.heads.kind == "chained" and not self.timing.categorical:
+            raise ValueError(
+                "task.heads=chained needs task.timing=categorical: a regressed step or "
+                "duration has no class for the next field's head to read"
+            )
+        if self.context is not None and (not isinstance(self.context, int) or self.context < 1):
+            raise ValueError(f"context must be an integer >= 1 or null, got {self.context!r}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields the heads predict, in their drawing order (no track with one track)."""
+        return tuple(f for f in self.heads.order if f != "track" or self.n_tracks > 1)
+
+    def with_backbone(self, **kwargs: Any) -> NoteNetConfig:
+        """The same config with backbone arguments changed (e.g. ``hidden_size``)."""
+        return replace(self, net={**self.net, **kwargs})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (JSON-able, loadable with ``weights_only``): what checkpoints store."""
+        return {
+            "format": FORMAT,
+            "net": copy.deepcopy(self.net),
+            "n_tracks": int(self.n_tracks),
+            "encoder": copy.deepcopy(self.encoder),
+            "track_names": None if self.track_names is None else list(self.track_names),
+            "timing": self.timing.to_dict(),
+            "heads": self.heads.to_dict(),
+            "context": self.context,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> NoteNetConfig:
+        """Read any format a checkpoint holds (module docstring)."""
+        value = dict(value)
+        return cls(
+            net=dict(value["net"]),
+            n_tracks=int(value.get("n_tracks", 1)),
+            track_names=value.get("track_names"),
+            encoder=dict(value.get("encoder") or {}),
+            timing=TimingConfig.from_dict(value.get("timing")),
+            heads=HeadsConfig.from_dict(value.get("heads")),
+            context=value.get("context"),
+        )
