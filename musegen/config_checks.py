@@ -202,83 +202,15 @@ def check_missing(cfg: DictConfig) -> None:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise ``ConfigError`` (one line naming the key) for values that cannot train.
+    """Raise ``ConfigError`` (one line naming the key) for what no constructor checks.
 
-    Checks: the data window and batch, the modelled tracks, the backbone's sizes and dropout,
-    the task's target, loss weights, learning rate and budget, the trainer's limits, the
-    seed, and that ``ckpt_path`` exists.
+    The datamodule, the task (its network, heads, encoder, losses and optimizer) and the
+    backbone check their own values when they are built, which ``musegen.train`` does before
+    any data is prepared. What remains is checked here: a required key left ``???``, the
+    trainer's limits (Lightning's own errors are not one line), the seed, the checkpoint to
+    resume from, and that there is something to do.
     """
-    from musegen.data.tracks import track_ids
-    from musegen.models.losses import COMPONENTS
-    from musegen.models.network import TIMINGS
-    from musegen.models.note_encoder import TIME_INPUTS
-    from musegen.models.task import TARGETS
-
     check_missing(cfg)
-    # data (NoteDataModule checks these too, after Hydra has instantiated it)
-    require(cfg, "data.seq_len", integer(1), "an integer >= 1")
-    require(cfg, "data.batch_size", integer(1), "an integer >= 1")
-    require(cfg, "data.num_workers", integer(0), "an integer >= 0", optional=True)
-    require(cfg, "data.window_stride", integer(1), "an integer >= 1", optional=True)
-    require(cfg, "data.max_songs", integer(1), "an integer >= 1 or null", optional=True)
-    require(
-        cfg,
-        "data.transpose",
-        lambda v: integer(0)(v) and v <= 12,
-        "an integer 0..12 (semitones)",
-        optional=True,
-    )
-    tracks = _get(cfg, "data.tracks")
-    if tracks is not None:
-        try:
-            track_ids(list(tracks))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-
-    # model
-    net = _get(cfg, "model.net")
-    if net is None or "_target_" not in net:
-        raise ConfigError("model.net must be a backbone config with a _target_")
-    for key in ("hidden_size", "num_layers", "lstm_layers", "gru_layers"):
-        if key in net:
-            require(cfg, f"model.net.{key}", integer(1), "an integer >= 1")
-    if "dropout" in net:
-        require(cfg, "model.net.dropout", lambda v: number(0.0)(v) and v < 1, "in [0, 1)")
-
-    # task
-    require(cfg, "task.target", lambda v: v in TARGETS, f"one of {list(TARGETS)}")
-    for key in ("pitch_dim", "track_dim"):
-        require(cfg, f"task.encoder.{key}", integer(1), "an integer >= 1", optional=True)
-    require(cfg, "task.encoder.time_dim", integer(0), "an integer >= 0", optional=True)
-    require(cfg, "task.encoder.position_dim", integer(0), "an integer >= 0", optional=True)
-    require(cfg, "task.timing", lambda v: v in TIMINGS, f"one of {list(TIMINGS)}", optional=True)
-    require(
-        cfg,
-        "task.encoder.time_input",
-        lambda v: (
-            v == "auto"
-            or (v in TIME_INPUTS and (v == "scalar" or _get(cfg, "task.timing") == "categorical"))
-        ),
-        f"auto or one of {list(TIME_INPUTS)} (classes only with task.timing=categorical)",
-        optional=True,
-    )
-    for key in ("exact_beats", "coarse_beats", "max_beats"):
-        require(cfg, f"task.time_classes.{key}", integer(1), "an integer >= 1", optional=True)
-    weights = _get(cfg, "task.loss_weights") or {}
-    for timing in TIMINGS if any(k in TIMINGS for k in weights) else [None]:
-        prefix = "task.loss_weights" + (f".{timing}" if timing else "")
-        for key in _get(cfg, prefix) or {}:
-            if key not in COMPONENTS:
-                raise ConfigError(f"{prefix}.{key}: unknown; valid: {list(COMPONENTS)}")
-            require(cfg, f"{prefix}.{key}", number(0.0), "a number >= 0")
-    require(cfg, "task.positive_pressure", number(0.0), "a number >= 0", optional=True)
-    require(
-        cfg, "task.optimizer.lr", number(0.0, low_inclusive=False), "a number > 0", optional=True
-    )
-    require(cfg, "task.optimizer.weight_decay", number(0.0), "a number >= 0", optional=True)
-    require(cfg, "task.param_budget", integer(1), "a positive integer or null", optional=True)
-
-    # trainer and run
     require(
         cfg, "trainer.max_epochs", integer(-1), "an integer >= -1 (-1: no limit)", optional=True
     )

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from musegen.atomic import check_writable, clean_stale, write_bytes_atomic
 from musegen.config_checks import check_missing, integer, require
 from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, reported
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.decode import MODES
@@ -54,6 +55,22 @@ def check_settings(cfg: DictConfig) -> DecodeOptions:
     return DecodeOptions(
         sampling=Sampling.from_config(cfg.sampling), seed=int(cfg.seed), mode=str(cfg.mode)
     )
+
+
+def selected_tracks(value: Any, model_tracks: list[str]) -> tuple[str, ...] | None:
+    """``tracks=[Drums,Bass]``: the model's tracks to draw, checked against its own (one line
+    listing them); None for every track."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    known = {t.lower(): t for t in model_tracks}
+    unknown = [str(n) for n in names if str(n).lower() not in known]
+    if unknown or not names:
+        raise GenerationError(
+            f"tracks: {', '.join(unknown) or 'empty'} is not a track of this model; "
+            f"its tracks are [{', '.join(model_tracks)}]"
+        )
+    return tuple(known[str(n).lower()] for n in names)
 
 
 def primers_from_test_split(
@@ -93,7 +110,9 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
     out_dir = check_writable(cfg.out_dir, "out_dir")
     clean_stale(out_dir, recursive=True)
     run = load_run(cfg.ckpt_path, device=str(cfg.get("device", "cpu")))
-    options = replace(options, seq_len=run.seq_len)
+    model_tracks = [LPD5_TRACKS[t] for t in run.track_ids]
+    tracks = selected_tracks(cfg.get("tracks"), model_tracks)
+    options = replace(options, seq_len=run.seq_len, tracks=tracks)
     primers = make_primers(run, cfg)
     continuations = continue_primers(run.net, primers, cfg.num_notes, run.track_ids, options)
     samples = []
@@ -124,6 +143,7 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
         "sampling": options.sampling.to_dict(),
         "seed": options.seed,
         "mode": options.mode,
+        "tracks": list(tracks) if tracks else model_tracks,
         "samples": samples,
     }
     write_bytes_atomic(out_dir / "generation.json", json.dumps(summary, indent=2).encode())

@@ -59,7 +59,8 @@ def callbacks(cfg: DictConfig) -> list[Any]:
     return made
 
 
-def task(cfg: DictConfig, track_names: list[str]) -> Any:
-    """The LightningModule of ``cfg.task`` for these modelled tracks (the datamodule's)."""
+def task(cfg: DictConfig, track_names: list[str], context: int | None = None) -> Any:
+    """The LightningModule of ``cfg.task`` for these modelled tracks and the training window
+    (the datamodule's ``track_names`` and ``seq_len``)."""
     names = list(track_names)
-    return instantiate(cfg.task, "task", n_tracks=len(names), track_names=names)
+    return instantiate(cfg.task, "task", n_tracks=len(names), track_names=names, context=context)

@@ -92,7 +92,7 @@ class RunRecord:
     def __init__(self, cfg: DictConfig, task: Any, output_dir: Path) -> None:
         self.output_dir = Path(output_dir)
         self.started = time.perf_counter()
-        net = task.net.config["net"]
+        net = task.net.config.net
         self.metrics: dict[str, Any] = {
             "model": cfg.model.get("name"),
             "n_params": task.num_parameters(),
@@ -133,7 +133,7 @@ def log_hyperparameters(loggers: Sequence[Any], cfg: DictConfig, task: Any) -> N
     run_cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     hparams = OmegaConf.to_container(run_cfg, resolve=True)
     hparams["n_params"] = task.num_parameters()
-    hparams["hidden_size"] = task.net.config["net"].get("hidden_size")
+    hparams["hidden_size"] = task.net.config.net.get("hidden_size")
     hparams["sweep_id"] = sweep_group()  # the sweep folder's name; None for a single run
     for logger in loggers:
         logger.log_hyperparams(hparams)

@@ -18,7 +18,7 @@ from musegen.data.tracks import LPD5_TRACKS
 from musegen.generation.decode import generate
 from musegen.generation.notes import midi_primer
 from musegen.generation.runs import load_run
-from musegen.generation.sampling import Sampling, filter_logits
+from musegen.generation.sampling import Picker, Sampling, filter_logits
 from musegen.generation.sampling import sample as draw_from
 from musegen.models.cell_step import rnn_step
 from tests.conftest import CORRUPT_MIDI, LMD_MIDI, need
@@ -53,10 +53,10 @@ def test_same_seed_same_notes_and_incremental_equals_full_rerun(ckpt: Path) -> N
             run.net,
             primer,
             30,
-            sampling,
-            torch.Generator().manual_seed(seed),
+            Picker(sampling, torch.Generator().manual_seed(seed)),
             mode=mode,
             seq_len=seq_len,
+            context=None,  # the state carried through the whole piece, as the window sees it
         )
 
     a, b, c = draw(1), draw(1), draw(2)

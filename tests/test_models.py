@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from musegen.models import CheckpointError, NoteNet, load_network, teacher_forcing
+from musegen.models import CheckpointError, NoteNet, NoteNetConfig, load_network, teacher_forcing
 from musegen.models.checkpoint import read_checkpoint
 from musegen.models.losses import LossWeights, mse_positive_pressure, note_losses
 from musegen.models.network import resolve_backbone
@@ -25,7 +25,7 @@ BACKBONES = {
 
 def _net(name: str, hidden: int = 24, n_tracks: int = 1, dropout: float = 0.0) -> NoteNet:
     cfg = {**BACKBONES[name], "hidden_size": hidden, "dropout": dropout}
-    return NoteNet(cfg, n_tracks=n_tracks, encoder={"pitch_dim": 8, "track_dim": 4})
+    return NoteNet(NoteNetConfig(cfg, n_tracks=n_tracks, encoder={"pitch_dim": 8, "track_dim": 4}))
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +69,15 @@ def test_step_matches_full_forward(name: str) -> None:
         "track": torch.randint(0, 5, (2, 6)),
     }
     full, _ = net(notes)
-    state, pitch, track = None, [], []
+    hidden, _ = net.hidden(notes)
+    state, steps = None, []
     for t in range(6):
-        pred, state = net.step({k: v[:, t] for k, v in notes.items()}, state)
-        pitch.append(pred.pitch)
-        track.append(pred.track)
-    assert full.pitch.shape == (2, 6, 128) and full.track.shape == (2, 6, 5)
-    assert full.step.shape == (2, 6) and full.duration.shape == (2, 6)
-    torch.testing.assert_close(torch.stack(pitch, 1), full.pitch)
-    torch.testing.assert_close(torch.stack(track, 1), full.track)
+        h, state = net.step({k: v[:, t] for k, v in notes.items()}, state)
+        steps.append(h)
+    assert full["pitch"].shape == (2, 6, 128) and full["track"].shape == (2, 6, 5)
+    assert full["step"].shape == (2, 6) and full["duration"].shape == (2, 6)
+    torch.testing.assert_close(torch.stack(steps, 1), hidden)
+    torch.testing.assert_close(net.heads(torch.stack(steps, 1))["pitch"], full["pitch"])
 
 
 def test_one_track_has_no_track_head_or_embedding() -> None:
@@ -90,7 +90,7 @@ def test_one_track_has_no_track_head_or_embedding() -> None:
             "duration": torch.zeros(1, 3),
         }
     )
-    assert pred.track is None
+    assert "track" not in pred
 
 
 def test_teacher_forcing_shifts_by_one() -> None:
@@ -135,11 +135,11 @@ def test_note_losses_weighted_total() -> None:
 
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_param_budget_sizes_each_backbone(name: str) -> None:
-    net = {**BACKBONES[name], "hidden_size": 64, "dropout": 0.0}
-    sized = size_for_budget(net, 300_000, n_tracks=5)
-    assert abs(count_parameters(sized, n_tracks=5) - 300_000) / 300_000 < 0.02
+    config = NoteNetConfig({**BACKBONES[name], "hidden_size": 64, "dropout": 0.0}, n_tracks=5)
+    sized = size_for_budget(config, 300_000)
+    assert abs(count_parameters(sized) - 300_000) / 300_000 < 0.02
     with pytest.raises(ValueError, match="param_budget"):
-        size_for_budget(net, 100, n_tracks=5)
+        size_for_budget(config, 100)
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))
@@ -169,7 +169,7 @@ def test_resolve_backbone_refuses_outside_targets() -> None:
 def _fake_checkpoint(net: NoteNet) -> dict:
     return {
         "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-        "musegen": {"format": 1, "network": net.config},
+        "musegen": {"format": 3, "network": net.config.to_dict()},
     }
 
 
@@ -186,7 +186,7 @@ def test_load_network_round_trip(tmp_path) -> None:
         "duration": torch.tensor([[1.0, 1.0]]),
         "track": torch.tensor([[1, 1]]),
     }
-    torch.testing.assert_close(loaded(notes)[0].pitch, net(notes)[0].pitch)
+    torch.testing.assert_close(loaded(notes)[0]["pitch"], net(notes)[0]["pitch"])
     with pytest.raises(CheckpointError, match="expected"):
         load_network(path, expect=BACKBONES["gru"]["_target_"])
 

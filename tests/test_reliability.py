@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -23,6 +24,7 @@ from omegaconf import OmegaConf
 from musegen.data.datamodule import NoteDataModule
 from musegen.data.sources import DataSourceError
 from musegen.models.checkpoint import CheckpointError, check_compatible, read_checkpoint
+from musegen.models.config import NoteNetConfig
 from musegen.train import compose_config, train
 from tests.conftest import LMD_MIDI, LPD5_FILE, LPD17_FILE, ROOT, need, run_cli, small
 
@@ -295,8 +297,8 @@ def test_a_sampling_setting_that_is_not_a_number_is_named() -> None:
 
 
 def test_resuming_with_other_tracks_names_them(tiny_ckpt: Path) -> None:
-    stored = read_checkpoint(tiny_ckpt)["musegen"]["network"]
-    expected = {**stored, "track_names": ["Drums", "Piano"], "n_tracks": 2}
+    stored = NoteNetConfig.from_dict(read_checkpoint(tiny_ckpt)["musegen"]["network"])
+    expected = replace(stored, track_names=("Drums", "Piano"), n_tracks=2)
     with pytest.raises(
         CheckpointError, match=r"data\.tracks=\[Piano\], this run has \[Drums, Piano\]"
     ):

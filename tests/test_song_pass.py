@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from musegen.data.datamodule import NoteDataModule
+from musegen.models.config import NoteNetConfig
 from musegen.models.network import NoteNet
 from musegen.models.task import teacher_forcing
 
@@ -35,7 +36,7 @@ def _pitch_nll(net: NoteNet, batch: dict) -> torch.Tensor:
     inputs, targets = teacher_forcing(batch)
     with torch.no_grad():
         pred, _ = net(inputs)
-    logits = pred.pitch  # (B, L, 128)
+    logits = pred["pitch"]  # (B, L, 128)
     return F.cross_entropy(logits.transpose(1, 2), targets["pitch"], reduction="none")
 
 
@@ -59,9 +60,11 @@ def test_song_pass_agrees_with_the_window_pass_on_each_songs_first_window(
 ) -> None:
     torch.manual_seed(0)
     net = NoteNet(
-        {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 24, "num_layers": 2},
-        n_tracks=5,
-        encoder={"pitch_dim": 8, "track_dim": 4},
+        NoteNetConfig(
+            {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 24},
+            n_tracks=5,
+            encoder={"pitch_dim": 8, "track_dim": 4},
+        )
     ).eval()
     song = _dm(lmd_lpd5, tmp_path / "a", "song")
     window = _dm(lmd_lpd5, tmp_path / "a", "window")

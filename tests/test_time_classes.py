@@ -18,7 +18,7 @@ from musegen.data.notes_to_midi import notes_to_midi
 from musegen.data.pianoroll_notes import notes_to_song, song_to_notes
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.runs import load_run
-from musegen.generation.sampling import Sampling, sample
+from musegen.generation.sampling import Picker, Sampling, sample
 from musegen.metrics.musical import on_grid_rate
 from musegen.models.checkpoint import load_network, load_task
 from musegen.models.time_classes import ClassTables, TimeClasses
@@ -96,7 +96,7 @@ def test_sampling_a_field_is_seeded_and_a_cold_temperature_is_the_argmax(
     }
     with torch.no_grad():
         pred, _ = net(window)
-    for logits in (pred.step[:, -1], pred.duration[:, -1]):  # (40, n_classes)
+    for logits in (pred["step"][:, -1], pred["duration"][:, -1]):  # (40, n_classes)
         draws = [sample(logits, Sampling(), torch.Generator().manual_seed(7)) for _ in range(2)]
         assert torch.equal(draws[0], draws[1])
         # a barely trained net has near ties; with the best 0.05 ahead, 1e-3 is the argmax
@@ -153,7 +153,7 @@ def test_categorical_notes_land_on_the_grid_and_survive_midi(
             "duration": torch.full((2, 8), 0.5),
             "track": torch.zeros(2, 8, dtype=torch.int64),
         }
-        out = generate(net, primer, 40, Sampling(), torch.Generator().manual_seed(0))
+        out = generate(net, primer, 40, Picker(Sampling(), torch.Generator().manual_seed(0)))
         grid = out["step"].double() * 24
         assert bool(torch.allclose(grid, grid.round(), atol=1e-4)) is on_grid
     notes, _ = _continuations(tiny_ckpt)
@@ -175,7 +175,7 @@ def test_both_kinds_of_checkpoint_load_and_generate(
     for ckpt in (tiny_ckpt, regression_ckpt):
         notes, _ = _continuations(ckpt, 16)
         assert [len(n) for n in notes] == [16, 16]
-        assert load_task(ckpt).net.config["timing"]["kind"] in ("categorical", "regression")
+        assert load_task(ckpt).net.config.timing.kind in ("categorical", "regression")
     # a checkpoint written before categorical timing existed: no timing entry, format 1
     old = torch.load(regression_ckpt, weights_only=True)
     del old["musegen"]["network"]["timing"]

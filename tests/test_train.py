@@ -16,7 +16,7 @@ import torch
 
 from musegen import instantiate as build
 from musegen.models import CheckpointError, load_network
-from musegen.models.task import teacher_forcing
+from musegen.models.objective import batch_losses
 from musegen.train import compose_config, train
 from tests.conftest import MODELS, small
 
@@ -61,7 +61,7 @@ def test_run_folder_holds_metrics_and_checkpoints(trained_run: Path) -> None:
 def test_best_checkpoint_rebuilds_the_network_without_hydra(trained_run: Path) -> None:
     best = json.loads((trained_run / "metrics.json").read_text())["best_ckpt"]
     net = load_network(best)
-    assert net.config["net"]["_target_"].endswith("LSTMGRUBackbone")
+    assert net.config.net["_target_"].endswith("LSTMGRUBackbone")
     note = {
         "pitch": torch.tensor([60]),
         "step": torch.tensor([0.0]),
@@ -70,8 +70,8 @@ def test_best_checkpoint_rebuilds_the_network_without_hydra(trained_run: Path) -
     }
     with pytest.raises(ValueError, match="onsets"):  # the bar-position input needs them
         net.step(note)
-    pred, state = net.step({**note, "time": torch.tensor([0])})
-    assert pred.pitch.shape == (1, 128) and state is not None
+    h, state = net.step({**note, "time": torch.tensor([0])})
+    assert net.heads(h)["pitch"].shape == (1, 128) and state is not None
 
 
 def test_another_models_checkpoint_is_refused(
@@ -102,11 +102,11 @@ def test_each_model_learns_through_the_task(
     held = next(iter(dm.val_dataloader()))
 
     def held_loss() -> float:
-        inputs, targets = teacher_forcing(held)
         task.eval()
         with torch.no_grad():
-            h, _ = task.net.hidden(inputs)
-            return task._score(h, targets)[0]["loss"].item()
+            return batch_losses(task.net, held, "all", task.weights, task.pressure)[0][
+                "loss"
+            ].item()
 
     before = held_loss()
     task.train()  # Lightning keeps the mode it is given

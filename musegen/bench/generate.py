@@ -17,7 +17,8 @@ import torch
 from musegen.bench.report import Row
 from musegen.bench.timing import best_of
 from musegen.generation.decode import generate
-from musegen.generation.sampling import Sampling
+from musegen.generation.sampling import Picker, Sampling
+from musegen.models.config import NoteNetConfig
 from musegen.models.network import NoteNet
 
 NUM_NOTES = 1000
@@ -25,12 +26,14 @@ NUM_NOTES = 1000
 
 def _net() -> NoteNet:
     net = NoteNet(
-        {
-            "_target_": "musegen.models.backbones.LSTMBackbone",
-            "hidden_size": 128,
-            "num_layers": 1,
-            "dropout": 0.0,
-        }
+        NoteNetConfig(
+            net={
+                "_target_": "musegen.models.backbones.LSTMBackbone",
+                "hidden_size": 128,
+                "num_layers": 1,
+                "dropout": 0.0,
+            }
+        )
     )
     return net.eval()
 
@@ -52,7 +55,8 @@ def notes_per_second(
     primer = _primer(batch, seq_len)
 
     def run() -> None:
-        generate(net, primer, n, Sampling(), torch.Generator().manual_seed(0), mode, seq_len)
+        pick = Picker(Sampling(), torch.Generator().manual_seed(0))
+        generate(net, primer, n, pick, mode, seq_len)
 
     return batch * n / best_of(run, repeats).best
 

@@ -26,8 +26,8 @@ from musegen import instantiate as build
 from musegen.bench.report import Row
 from musegen.bench.timing import Timing
 from musegen.config_checks import group_choices
-from musegen.models.losses import note_losses
-from musegen.models.task import NextNoteTask, teacher_forcing
+from musegen.models.objective import batch_losses
+from musegen.models.task import NextNoteTask
 from musegen.train import compose_config
 
 
@@ -70,12 +70,8 @@ def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> float:
     for i, batch in enumerate(batches):
         if i == warmup:
             start = time.perf_counter()
-        inputs, targets = teacher_forcing(batch)
-        h, _ = net.hidden(inputs)  # (B, L, H)
-        if target == "last":
-            h, targets = h[:, -1:], {k: v[:, -1:] for k, v in targets.items()}
-        # the task's own loss: its timing head's tables, weights and pressure
-        loss = note_losses(net.heads(h), targets, task.weights, task.pressure, net.tables)["loss"]
+        # the task's own objective (models.objective): its heads, weights and pressure
+        loss = batch_losses(net, batch, target, task.weights, task.pressure)[0]["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

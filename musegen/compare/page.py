@@ -93,5 +93,14 @@ def page_media(groups: list[Group], out: Path) -> list[Media]:
 
 
 def write_comparison_page(groups: list[Group], out: Path, title: str, markdown: str) -> Path:
-    """``out/index.html``: the samples, then the comparison's markdown (tables, plots)."""
-    return write_page(out / "index.html", title, markdown, page_media(groups, out))
+    """``out/index.html``: the samples, then the comparison's markdown (tables, plots).
+    Samples an earlier comparison copied into ``listen/`` and this one does not show (rows
+    named otherwise) are removed, so the folder holds what the page plays."""
+    media = page_media(groups, out)
+    shown = {p.resolve() for m in media for p in (m.png, m.audio) if p is not None}
+    listen = out / "listen"
+    if listen.is_dir():
+        for path in listen.iterdir():
+            if path.suffix in (".png", ".ogg", ".wav") and path.resolve() not in shown:
+                path.unlink()
+    return write_page(out / "index.html", title, markdown, media)

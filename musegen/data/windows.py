@@ -21,18 +21,15 @@ from torch.utils.data import Dataset
 
 from musegen.data.note_cache import NoteSplit
 from musegen.data.tracks import LPD5_IS_DRUM
+from musegen.fields import BATCH_COLUMNS
 
 _IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 
+FLOAT_COLUMNS = ("step", "duration")  # beats; the rest are integers (time: onset in steps)
 FEATURES: dict[str, torch.dtype] = {
-    "time": torch.int64,  # onset in time steps: where in the bar a note falls
-    "pitch": torch.int64,
-    "step": torch.float32,
-    "duration": torch.float32,
-    "velocity": torch.int64,
-    "track": torch.int64,
+    name: torch.float32 if name in FLOAT_COLUMNS else torch.int64 for name in BATCH_COLUMNS
 }
-"""The batch's tensors, each of shape (B, length)."""
+"""The batch's tensors (``fields.BATCH_COLUMNS``), each of shape (B, length)."""
 
 
 class NoteWindows(Dataset):

@@ -92,7 +92,7 @@ class EvaluateAfterTest(L.Callback):
         net = pl_module.net
         return evaluate_songs(
             net,
-            model_track_ids(net.config.get("track_names")),
+            model_track_ids(net.config.track_names),
             dm,
             self.out_dir,
             self.settings,

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.data.tracks import LPD5_TRACKS
 from musegen.generation.decode import MODES, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
-from musegen.generation.sampling import Sampling
+from musegen.generation.sampling import Picker, Sampling
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class DecodeOptions:
         The window of ``mode="window"`` (default: the primer's length).
     resolution : int
         Time steps per beat of the notes' ``time``.
+    tracks : tuple of str, optional
+        Draw notes on these tracks only (LPD-5 names among the model's); None: every track.
     """
 
     sampling: Sampling = field(default_factory=Sampling)
@@ -43,6 +46,7 @@ class DecodeOptions:
     mode: str = "incremental"
     seq_len: int | None = None
     resolution: int = 24
+    tracks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -84,12 +88,13 @@ def continue_primers(
     else:
         tensors = notes_to_tensors(primers, track_ids, device)
     generator = torch.Generator(device=device).manual_seed(int(options.seed))
+    names = net.config.track_names or [LPD5_TRACKS[t] for t in track_ids]
+    pick = Picker(options.sampling, generator, names, options.tracks)
     out = generate(
         net,
         tensors,
         int(num_notes),
-        options.sampling,
-        generator,
+        pick,
         mode=options.mode,
         seq_len=options.seq_len,
         resolution=options.resolution,

@@ -1,6 +1,6 @@
 """Between note arrays (``NOTE_DTYPE``, LPD-5 track ids) and the network's batch tensors.
 
-The network numbers the modelled tracks 0..n-1 (``NoteNet.config["track_names"]``); note
+The network numbers the modelled tracks 0..n-1 (``NoteNet.config.track_names``); note
 arrays, files and metrics use LPD-5 ids (0 = Drums). This module is the one place where the
 two meet, so a Piano-only model's track 0 is never read as drums.
 """

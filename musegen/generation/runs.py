@@ -63,9 +63,11 @@ class TrainedRun:
 
     @property
     def seq_len(self) -> int:
+        """The training window: the run's ``data.seq_len``, else the one the checkpoint
+        stores, else the tutorial's 25."""
         value = OmegaConf.select(self.config, "data.seq_len") if self.config else None
         if value is None:
-            return 25
+            return self.net.config.context or 25
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise RunError(f"{self.config_file}: data.seq_len is {value!r}, not an integer >= 1")
         return value
@@ -75,7 +77,7 @@ class TrainedRun:
         name = OmegaConf.select(self.config, "model.name") if self.config else None
         if isinstance(name, str) and name:
             return name
-        target = str(self.net.config["net"].get("_target_", "model"))
+        target = str(self.net.config.net.get("_target_", "model"))
         return target.rsplit(".", 1)[-1]
 
     def data_config(self, paths: DictConfig | dict, overrides: dict | None = None) -> dict:
@@ -143,7 +145,7 @@ def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
             ) from None
         if not isinstance(config, DictConfig):
             raise RunError(f"{config_file}: not a run config (not a mapping)")
-    return TrainedRun(path, net, model_track_ids(net.config.get("track_names")), config)
+    return TrainedRun(path, net, model_track_ids(net.config.track_names), config)
 
 
 def data_overrides(cfg: DictConfig) -> dict:

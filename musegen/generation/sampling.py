@@ -4,21 +4,38 @@ The paper samples the pitch from the softmax rather than taking the argmax, whic
 results in repetitive note sequences"; a temperature (from TensorFlow's music-generation
 tutorial), top-k and top-p (nucleus) truncation are the usual refinements. They apply to every
 categorical field: the pitch, the track, and, with ``task.timing=categorical``, the step and
-duration classes; each field may have its own setting (``sampling.step.temperature=0.8``),
-else it takes the global one. Every draw takes an explicit ``torch.Generator`` so that a seed
-fixes the music, whatever else uses the global random state.
+duration classes. Rules layer, each setting only what it names (``null``: keep):
+
+1. the global rule (``sampling.temperature``, ...);
+2. a track's rule (``sampling.tracks.Bass.temperature=0.7``): every field drawn after the
+   note's track, for the notes of that track;
+3. a field's rule (``sampling.step.temperature=0.5``): that field, whatever the track.
+
+``Picker`` draws with these rules, masks the tracks a user excluded (``tracks=[Drums,Bass]``
+in ``musegen.generate``), and is what the heads call (``models.heads``). Every draw takes an
+explicit ``torch.Generator`` so that a seed fixes the music, whatever else uses the global
+random state; one uniform number per note and field, whatever the rules, so that adding a
+track's rule changes that track's notes only through its rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from omegaconf import OmegaConf
 
-SAMPLED_FIELDS = ("pitch", "step", "duration", "track")
+from musegen.config_checks import ConfigError, integer, number, require
+from musegen.data.tracks import LPD5_TRACKS, track_ids
+from musegen.fields import NOTE_FIELDS
+
+SAMPLED_FIELDS = NOTE_FIELDS
 RULES = ("temperature", "top_k", "top_p")
+
+Values = tuple[tuple[str, Any], ...]
+"""The settings a partial rule sets, as ``(name, value)`` pairs."""
 
 
 @dataclass(frozen=True)
@@ -33,14 +50,17 @@ class Sampling:
         Keep only the ``top_k`` most likely values; 0 keeps all.
     top_p : float
         Keep the smallest set of values whose probability reaches ``top_p``; 1 keeps all.
-    fields : tuple of (str, Sampling)
-        A field's own rule (``pitch``, ``step``, ``duration``, ``track``), where it differs.
+    fields : tuple of (str, values)
+        A field's own settings (``pitch``, ``step``, ``duration``, ``track``), where it sets any.
+    tracks : tuple of (str, values)
+        A track's own settings (by its LPD-5 name), where it sets any.
     """
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
-    fields: tuple[tuple[str, Sampling], ...] = ()
+    fields: tuple[tuple[str, Values], ...] = ()
+    tracks: tuple[tuple[str, Values], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -50,53 +70,79 @@ class Sampling:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
-    def rule(self, field: str) -> Sampling:
-        """The rule of one field: its own, else the global one."""
-        own = dict(self.fields).get(field)
-        return own if own is not None else replace(self, fields=())
+    def rule(self, field: str, track: str | None = None) -> Sampling:
+        """The rule of ``field`` for a note on ``track``: global, then the track's settings,
+        then the field's (module docstring)."""
+        values = {k: getattr(self, k) for k in RULES}
+        if track is not None:
+            values.update(dict(self.tracks).get(track, ()))
+        values.update(dict(self.fields).get(field, ()))
+        return Sampling(**values)
+
+    @property
+    def track_names(self) -> list[str]:
+        """The tracks with a rule of their own."""
+        return [name for name, _ in self.tracks]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values for reports: the global rule and the fields' own."""
+        """Plain values for reports: the global rule, each field's and each track's settings."""
         out: dict[str, Any] = {k: getattr(self, k) for k in RULES}
-        for field, rule in self.fields:
+        for field, _ in self.fields:
+            rule = self.rule(field)
             out[field] = {k: getattr(rule, k) for k in RULES}
+        if self.tracks:
+            out["tracks"] = {name: dict(values) for name, values in self.tracks}
         return out
 
     @classmethod
     def from_config(cls, node: Any, key: str = "sampling") -> Sampling:
-        """The rule of a config node (``conf/sampling``), every value checked by name:
+        """The rules of a config node (``conf/sampling``), every value checked by name:
         ``sampling.temperature must be a number > 0, got 'abc'``. A field's sub-node
-        (``step: {temperature: 0.8}``) overrides the global values it sets (``null``: keep)."""
+        (``step: {temperature: 0.8}``) and a track's (``tracks: {Bass: {top_k: 8}}``) set
+        the values they name (``null``: keep)."""
         node = OmegaConf.create(
             OmegaConf.to_container(node, resolve=True)
             if OmegaConf.is_config(node)
             else dict(node or {})
         )
-        base = _checked(node, f"{key}.", cls())
+        base = Sampling(**dict(_checked(node, f"{key}.")))
         fields = []
         for field in SAMPLED_FIELDS:
-            sub = node.get(field)
-            if sub and any(sub.get(k) is not None for k in RULES):
-                fields.append((field, _checked(sub, f"{key}.{field}.", base)))
-        return replace(base, fields=tuple(fields))
+            values = _checked(node.get(field) or {}, f"{key}.{field}.")
+            if values:
+                fields.append((field, values))
+        tracks = []
+        for name, sub in (node.get("tracks") or {}).items():
+            try:
+                track_ids([name])
+            except ValueError:
+                raise ConfigError(
+                    f"{key}.tracks.{name}: unknown track; choose from {list(LPD5_TRACKS)}"
+                ) from None
+            values = _checked(sub or {}, f"{key}.tracks.{name}.")
+            if values:
+                tracks.append((str(name), values))
+        rules = replace(base, fields=tuple(fields), tracks=tuple(tracks))
+        for field in SAMPLED_FIELDS:  # every combination is a valid rule
+            for track in [None, *rules.track_names]:
+                rules.rule(field, track)
+        return rules
 
 
-def _checked(node: Any, prefix: str, defaults: Sampling) -> Sampling:
-    from musegen.config_checks import integer, number, require
-
+def _checked(node: Any, prefix: str) -> Values:
+    """The settings a node sets, each checked (one line naming it), as ``(name, value)``."""
+    node = OmegaConf.create(dict(node)) if not OmegaConf.is_config(node) else node
     checks = (
-        ("temperature", number(0.0, low_inclusive=False), "a number > 0"),
-        ("top_k", integer(0), "an integer >= 0 (0: off)"),
-        ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)"),
+        ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
+        ("top_k", integer(0), "an integer >= 0 (0: off)", int),
+        ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)", float),
     )
-    for name, ok, what in checks:
+    values = []
+    for name, ok, what, kind in checks:
         require(node, name, ok, what, optional=True, name=f"{prefix}{name}")
-    values = {k: node.get(k) for k in RULES if node.get(k) is not None}
-    return Sampling(
-        temperature=float(values.get("temperature", defaults.temperature)),
-        top_k=int(values.get("top_k", defaults.top_k)),
-        top_p=float(values.get("top_p", defaults.top_p)),
-    )
+        if node.get(name) is not None:
+            values.append((name, kind(node.get(name))))
+    return tuple(values)
 
 
 def filter_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
@@ -115,16 +161,77 @@ def filter_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
     return logits
 
 
-def sample(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> torch.Tensor:
+def sample(
+    logits: torch.Tensor,
+    sampling: Sampling,
+    generator: torch.Generator,
+    groups: Sequence[tuple[torch.Tensor, Sampling]] = (),
+) -> torch.Tensor:
     """One draw per row of ``(B, V)`` logits -> ``(B,)`` int64 indices.
 
     Inverse-CDF sampling: one uniform number per row, located in the cumulative
     probabilities. ``torch.multinomial`` (and the Gumbel trick) draw ``V`` random numbers per
     row instead, which made sampling cost as much as the network step for a batch of 64.
-    Values removed by top-k/top-p have zero probability and are never drawn.
+    Values removed by top-k/top-p have zero probability and are never drawn. ``groups``:
+    ``(rows, rule)`` pairs, each drawing its rows (bool, ``(B,)``) with its own rule.
     """
     probs = filter_logits(logits.float(), sampling).softmax(dim=-1)  # (B, V)
+    for rows, rule in groups:
+        if rows.any():
+            probs[rows] = filter_logits(logits[rows].float(), rule).softmax(dim=-1)
     cdf = probs.cumsum(dim=-1)  # (B, V)
     u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) * cdf[:, -1:]
     index = torch.searchsorted(cdf, u, right=True).squeeze(-1)  # (B,) first cdf > u
     return index.clamp_max(cdf.shape[-1] - 1)
+
+
+class Picker:
+    """What the heads draw with: ``pick(field, logits, drawn) -> (B,)`` (``models.heads``).
+
+    Parameters
+    ----------
+    sampling : Sampling
+        The rules (module docstring).
+    generator : torch.Generator
+        The only source of randomness.
+    track_names : sequence of str, optional
+        The model's tracks, in its order (``NoteNetConfig.track_names``): which rows a
+        track's rule applies to, and what ``allowed`` names.
+    allowed : sequence of str, optional
+        Draw only these tracks (by name); the others' logits are masked out.
+    """
+
+    def __init__(
+        self,
+        sampling: Sampling,
+        generator: torch.Generator,
+        track_names: Sequence[str] | None = None,
+        allowed: Sequence[str] | None = None,
+    ) -> None:
+        self.sampling, self.generator = sampling, generator
+        names = [n.lower() for n in (track_names or [])]
+        self.track_rules = {
+            names.index(name.lower()): name
+            for name in sampling.track_names
+            if name.lower() in names
+        }
+        self.allowed: list[int] | None = None
+        if allowed is not None:
+            self.allowed = [names.index(str(a).lower()) for a in allowed]
+        self.track_first = bool(self.track_rules)
+
+    def __call__(
+        self, field: str, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        if field == "track" and self.allowed is not None:
+            keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+            keep[self.allowed] = True
+            logits = logits.masked_fill(~keep, float("-inf"))
+        groups = []
+        if field != "track" and "track" in drawn and self.track_rules:
+            track = drawn["track"]  # (B,)
+            groups = [
+                (track == i, self.sampling.rule(field, name))
+                for i, name in self.track_rules.items()
+            ]
+        return sample(logits, self.sampling.rule(field), self.generator, groups)

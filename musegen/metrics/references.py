@@ -38,6 +38,7 @@ import numpy as np
 
 from musegen.data.note_timing import continue_times, to_grid
 from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.fields import NOTE_FIELDS
 from musegen.metrics.similarity import Continuation, SimilarityResult, continuation_similarity
 
 REFERENCE_ROWS: tuple[str, ...] = ("real vs real", "unigram", "uniform random", "repeat primer")
@@ -131,7 +132,7 @@ class UnigramSampler(_RandomSampler):
     probs: dict[str, np.ndarray]
     resolution: int = 24
 
-    FIELDS: ClassVar[tuple[str, ...]] = ("pitch", "step", "duration", "velocity", "track")
+    FIELDS: ClassVar[tuple[str, ...]] = (*NOTE_FIELDS, "velocity")
 
     @classmethod
     def fit(cls, columns: Mapping[str, np.ndarray], resolution: int = 24) -> UnigramSampler:

@@ -19,8 +19,9 @@ from lightning.fabric.plugins import TorchCheckpointIO
 
 from musegen.atomic import atomic_path, clean_stale
 from musegen.errors import UserError
+from musegen.models.config import FORMAT, NoteNetConfig
 from musegen.models.network import NoteNet
-from musegen.models.task import CHECKPOINT_FORMAT, CHECKPOINT_KEY, NextNoteTask
+from musegen.models.task import CHECKPOINT_KEY, NextNoteTask
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +87,22 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return checkpoint
 
 
-def network_config(checkpoint: dict[str, Any], path: str | Path = "checkpoint") -> dict[str, Any]:
-    """The network config stored in a checkpoint by ``NextNoteTask``."""
+def network_config(checkpoint: dict[str, Any], path: str | Path = "checkpoint") -> NoteNetConfig:
+    """The network config stored in a checkpoint by ``NextNoteTask``, of any format."""
     entry = checkpoint.get(CHECKPOINT_KEY)
     if not isinstance(entry, dict) or "network" not in entry:
         raise CheckpointError(
             f"{path}: not a musegen NextNoteTask checkpoint (no {CHECKPOINT_KEY!r} entry)"
         )
-    if entry.get("format", 0) > CHECKPOINT_FORMAT:
+    if entry.get("format", 0) > FORMAT:
         raise CheckpointError(
             f"{path}: checkpoint format {entry.get('format')} is newer than this musegen "
-            f"reads ({CHECKPOINT_FORMAT}); upgrade musegen"
+            f"reads ({FORMAT}); upgrade musegen"
         )
-    return entry["network"]
+    try:
+        return NoteNetConfig.from_dict(entry["network"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: cannot read its network config: {exc}") from None
 
 
 def load_network(
@@ -122,11 +126,11 @@ def load_network(
     """
     checkpoint = read_checkpoint(path, map_location)
     config = network_config(checkpoint, path)
-    target = config.get("net", {}).get("_target_")
+    target = config.net.get("_target_")
     if expect is not None and target != expect:
         raise CheckpointError(f"{path}: checkpoint of model {target!r}, expected {expect!r}")
     try:
-        net = NoteNet.from_config(config)
+        net = NoteNet(config)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild its network: {exc}") from None
     state = {
@@ -159,56 +163,52 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> Nex
     network = network_config(checkpoint, path)
     hparams = checkpoint.get("hyper_parameters") or {}
     settings = {k: hparams[k] for k in TASK_SETTINGS if k in hparams}
-    timing = dict(network.get("timing") or {"kind": "regression"})  # older: regression
     try:
-        task = NextNoteTask(
-            net=network["net"],
-            n_tracks=network.get("n_tracks", 1),
-            track_names=network.get("track_names"),
-            encoder=network.get("encoder"),
-            timing=timing.pop("kind"),
-            time_classes=timing or None,
-            **settings,
-        )
+        task = NextNoteTask(net=network.net, network=network.to_dict(), **settings)
         task.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild its task ({_first_line(exc)})") from None
     return task.to(map_location).eval()
 
 
-def check_compatible(path: str | Path, expected: dict[str, Any]) -> None:
+def check_compatible(path: str | Path, expected: NoteNetConfig) -> None:
     """Fail early, in one line, when resuming from another model's checkpoint.
 
     ``expected`` is this run's ``NoteNet.config``. Lightning would otherwise fail deep
     inside ``load_state_dict`` with a page of key names and shapes.
     """
     stored = network_config(read_checkpoint(path), path)
-    s_target = stored.get("net", {}).get("_target_")
-    e_target = expected.get("net", {}).get("_target_")
+    s_target, e_target = stored.net.get("_target_"), expected.net.get("_target_")
     if s_target != e_target:
         raise CheckpointError(
             f"ckpt_path: {path} holds model {s_target!r}, but this run's model is {e_target!r}"
         )
-    stored = {**stored, "timing": stored.get("timing") or {"kind": "regression"}}
-    for key, where in (
+    for name, where in (
         ("net", "model.net"),
         ("encoder", "task.encoder"),
         ("timing", "task.timing"),
+        ("heads", "task.heads"),
         ("track_names", "data.tracks"),
         ("n_tracks", "data.tracks"),
     ):
-        if key == "track_names" and stored.get(key) is None:  # written before names were kept
+        if name == "track_names" and stored.track_names is None:  # written before names
             continue
-        if stored.get(key) != expected.get(key):
+        mine, theirs = getattr(stored, name), getattr(expected, name)
+        if mine != theirs:
             raise CheckpointError(
-                f"ckpt_path: {path} was trained with {where}={_show(stored.get(key))}, "
-                f"this run has {_show(expected.get(key))}"
+                f"ckpt_path: {path} was trained with {where}={_show(_plain(mine))}, "
+                f"this run has {_show(_plain(theirs))}"
             )
+
+
+def _plain(value: Any) -> Any:
+    """A config part as the user wrote it: a sub-config as its dict."""
+    return value.to_dict() if hasattr(value, "to_dict") else value
 
 
 def _show(value: Any) -> str:
     """A config value as a user writes it on the command line (``[Drums, Piano]``)."""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from musegen.models.heads import NotePrediction
+from musegen.fields import NOTE_FIELDS, TIME_FIELDS
 from musegen.models.time_classes import ClassTables
 
-COMPONENTS = ("pitch", "step", "duration", "track")
+COMPONENTS = NOTE_FIELDS
+"""The loss's components: one per field of a note (``models.fields``)."""
 
 
 def mse_positive_pressure(
@@ -46,13 +47,18 @@ class LossWeights:
     track: float = 1.0
 
     @classmethod
-    def from_mapping(cls, weights: Mapping[str, float] | None) -> LossWeights:
+    def from_mapping(
+        cls, weights: Mapping[str, float] | None, key: str = "task.loss_weights"
+    ) -> LossWeights:
+        """The weights a config sets (the others default), each checked: ``key`` is where
+        they sit in the config, for the one-line error."""
         weights = dict(weights or {})
         unknown = set(weights) - set(COMPONENTS)
         if unknown:
-            raise ValueError(
-                f"task.loss_weights: unknown key(s) {sorted(unknown)}; valid: {list(COMPONENTS)}"
-            )
+            raise ValueError(f"{key}: unknown key(s) {sorted(unknown)}; valid: {list(COMPONENTS)}")
+        for name, value in weights.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{key}.{name} must be a number >= 0, got {value!r}")
         return cls(**{k: float(v) for k, v in weights.items()})
 
 
@@ -61,51 +67,39 @@ def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def note_losses(
-    pred: NotePrediction,
+    pred: Mapping[str, torch.Tensor],
     target: Mapping[str, torch.Tensor],
     weights: LossWeights,
     pressure: float = 10.0,
     tables: ClassTables | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Each component and the weighted total, as scalars, plus the exact-grid accuracy of
-    step and duration, and with categorical timing the note NLL: the sum of the fields'
-    cross-entropies in nats, whatever the weights.
+    """Each field's loss (``<field>_loss``) and the weighted total (``loss``), as scalars,
+    plus the exact-grid accuracy of step and duration, and with categorical timing the note
+    NLL: the sum of the fields' cross-entropies in nats, whatever the weights.
 
-    ``pred`` and ``target`` cover the same positions: ``pred.pitch`` of shape ``(B, T, 128)``
-    against ``target["pitch"]`` of shape ``(B, T)``, and so on; ``target`` step and duration
-    are in beats. With ``tables`` (categorical timing) they are compared as classes. With one
-    modelled track (``pred.track is None``) the track loss is 0.
+    ``pred`` (a head design's output, ``{field: (..., V)}``; regressed step and duration
+    ``(...)`` beats) and ``target`` (``{field: (...)}``, step and duration in beats) cover the
+    same positions. With ``tables`` (categorical timing) step and duration are compared as
+    classes. With one modelled track (no ``track`` in ``pred``) the track loss is 0.
     """
-    pitch = _cross_entropy(pred.pitch, target["pitch"])
-    out: dict[str, torch.Tensor] = {"pitch_loss": pitch}
-    for field in ("step", "duration"):
-        if tables is not None:
-            classes = tables.encode(field, target[field])  # (B, T)
-            out[f"{field}_loss"] = _cross_entropy(pred[_INDEX[field]], classes)
-            hit = pred[_INDEX[field]].argmax(-1) == classes
-        else:
-            value = pred[_INDEX[field]]  # (B, T) beats
+    out: dict[str, torch.Tensor] = {}
+    for field in NOTE_FIELDS:
+        if field not in pred:  # one track: nothing to predict
+            out[f"{field}_loss"] = pred["pitch"].new_zeros(())
+        elif field in TIME_FIELDS and tables is None:
+            value = pred[field]  # (...) beats
             out[f"{field}_loss"] = mse_positive_pressure(value, target[field], pressure)
             hit = _grid(value.clamp_min(0)) == _grid(target[field])
-        out[f"{field}_acc"] = hit.float().mean()
-    if pred.track is not None:
-        out["track_loss"] = _cross_entropy(pred.track, target["track"])
-    else:
-        out["track_loss"] = pitch.new_zeros(())
+            out[f"{field}_acc"] = hit.float().mean()
+        else:
+            classes = tables.encode(field, target[field]) if field in TIME_FIELDS else target[field]
+            out[f"{field}_loss"] = _cross_entropy(pred[field], classes)
+            out[f"{field}_acc"] = (pred[field].argmax(-1) == classes).float().mean()
+    out.pop("track_acc", None)
     if tables is not None:  # every field a cross-entropy: their sum is the note's NLL
-        out["note_nll"] = (
-            out["pitch_loss"] + out["step_loss"] + out["duration_loss"] + out["track_loss"]
-        )
-    out["loss"] = (
-        weights.pitch * out["pitch_loss"]
-        + weights.step * out["step_loss"]
-        + weights.duration * out["duration_loss"]
-        + weights.track * out["track_loss"]
-    )
+        out["note_nll"] = sum(out[f"{f}_loss"] for f in NOTE_FIELDS)
+    out["loss"] = sum(getattr(weights, f) * out[f"{f}_loss"] for f in NOTE_FIELDS)
     return out
-
-
-_INDEX = {"step": 1, "duration": 2}  # NotePrediction's fields
 
 
 def _grid(beats: torch.Tensor, resolution: int = 24) -> torch.Tensor:

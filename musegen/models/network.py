@@ -1,13 +1,12 @@
-"""The next-note network: note encoder -> recurrent backbone -> heads, as a plain nn.Module.
+"""The next-note network: note encoder -> backbone -> heads, as a plain nn.Module.
 
-It knows nothing of Lightning, so generation and tests use it directly. ``config`` is a
-plain dict (JSON-able) that rebuilds the same network; checkpoints carry it beside the
+It knows nothing of Lightning, so generation and tests use it directly. Its shape is one
+``NoteNetConfig`` (``models.config``); checkpoints carry ``config.to_dict()`` beside the
 weights (``checkpoint.load_network``).
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -15,11 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from musegen.models.heads import NoteHeads, NotePrediction
+from musegen.models.config import NoteNetConfig
+from musegen.models.heads import make_heads
 from musegen.models.note_encoder import NoteEncoder
-from musegen.models.time_classes import ClassTables, TimeClasses
+from musegen.models.time_classes import ClassTables
 
-TIMINGS = ("regression", "categorical")
 BACKBONE_PACKAGE = "musegen.models.backbones."
 ENTRY_POINT_GROUP = "musegen.backbones"
 """Where an installed package registers its own backbones (see ``models/backbones``)."""
@@ -58,63 +57,44 @@ def resolve_backbone(target: str) -> type[nn.Module]:
     return cls
 
 
+SIZES = ("hidden_size", "num_layers", "lstm_layers", "gru_layers")
+"""Backbone arguments that must be integers >= 1, whichever backbone takes them."""
+
+
 def build_backbone(net: Mapping[str, Any], input_size: int) -> nn.Module:
-    """Instantiate ``net`` (``{"_target_": ..., **kwargs}``) with the encoder's width."""
+    """Instantiate ``net`` (``{"_target_": ..., **kwargs}``) with the encoder's width; the
+    sizes and dropout every backbone shares are checked first, in one line naming the key
+    (torch's own messages name no config key)."""
     kwargs = {k: v for k, v in net.items() if not k.startswith("_")}
+    for key in SIZES:
+        value = kwargs.get(key)
+        if key in kwargs and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"model.net.{key} must be an integer >= 1, got {value!r}")
+    dropout = kwargs.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise ValueError(f"model.net.dropout must be in [0, 1), got {dropout!r}")
     return resolve_backbone(net.get("_target_"))(input_size=input_size, **kwargs)
 
 
 class NoteNet(nn.Module):
     """Predict the next note (pitch, step, duration, track) after each note of a sequence.
 
-    Parameters
-    ----------
-    net : mapping
-        The backbone: ``_target_`` (a class in ``musegen.models.backbones``) and its keyword
-        arguments except ``input_size``, which the encoder decides.
-    n_tracks : int
-        Modelled tracks (the track head exists only when > 1).
-    encoder : mapping
-        ``NoteEncoder`` keyword arguments (``pitch_dim``, ``track_dim``, ``time_dim``,
-        ``time_input``).
-    track_names : list of str, optional
-        Names of the modelled tracks, kept in ``config`` for decoding.
-    timing : mapping, optional
-        ``{"kind": "categorical", **TimeClasses fields}`` for class heads on the time grid;
-        ``None`` or ``{"kind": "regression"}`` for the paper's regression (what checkpoints
-        written before categorical timing existed hold).
+    Built from one ``NoteNetConfig`` (``models.config``): the note encoder, the backbone it
+    names and the heads it chooses. ``config`` stays on the network; checkpoints store
+    ``config.to_dict()``.
     """
 
-    def __init__(
-        self,
-        net: Mapping[str, Any],
-        n_tracks: int = 1,
-        encoder: Mapping[str, Any] | None = None,
-        track_names: list[str] | None = None,
-        timing: Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, config: NoteNetConfig) -> None:
         super().__init__()
-        encoder = dict(encoder or {})
-        timing = dict(timing or {"kind": "regression"})
-        kind = timing.pop("kind", "regression")
-        if kind not in TIMINGS:
-            raise ValueError(f"task.timing: {kind!r} is not one of {list(TIMINGS)}")
-        self.tables = (
-            ClassTables(TimeClasses.from_config(timing)) if kind == "categorical" else None
-        )
-        if encoder.get("time_input") == "auto":  # classes with classes, else the scalars
-            encoder["time_input"] = "classes" if self.tables is not None else "scalar"
-        self.encoder = NoteEncoder(n_tracks=n_tracks, tables=self.tables, **encoder)
-        self.backbone = build_backbone(net, self.encoder.out_dim)
-        self.heads = NoteHeads(self.backbone.hidden_size, n_tracks, self.tables)
-        self.n_tracks = n_tracks
-        self.config: dict[str, Any] = {
-            "net": copy.deepcopy(dict(net)),
-            "n_tracks": int(n_tracks),
-            "encoder": encoder,
-            "track_names": list(track_names) if track_names is not None else None,
-            "timing": {"kind": kind, **(self.tables.classes.to_config() if self.tables else {})},
-        }
+        if not isinstance(config, NoteNetConfig):
+            raise TypeError(f"NoteNet takes a NoteNetConfig, got {type(config).__name__}")
+        self.config = config
+        classes = config.timing.classes
+        self.tables = ClassTables(classes) if classes is not None else None
+        self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **config.encoder)
+        self.backbone = build_backbone(config.net, self.encoder.out_dim)
+        self.heads = make_heads(config, self.backbone.hidden_size, self.tables)
+        self.n_tracks = config.n_tracks
 
     @property
     def uses_time(self) -> bool:
@@ -127,9 +107,11 @@ class NoteNet(nn.Module):
         return self.tables is not None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> NoteNet:
-        """Rebuild a network from its ``config``."""
-        return cls(**dict(config))
+    def from_config(cls, config: Mapping[str, Any] | NoteNetConfig) -> NoteNet:
+        """Rebuild a network from its config, or from the plain dict a checkpoint stores."""
+        if not isinstance(config, NoteNetConfig):
+            config = NoteNetConfig.from_dict(config)
+        return cls(config)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -150,19 +132,22 @@ class NoteNet(nn.Module):
         return self.backbone(x, state)  # (B, T, H), state
 
     def forward(
-        self, notes: Mapping[str, torch.Tensor], state: Any = None
-    ) -> tuple[NotePrediction, Any]:
-        """Notes as ``(B, T)`` tensors -> predictions of the note after each, ``(B, T, ...)``."""
+        self,
+        notes: Mapping[str, torch.Tensor],
+        state: Any = None,
+        targets: Mapping[str, torch.Tensor] | None = None,
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """Notes as ``(B, T)`` tensors -> each field's logits for the note after each,
+        ``{field: (B, T, V)}``, and the state. ``targets``: the true next notes, which heads
+        that read earlier fields of the same note need (``models.heads``)."""
         h, state = self.hidden(notes, state)
-        return self.heads(h), state
+        return self.heads(h, None if targets is None else dict(targets)), state
 
     @torch.no_grad()
-    def step(
-        self, note: Mapping[str, torch.Tensor], state: Any = None
-    ) -> tuple[NotePrediction, Any]:
+    def step(self, note: Mapping[str, torch.Tensor], state: Any = None) -> tuple[torch.Tensor, Any]:
         """Incremental decoding: feed one note per sequence, ``(B,)`` tensors, with the state
-        from the previous call (``None`` at the start); get the next note's prediction,
-        ``(B, ...)``, and the new state. Run ``eval()`` first so dropout is off."""
+        from the previous call (``None`` at the start); get the backbone's output after it,
+        ``(B, H)`` (``heads.draw`` reads it), and the new state. Run ``eval()`` first."""
         column = {k: None if note.get(k) is None else note[k][:, None] for k in ("track", "time")}
         x = self.encoder(
             note["pitch"][:, None],
@@ -172,8 +157,6 @@ class NoteNet(nn.Module):
             column["time"],
         )[:, 0]  # (B, D)
         if hasattr(self.backbone, "step"):
-            h, state = self.backbone.step(x, state)  # (B, H): the cell functions' fast path
-        else:
-            out, state = self.backbone(x[:, None], state)  # (B, 1, H)
-            h = out[:, 0]
-        return self.heads(h), state  # (B, ...)
+            return self.backbone.step(x, state)  # (B, H): the cell functions' fast path
+        out, state = self.backbone(x[:, None], state)  # (B, 1, H)
+        return out[:, 0], state

@@ -61,6 +61,14 @@ class NoteEncoder(nn.Module):
         bar_steps: int = 96,
     ) -> None:
         super().__init__()
+        for key, value, low in (
+            ("pitch_dim", pitch_dim, 1),
+            ("track_dim", track_dim, 1),
+            ("time_dim", time_dim, 0),
+            ("position_dim", position_dim, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"task.encoder.{key} must be an integer >= {low}, got {value!r}")
         if time_input not in TIME_INPUTS:
             raise ValueError(f"task.encoder.time_input: {time_input!r}, not one of {TIME_INPUTS}")
         if time_input == "classes" and tables is None:

@@ -11,6 +11,7 @@ as it is.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,11 +23,21 @@ music-generation tutorial's)."""
 
 
 def factory(node: Any, key: str) -> Callable[..., Any] | None:
-    """A callable from a ``_partial_: true`` node (or a callable, or ``None``)."""
+    """A callable from a ``_partial_: true`` node (or a callable, or ``None``); its ``lr`` and
+    ``weight_decay``, when it sets them, are checked here (one line naming the key): torch
+    would only complain once training starts, after the data is built."""
     if node is None or callable(node):
         return node
     if not isinstance(node, Mapping) or "_target_" not in node:
         raise ValueError(f"{key} must be a config node with _target_ and _partial_: true")
+    for name, low, what in (("lr", 0.0, "a number > 0"), ("weight_decay", 0.0, "a number >= 0")):
+        value = node.get(name)
+        strict = name == "lr"
+        bad = isinstance(value, bool) or not isinstance(value, int | float)
+        if value is not None and (
+            bad or not math.isfinite(value) or value < low or (strict and value == low)
+        ):
+            raise ValueError(f"{key}.{name} must be {what}, got {value!r}")
     made = hydra.utils.instantiate(dict(node), _partial_=True)
     if not callable(made):
         raise ValueError(f"{key}: {node['_target_']} did not give a factory")

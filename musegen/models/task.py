@@ -1,15 +1,16 @@
-"""The one LightningModule for next-note prediction, shared by every backbone.
+"""The one LightningModule for next-note prediction, shared by every backbone and head design.
 
-Batches are dicts of ``(B, seq_len + 1)`` tensors (``musegen.data.windows``). The shift into
-inputs and targets happens in ``teacher_forcing`` and nowhere else. Two training targets:
+Batches are dicts of ``(B, seq_len + 1)`` tensors (``musegen.data.windows``); the objective of
+a batch (teacher forcing, which positions are scored, the losses) is ``models.objective``'s,
+which the training benchmark shares. Two training targets:
 
-* ``target="last"``: TensorFlow's tutorial's, whose losses the paper reports; only the note after
-  each window is predicted;
+* ``target="last"``: TensorFlow's tutorial's, whose losses the paper reports; only the note
+  after each window is predicted;
 * ``target="all"``: teacher forcing at every position, so each forward pass learns from
   ``seq_len`` predictions instead of one.
 
-Validation and test are scored the tutorial's way in both modes (the note after each full window,
-the last position), so the two are comparable; ``*_allpos`` metrics add every position.
+Validation and test score what the datamodule's pass marks (``data.test_pass``): every note
+of every song once (the song pass), or the note after each window (the tutorial's).
 """
 
 from __future__ import annotations
@@ -24,18 +25,24 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import Metric
 
-from musegen.models.losses import LossWeights, note_losses
-from musegen.models.network import TIMINGS, NoteNet
+from musegen.models.config import (
+    DEFAULT_ORDER,
+    TIMINGS,
+    HeadsConfig,
+    NoteNetConfig,
+    TimingConfig,
+)
+from musegen.models.losses import LossWeights
+from musegen.models.network import NoteNet
+from musegen.models.objective import TARGETS, batch_losses, teacher_forcing
 from musegen.models.optim import ADAM, describe, factory
 from musegen.models.sizing import size_for_budget
-from musegen.models.time_classes import split_coverage
+from musegen.models.time_classes import TimeClasses, split_coverage
 
 log = logging.getLogger(__name__)
 
-FEATURES = ("pitch", "step", "duration", "track")
-INPUTS = (*FEATURES, "time")
-"""What the network reads of each note: its fields and, for the position input, its onset."""
-TARGETS = ("last", "all")
+__all__ = ["CHECKPOINT_KEY", "NextNoteTask", "StageMetrics", "teacher_forcing"]
+
 METRICS = (
     "loss",
     "pitch_loss",
@@ -48,28 +55,15 @@ METRICS = (
 )
 CHECKPOINT_KEY = "musegen"
 """Key of the checkpoint entry holding the network config (see ``checkpoint``)."""
-CHECKPOINT_FORMAT = 2
-"""1: regression timing only; 2: the network config may hold categorical timing (a reader of
-format 1 could not build it)."""
 
 
-def teacher_forcing(
-    batch: Mapping[str, torch.Tensor],
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Split ``(B, L + 1)`` windows into inputs ``[:, :-1]`` and next-note targets ``[:, 1:]``,
-    both ``(B, L)``: target ``t`` is the note after input ``t``."""
-    inputs = {k: batch[k][:, :-1] for k in INPUTS if k in batch}  # (B, L)
-    targets = {k: batch[k][:, 1:] for k in FEATURES if k in batch}  # (B, L)
-    return inputs, targets
-
-
-def weights_for(loss_weights: Mapping[str, Any] | None, timing: str) -> dict[str, float]:
+def weights_for(loss_weights: Mapping[str, Any] | None, timing: str) -> LossWeights:
     """The loss weights of ``timing``: ``loss_weights[timing]`` when given per timing, else
     ``loss_weights`` itself (one mapping, as older checkpoints store it)."""
     weights = dict(loss_weights or {})
     if any(key in TIMINGS for key in weights):
-        return dict(weights.get(timing) or {})
-    return weights
+        return LossWeights.from_mapping(weights.get(timing), f"task.loss_weights.{timing}")
+    return LossWeights.from_mapping(weights)
 
 
 def _plain(value: Any) -> Any:
@@ -126,6 +120,13 @@ class NextNoteTask(L.LightningModule):
         duration, or classes on the time grid (``models.heads``, ``models.time_classes``).
     time_classes : mapping, optional
         The class set of ``categorical`` (``TimeClasses`` fields).
+    heads : {"independent", "chained"}
+        How a note's fields are predicted (``models.heads``): each from the hidden state
+        alone, or in ``head_order``, each reading the fields before it.
+    head_order, head_width
+        The chained heads' field order and width (0: the backbone's hidden size).
+    context : int, optional
+        The notes of a training window (``data.seq_len``): generation keeps to it.
     loss_weights : mapping
         Weights of the pitch / step / duration / track losses; either one mapping, or one per
         timing (``{"regression": {...}, "categorical": {...}}``), of which ``timing``'s is used.
@@ -141,6 +142,9 @@ class NextNoteTask(L.LightningModule):
         ``ReduceLROnPlateau`` watches.
     param_budget : int, optional
         Set the backbone's ``hidden_size`` so the network has about this many parameters.
+    network : mapping, optional
+        A stored ``NoteNetConfig`` (``checkpoint.load_task``): the network is built from it as
+        it is, and the network keys above are not read.
 
     ``save_hyperparameters`` stores plain values only (the factories as their description):
     the checkpoint stays loadable with ``weights_only=True``.
@@ -155,6 +159,10 @@ class NextNoteTask(L.LightningModule):
         target: str = "last",
         timing: str = "regression",
         time_classes: Mapping[str, int] | None = None,
+        heads: str = "independent",
+        head_order: list[str] | tuple[str, ...] = DEFAULT_ORDER,
+        head_width: int = 0,
+        context: int | None = None,
         loss_weights: Mapping[str, Any] | None = None,
         positive_pressure: float = 10.0,
         optimizer: Any = None,
@@ -162,14 +170,23 @@ class NextNoteTask(L.LightningModule):
         scheduler_interval: str = "epoch",
         scheduler_monitor: str = "val/loss",
         param_budget: int | None = None,
+        network: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         net, encoder, track_names = _plain(net), _plain(encoder), _plain(track_names)
         loss_weights, time_classes = _plain(loss_weights), _plain(time_classes)
         if target not in TARGETS:
             raise ValueError(f"task.target: {target!r} is not one of {list(TARGETS)}")
-        if timing not in TIMINGS:
-            raise ValueError(f"task.timing: {timing!r} is not one of {list(TIMINGS)}")
+        if isinstance(positive_pressure, bool) or not positive_pressure >= 0:
+            raise ValueError(
+                f"task.positive_pressure must be a number >= 0, got {positive_pressure!r}"
+            )
+        if param_budget is not None and (
+            isinstance(param_budget, bool) or not isinstance(param_budget, int) or param_budget < 1
+        ):
+            raise ValueError(
+                f"task.param_budget must be a positive integer or null, got {param_budget!r}"
+            )
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(
                 f"task.scheduler_interval: {scheduler_interval!r} is not epoch or step"
@@ -178,14 +195,27 @@ class NextNoteTask(L.LightningModule):
         self.make_scheduler = factory(_plain(scheduler), "task.scheduler")
         # what save_hyperparameters stores: the factories as plain descriptions
         optimizer, scheduler = describe(self.make_optimizer), describe(self.make_scheduler)
-        self.save_hyperparameters(logger=False)
-        net_timing = {"kind": timing, **(time_classes or {})} if timing == "categorical" else None
-        if param_budget:
-            net = size_for_budget(net, int(param_budget), n_tracks, encoder, net_timing)
-        self.net = NoteNet(net, n_tracks, encoder, track_names, net_timing)
+        self.save_hyperparameters(logger=False, ignore=["network"])
+        if network is not None:  # a stored network (checkpoint.load_task): used as it is
+            config = NoteNetConfig.from_dict(network)
+        else:
+            config = NoteNetConfig(
+                net=net,
+                n_tracks=n_tracks,
+                track_names=track_names,
+                encoder=encoder or {},
+                timing=TimingConfig(timing, TimeClasses.from_config(time_classes))
+                if timing == "categorical"
+                else TimingConfig(timing),
+                heads=HeadsConfig(heads, tuple(_plain(head_order)), head_width),
+                context=context,
+            )
+            if param_budget:
+                config = size_for_budget(config, int(param_budget))
+        self.net = NoteNet(config)
         self.target = target
-        self.timing = timing
-        self.weights = LossWeights.from_mapping(weights_for(loss_weights, timing))
+        self.timing = config.timing.kind
+        self.weights = weights_for(loss_weights, self.timing)
         self.pressure = float(positive_pressure)
         # One metric object per stage: sharing one would mix train and val batches.
         names = METRICS + (("note_nll",) if self.net.categorical else ())
@@ -212,30 +242,16 @@ class NextNoteTask(L.LightningModule):
         return {f"data/{k}": v for k, v in getattr(self, "timing_coverage", {}).items()}
 
     def forward(self, notes: Mapping[str, torch.Tensor], state: Any = None) -> Any:
-        return self.net(notes, state)
+        return self.net.hidden(notes, state)
 
     # ---- steps -------------------------------------------------------------------------
-    def _score(
-        self, h: torch.Tensor, targets: Mapping[str, torch.Tensor]
+    def _losses(
+        self, batch: Mapping[str, torch.Tensor], target: str
     ) -> tuple[dict[str, torch.Tensor], int]:
-        """Losses and pitch accuracy of the heads on ``h`` ``(B, T', H)`` against ``(B, T')``."""
-        pred = self.net.heads(h)
-        losses = note_losses(pred, targets, self.weights, self.pressure, self.net.tables)
-        hit = (pred.pitch.argmax(-1) == targets["pitch"]).float().mean()
-        losses["pitch_acc"] = hit
-        return losses, targets["pitch"].numel()
-
-    @staticmethod
-    def _last(h: torch.Tensor, targets: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """The tutorial's target: the note after the full window only."""
-        return h[:, -1:], {k: v[:, -1:] for k, v in targets.items()}  # (B, 1, H), (B, 1)
+        return batch_losses(self.net, batch, target, self.weights, self.pressure)
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        inputs, targets = teacher_forcing(batch)
-        h, _ = self.net.hidden(inputs)  # (B, L, H)
-        if self.target == "last":
-            h, targets = self._last(h, targets)
-        losses, n = self._score(h, targets)
+        losses, n = self._losses(batch, self.target)
         self.train_metrics.update(losses, n)
         # Only on the steps the loggers write (a `self.log` costs ~0.3 ms on a CPU).
         if (self.global_step + 1) % max(self.trainer.log_every_n_steps, 1) == 0:
@@ -244,17 +260,10 @@ class NextNoteTask(L.LightningModule):
         return losses["loss"]
 
     def _eval_step(self, batch: Mapping[str, torch.Tensor], metrics: StageMetrics) -> None:
-        inputs, targets = teacher_forcing(batch)
-        h, _ = self.net.hidden(inputs)  # (B, L, H)
-        if "score" in batch:  # the song pass (data.test_pass=song): the notes it marks
-            keep = batch["score"]  # (B, L)
-            losses, n = self._score(h[keep], {k: v[keep] for k, v in targets.items()})
-            metrics.update(losses, n)
-            return
-        losses, n = self._score(*self._last(h, targets))  # the tutorial's: after each window
+        losses, n = self._losses(batch, "last")  # the song pass's mask, else the tutorial's
         metrics.update(losses, n)
-        if metrics is self.val_metrics:
-            losses, n = self._score(h, targets)
+        if metrics is self.val_metrics and "score" not in batch:  # every window position too
+            losses, n = self._losses(batch, "all")
             self.val_allpos.update(losses, n)
 
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
@@ -316,8 +325,9 @@ class NextNoteTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The network's own config (after param_budget sizing) beside the weights, so that
         # checkpoint.load_network rebuilds it without Hydra or Lightning.
+        network = self.net.config.to_dict()
         checkpoint[CHECKPOINT_KEY] = {
-            "format": CHECKPOINT_FORMAT if self.net.categorical else 1,
-            "network": self.net.config,
+            "format": network["format"],
+            "network": network,
             "n_params": self.num_parameters(),
         }

@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-FIELDS = ("step", "duration")
+from musegen.fields import TIME_FIELDS
+
+FIELDS = TIME_FIELDS
 MINIMUM = {"step": 0, "duration": 1}
 """The smallest value of each field in grid steps: a chord's notes share an onset (step 0);
 no note is shorter than one step."""

@@ -1,0 +1,85 @@
+"""Chained heads: a note's fields predicted in an order, each head reading the fields before
+it in the same note.
+
+With independent heads the pitch is drawn from a mixture over every instrument, whatever
+track is drawn beside it: a bass note takes a string's register, a drum hit a long duration.
+Here, in ``task.head_order`` (default: step, track, pitch, duration), field ``k``'s logits are
+
+    u_k = W_k GELU( P h + sum_{j < k} E_j[x_j] )
+
+``P`` projects the hidden state to the heads' width (``task.head_width``), ``E_j`` embeds
+field ``j``'s value (its class, for step and duration), ``W_k`` is field ``k``'s output
+layer. The embeddings of the earlier fields are added to the projected state, as the
+Compound Word Transformer (Hsiao et al., AAAI 2021) feeds the field sampled first into the
+heads of the others; the GELU lets them change which features of the state matter (the bass
+reads the bass's line), not only shift the logits. In training the earlier fields are the
+true ones (teacher forcing within the note), in generation the ones just drawn. The product
+of the fields' conditionals is the note's probability, so the note NLL (the sum of the
+fields' NLLs) compares with the independent heads'.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from musegen.fields import TIME_FIELDS
+from musegen.models.config import NoteNetConfig
+from musegen.models.heads.base import Pick, decode_fields
+from musegen.models.note_encoder import N_PITCHES
+from musegen.models.time_classes import ClassTables
+
+
+class ChainedHeads(nn.Module):
+    """The fields in ``config.fields`` order, each conditioned on those before it."""
+
+    def __init__(self, config: NoteNetConfig, hidden_size: int, tables: ClassTables | None):
+        super().__init__()
+        if tables is None:  # NoteNetConfig refuses it first, in one line
+            raise ValueError("chained heads need categorical timing")
+        self.tables = tables
+        self.order = config.fields
+        width = config.heads.width or hidden_size
+        sizes = {
+            "pitch": N_PITCHES,
+            "step": tables.size("step"),
+            "duration": tables.size("duration"),
+            "track": config.n_tracks,
+        }
+        self.project = nn.Linear(hidden_size, width)
+        self.embed = nn.ModuleDict({f: nn.Embedding(sizes[f], width) for f in self.order[:-1]})
+        self.out = nn.ModuleDict({f: nn.Linear(width, sizes[f]) for f in self.order})
+
+    def _value(self, field: str, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A target field as the index its embedding reads (a class for step and duration)."""
+        value = targets[field]
+        return self.tables.encode(field, value) if field in TIME_FIELDS else value
+
+    def forward(
+        self, h: torch.Tensor, targets: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Teacher forcing: ``h`` ``(..., H)`` and the true fields ``(...)`` -> each field's
+        logits given the true fields before it, ``(..., V)``."""
+        if targets is None:
+            raise ValueError("chained heads need the note's true fields (teacher forcing)")
+        context = self.project(h)  # (..., W)
+        out = {}
+        for i, field in enumerate(self.order):
+            out[field] = self.out[field](F.gelu(context))  # (..., V)
+            if i + 1 < len(self.order):
+                context = context + self.embed[field](self._value(field, targets))
+        return out
+
+    def draw(self, h: torch.Tensor, pick: Pick) -> dict[str, torch.Tensor]:
+        """One next note per row of ``h`` ``(B, H)``, its fields drawn in order, each from
+        its head reading the ones drawn before: ``{field: (B,)}``."""
+        context = self.project(h)  # (B, W)
+        drawn: dict[str, torch.Tensor] = {}
+        for i, field in enumerate(self.order):
+            drawn[field] = pick(field, self.out[field](F.gelu(context)), drawn)  # (B,)
+            if i + 1 < len(self.order):
+                context = context + self.embed[field](drawn[field])
+        if "track" not in drawn:  # one track: the only one
+            drawn["track"] = torch.zeros(h.shape[0], dtype=torch.int64, device=h.device)
+        return decode_fields(drawn, self.tables)

@@ -1,0 +1,304 @@
+"""The note model: chained heads, decoding within the trained context, instrument choice,
+old checkpoints, and a note's fields named in one place."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from musegen import fields as F_
+from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.generation.continuation import DecodeOptions, continue_primers
+from musegen.generation.decode import generate
+from musegen.generation.notes import model_track_ids
+from musegen.generation.sampling import Picker, Sampling, sample
+from musegen.models.checkpoint import load_network, load_task
+from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
+from musegen.models.losses import LossWeights, note_losses
+from musegen.models.network import NoteNet
+from musegen.models.time_classes import TimeClasses
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "checkpoints"
+TRACKS = ("Drums", "Piano", "Guitar", "Bass", "Strings")
+GRU = {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 32, "num_layers": 1}
+
+
+def _net(heads: str = "chained", order=("step", "track", "pitch", "duration"), **kw) -> NoteNet:
+    torch.manual_seed(0)
+    config = NoteNetConfig(
+        GRU,
+        n_tracks=5,
+        track_names=TRACKS,
+        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4},
+        timing=TimingConfig("categorical", TimeClasses(exact_beats=4, max_beats=8)),
+        heads=HeadsConfig(heads, order, 16),
+        **kw,
+    )
+    return NoteNet(config).eval()
+
+
+def _notes(batch: int = 3, length: int = 7, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    step = torch.randint(0, 12, (batch, length), generator=g) / 6  # on the grid
+    return {
+        "pitch": torch.randint(30, 90, (batch, length), generator=g),
+        "step": step,
+        "duration": torch.randint(1, 24, (batch, length), generator=g) / 12,
+        "track": torch.randint(0, 5, (batch, length), generator=g),
+        "time": torch.cumsum((step * 24).round().long(), 1),
+    }
+
+
+def test_chained_loss_is_the_sum_of_the_conditional_nlls_by_hand() -> None:
+    """Teacher forcing: each head reads the true fields before it; the note NLL is the sum
+    of the fields' NLLs, computed here from the heads' parts, outside the module."""
+    net = _net()
+    heads, tables = net.heads, net.tables
+    notes, targets = _notes(), _notes(seed=1)
+    h, _ = net.hidden(notes)  # (B, T, H)
+    context = heads.project(h)
+    expected = {}
+    for field in ("step", "track", "pitch", "duration"):
+        logits = heads.out[field](F.gelu(context))
+        value = targets[field]
+        cls = tables.encode(field, value) if field in ("step", "duration") else value
+        expected[field] = -logits.log_softmax(-1).gather(-1, cls[..., None]).squeeze(-1).mean()
+        if field != "duration":
+            context = context + heads.embed[field](cls)
+    weights = LossWeights(pitch=1.0)
+    losses = note_losses(heads(h, targets), targets, weights, tables=tables)
+    for field, nll in expected.items():
+        torch.testing.assert_close(losses[f"{field}_loss"], nll)
+    torch.testing.assert_close(losses["note_nll"], sum(expected.values()))
+    torch.testing.assert_close(losses["loss"], losses["note_nll"])
+    # the pitch really depends on the track drawn before it
+    other = {**targets, "track": (targets["track"] + 1) % 5}
+    assert not torch.allclose(heads(h, other)["pitch"], heads(h, targets)["pitch"])
+
+
+def test_independent_heads_ignore_the_targets_and_chained_need_them() -> None:
+    net = _net("independent")
+    h, _ = net.hidden(_notes())
+    a, b = net.heads(h, _notes(seed=1)), net.heads(h, None)
+    for field in a:
+        torch.testing.assert_close(a[field], b[field])
+    with pytest.raises(ValueError, match="true fields"):
+        _net().heads(h, None)
+
+
+def test_chained_heads_refuse_regression_timing_in_one_line() -> None:
+    with pytest.raises(ValueError, match=r"^task\.heads=chained needs task\.timing=categorical"):
+        NoteNetConfig(GRU, heads=HeadsConfig("chained"))
+    with pytest.raises(ValueError, match=r"task\.head_order must name each of"):
+        HeadsConfig("chained", ("pitch", "pitch", "step", "duration"))
+
+
+@pytest.mark.parametrize(
+    "order", [("step", "track", "pitch", "duration"), ("pitch", "step", "duration", "track")]
+)
+def test_same_seed_same_notes_and_incremental_equals_the_whole_window(order) -> None:
+    net = _net(order=order)
+    primer = _notes(2, 6)
+
+    def draw(seed: int, mode: str = "incremental", seq_len: int | None = None) -> dict:
+        pick = Picker(Sampling(), torch.Generator().manual_seed(seed), TRACKS)
+        return generate(net, primer, 24, pick, mode, seq_len, context=None)
+
+    a, b, c = draw(3), draw(3), draw(4)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    assert not torch.equal(a["pitch"], c["pitch"])
+    whole = draw(3, mode="window", seq_len=1000)  # re-reads the whole piece at every note
+    for k in ("pitch", "track", "time"):
+        torch.testing.assert_close(whole[k], a[k])
+
+
+def test_decoding_keeps_to_the_trained_context() -> None:
+    """After ``context`` notes the network re-reads the last ``context // 2``: it never
+    reads more notes at once than training showed it."""
+    net = _net(context=10)
+    events: list[int] = []  # a fresh read of n notes: n; a step: 0
+    hidden, step = net.hidden, net.step
+
+    def spy_hidden(notes: dict, state=None):
+        assert state is None  # a re-read starts from a fresh state
+        events.append(notes["pitch"].shape[1])
+        return hidden(notes, state)
+
+    def spy_step(note: dict, state=None):
+        events.append(0)
+        return step(note, state)
+
+    net.hidden, net.step = spy_hidden, spy_step
+    pick = Picker(Sampling(), torch.Generator().manual_seed(0), TRACKS)
+    out = generate(net, _notes(2, 14), 40, pick)
+    assert out["pitch"].shape == (2, 40)
+    assert events[0] == 10  # a primer longer than the context: its last 10 notes
+    assert sorted(set(events[1:])) == [0, 5]  # steps, and re-reads of the last half
+    read = 0
+    for n in events:
+        read = n if n else read + 1
+        assert read <= 10  # the state never holds more notes than a training window
+    assert len(events) == 40  # one network call a note, steps or re-reads
+    # a network stored without a context carries its state through the whole piece
+    events.clear()
+    net.config = replace(net.config, context=None)
+    generate(net, _notes(2, 14), 40, Picker(Sampling(), torch.Generator().manual_seed(0)))
+    assert events[0] == 14 and set(events[1:]) == {0}
+
+
+def test_a_masked_track_is_never_drawn_and_per_track_rules_apply() -> None:
+    net = _net()
+    primer = _notes(4, 6)
+    pick = Picker(Sampling(), torch.Generator().manual_seed(0), TRACKS, allowed=["Drums", "Bass"])
+    out = generate(net, primer, 200, pick)
+    assert set(out["track"].unique().tolist()) <= {0, 3}
+    assert set(out["track"].unique().tolist()) == {0, 3}  # both are drawn
+    # a track's rule: rows of that track drawn colder; the others as without the rule
+    logits = torch.randn(6, 9, generator=torch.Generator().manual_seed(1))
+    drawn = {"track": torch.tensor([0, 3, 0, 3, 1, 3])}
+    rules = Sampling(tracks=(("Bass", (("temperature", 1e-4),)),))
+    got = Picker(rules, torch.Generator().manual_seed(2), TRACKS)("pitch", logits, drawn)
+    plain = sample(logits, Sampling(), torch.Generator().manual_seed(2))
+    bass = drawn["track"] == 3
+    assert torch.equal(got[bass], logits[bass].argmax(-1))
+    assert torch.equal(got[~bass], plain[~bass])  # one uniform number a row, whatever the rule
+    # a field's own rule wins over the track's
+    layered = Sampling(fields=(("pitch", (("top_k", 1),)),), tracks=(("Bass", (("top_k", 5),)),))
+    assert layered.rule("pitch", "Bass").top_k == 1 and layered.rule("step", "Bass").top_k == 5
+
+
+def _old_reference() -> dict:
+    return json.loads((FIXTURES / "generated_before_issue20.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["format1_regression_lstm_piano", "format2_categorical_gru_5tracks", "format1_no_names_lstm"],
+)
+def test_checkpoints_written_before_load_generate_and_score(name: str) -> None:
+    path = FIXTURES / f"{name}.ckpt"
+    net = load_network(path)
+    assert net.config.heads.kind == "independent" and net.config.context is None
+    ids = model_track_ids(net.config.track_names)
+    primers = [np.empty(0, dtype=NOTE_DTYPE)] * 2
+    notes = continue_primers(net, primers, 16, ids, DecodeOptions(seed=3))
+    got = [
+        {k: n[k].tolist() for k in ("time", "pitch", "step", "duration", "track")} for n in notes
+    ]
+    reference = _old_reference()
+    if name in reference:  # the very notes the code before the change drew
+        assert got == reference[name]
+    task = load_task(path)
+    batch = {k: v[:, :9] for k, v in _notes(2, 9).items()}
+    if net.n_tracks == 1:
+        batch["track"] = torch.zeros_like(batch["track"])
+    losses, n = task._losses(batch, "all")
+    assert n == 16 and torch.isfinite(losses["loss"])
+
+
+def test_a_notes_fields_are_named_in_one_module() -> None:
+    from musegen.data import windows
+    from musegen.generation import decode, sampling
+    from musegen.models import losses, objective, time_classes
+
+    assert losses.COMPONENTS is F_.NOTE_FIELDS and sampling.SAMPLED_FIELDS is F_.NOTE_FIELDS
+    assert decode.FIELDS is F_.INPUT_FIELDS and time_classes.FIELDS is F_.TIME_FIELDS
+    assert tuple(windows.FEATURES) == F_.BATCH_COLUMNS
+    assert objective.NOTE_FIELDS is F_.NOTE_FIELDS
+    # nowhere else in the package is the list of a note's fields written out (an order of
+    # them, such as the chained heads' default, is a setting, not the list)
+    for path in (ROOT / "musegen").rglob("*.py"):
+        if path.name == "fields.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Tuple | ast.List):
+                values = tuple(e.value for e in node.elts if isinstance(e, ast.Constant))
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                assert values[:4] != F_.NOTE_FIELDS and values != F_.INPUT_FIELDS, where
+
+
+@pytest.mark.parametrize(
+    ("name", "tracks"),
+    [("format1_regression_lstm_piano", ["Piano"]), ("format2_categorical_gru_5tracks", TRACKS)],
+)
+def test_checkpoints_written_before_evaluate_on_real_songs(
+    name: str, tracks, lmd_lpd5: Path, tmp_path: Path
+) -> None:
+    from musegen.data.datamodule import NoteDataModule
+    from musegen.evaluation.report import EvaluationSettings, evaluate_songs
+
+    net = load_network(FIXTURES / f"{name}.ckpt")
+    dm = NoteDataModule(
+        source="lpd5",
+        root=str(lmd_lpd5),
+        data_dir=str(tmp_path / "data"),
+        tracks=list(tracks),
+        max_songs=40,
+        progress=False,
+        build_workers=1,
+    )
+    dm.prepare_data()
+    dm.setup("test")
+    settings = EvaluationSettings(
+        max_songs=4,
+        max_notes=32,
+        scratch_samples=4,
+        scratch_bars=2,
+        reference_samples=8,
+        num_samples=0,
+        audio=False,
+    )
+    report = evaluate_songs(net, model_track_ids(net.config.track_names), dm, tmp_path, settings)
+    oa = report["kinds"]["continuation"]["overlap"]["model"]["mean"]["oa"]
+    assert 0.0 <= oa <= 1.0 and (tmp_path / "evaluation.md").is_file()
+
+
+def test_generate_writes_only_the_chosen_tracks(tmp_path: Path) -> None:
+    """``python -m musegen.generate tracks=[Drums,Bass]`` on a five-track checkpoint: notes
+    on those tracks only, from scratch; an unknown track is one line naming the model's."""
+    from tests.conftest import run_cli
+
+    ckpt = FIXTURES / "format2_categorical_gru_5tracks.ckpt"
+    out = tmp_path / "out"
+    done = run_cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        "primer=none",
+        "tracks=[Drums,Bass]",
+        "num_samples=3",
+        "num_notes=120",
+        "audio=false",
+        f"out_dir={out}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    from musegen.data.lpd_io import read_lpd_npz
+    from musegen.data.pianoroll_notes import song_to_notes
+
+    seen = set()
+    for i in range(3):
+        notes = song_to_notes(read_lpd_npz(out / f"sample_{i:03d}.npz"))
+        seen |= set(np.unique(notes["track"]).tolist())
+    assert seen == {0, 3}  # Drums and Bass (LPD-5 ids), both drawn, nothing else
+    bad = run_cli(
+        "musegen.generate",
+        f"ckpt_path={ckpt}",
+        "primer=none",
+        "tracks=[Drums,Kazoo]",
+        f"out_dir={tmp_path / 'bad'}",
+        f"hydra.run.dir={tmp_path / 'run2'}",
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "error: tracks: Kazoo is not a track of this model; "
+        "its tracks are [Drums, Piano, Guitar, Bass, Strings]"
+    )
