@@ -11,7 +11,7 @@ import pytest
 
 from musegen.compare import compare
 from musegen.compare.runs import read_curve
-from tests.conftest import run_cli, small
+from tests.conftest import MODELS, run_cli, small
 from tests.test_page import assert_page_works
 
 BUDGET = 100_000
@@ -19,7 +19,7 @@ BUDGET = 100_000
 
 @pytest.fixture(scope="module")
 def sweep(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``train experiment=compare`` shrunk (the four backbones x two seeds, one timing head,
+    """``train experiment=compare`` shrunk (the five backbones x two seeds, one timing head,
     a few batches), then one job that failed (a bad ``task.timing``) written into the same
     sweep folder as a launcher would. The comparison the sweep's own callback wrote is kept
     beside the folder as ``callback.md``."""
@@ -43,7 +43,7 @@ def sweep(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         "model=gru",
         "seed=1",
         f"task.param_budget={BUDGET}",
-        f"hydra.run.dir={root / '8'}",
+        f"hydra.run.dir={root / '10'}",
         "task.timing=bogus",
         *args,
     )
@@ -51,12 +51,12 @@ def sweep(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return root
 
 
-def test_the_compare_experiment_runs_and_aggregates_the_four_models(sweep: Path) -> None:
+def test_the_compare_experiment_runs_and_aggregates_the_five_models(sweep: Path) -> None:
     """One command: every backbone x seed in its own folder, each sized to the budget and
     recording its seed and sweep; the sweep's callback wrote a 4-row table and the plots."""
-    records = [json.loads((sweep / str(j) / "metrics.json").read_text()) for j in range(8)]
+    records = [json.loads((sweep / str(j) / "metrics.json").read_text()) for j in range(10)]
     assert sorted((r["model"], r["seed"]) for r in records) == sorted(
-        (m, s) for m in ("rnn", "lstm", "gru", "lstm_gru") for s in (1, 2)
+        (m, s) for m in MODELS for s in (1, 2)
     )
     assert {r["sweep_id"] for r in records} == {sweep.name}
     for r in records:
@@ -65,7 +65,7 @@ def test_the_compare_experiment_runs_and_aggregates_the_four_models(sweep: Path)
     md = (sweep.parent / "callback.md").read_text()
     assert "python -m musegen.train experiment=compare" in md
     rows = [line for line in md.splitlines() if line.startswith("| model=")]
-    assert len({line.split("|")[1] for line in rows}) == 4, rows
+    assert len({line.split("|")[1] for line in rows}) == 5, rows
     assert "## The paper's numbers" in md and "4.2135" in md
     for png in ("val_loss.png", "test_metrics.png"):
         assert (sweep / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -75,9 +75,7 @@ def test_rows_seeds_and_failed_run(sweep: Path) -> None:
     result = compare([sweep])
     labels = {g.label: g for g in result.groups}
     assert set(result.keys) == {"model", "task.timing"}
-    assert {f"model={m}, timing=categorical" for m in ("rnn", "lstm", "gru", "lstm_gru")} <= set(
-        labels
-    )
+    assert {f"model={m}, timing=categorical" for m in MODELS} <= set(labels)
     rnn = labels["model=rnn, timing=categorical"]
     assert len(rnn.ok) == 2 and not rnn.failed
     # seeds collapse to mean +- sample std of the runs' own metrics.json values
@@ -97,7 +95,7 @@ def test_rows_seeds_and_failed_run(sweep: Path) -> None:
         assert (sweep / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with (sweep / "comparison.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 5 and {"test/pitch_loss_mean", "eval/sim_pitch_mean"} <= set(rows[0])
+    assert len(rows) == 6 and {"test/pitch_loss_mean", "eval/sim_pitch_mean"} <= set(rows[0])
     row = next(r for r in rows if r["model"] == "rnn")
     assert (row["n_runs"], row["n_failed"]) == ("2", "0")
     assert float(row["test/loss_mean"]) == pytest.approx(mean)
@@ -115,11 +113,16 @@ def test_killed_run_and_cut_csv(sweep: Path, tmp_path: Path) -> None:
     (killed / "metrics.json").unlink()
     log = next(killed.glob("csv/**/metrics.csv"))
     text = log.read_text()
+    header = text.splitlines()[0].split(",")
     log.write_text(text[: len(text) - 7])  # a write cut short
     result = compare([runs], out=tmp_path / "out")
     assert [len(g.ok) for g in result.groups] == [1, 0]
     assert "did not finish" in result.groups[1].runs[0].error
-    assert all(np.isfinite(v) for _, v in read_curve(killed))
+    curve = read_curve(killed)
+    assert curve and all(np.isfinite(v) for _, v in curve)  # whole lines kept, the cut one not
+    whole = text[: len(text) - 7].rsplit("\n", 1)[0]
+    kept = [r for r in whole.splitlines()[1:] if r.split(",")[header.index("val/loss")]]
+    assert len(curve) == len(kept)
 
 
 def test_bad_paths_are_one_line(tmp_path: Path) -> None:
@@ -177,5 +180,5 @@ def test_the_comparison_has_the_overlap_and_a_listening_page(sweep: Path) -> Non
     assert (listen / "real_continuation_000.ogg").is_file()
     assert (listen / "real_scratch_000.png").is_file()
     oggs = sorted(p.name for p in listen.glob("model_*_continuation_000.ogg"))
-    assert len(oggs) == 4, oggs  # one per backbone row
-    assert_page_works(sweep / "index.html", min_audio=10)  # 2 real + 4 rows x 2 kinds
+    assert len(oggs) == 5, oggs  # one per backbone row
+    assert_page_works(sweep / "index.html", min_audio=12)  # 2 real + 5 rows x 2 kinds

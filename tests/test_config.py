@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from musegen import instantiate as build
 from musegen.config_checks import CONFIG_DIR, ConfigError, check_overrides, group_choices
 from musegen.train import compose_config, train
+from tests.conftest import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = (
@@ -253,7 +254,7 @@ def test_compare_experiments_hold_one_budget_for_every_model(tmp_path: Path) -> 
     """Every backbone of experiment=compare is sized to the same parameter budget, and
     compare_lakh keeps experiment=lakh's settings on top of the sweep's."""
     sizes = []
-    for model in ("rnn", "lstm", "gru", "lstm_gru"):
+    for model in MODELS:
         cfg = compose_config(["experiment=compare", f"model={model}"], output_dir=str(tmp_path))
         sizes.append(build.task(cfg, list(cfg.data.tracks)).num_parameters())
     budget = cfg.task.param_budget
@@ -262,3 +263,7 @@ def test_compare_experiments_hold_one_budget_for_every_model(tmp_path: Path) -> 
     assert lakh.data.source == "midi" and lakh.task.target == "all"
     assert lakh.trainer.max_steps == 1500 and lakh.trainer.max_epochs == -1
     assert lakh.hydra.sweeper.params["task.timing"] == "categorical"
+    pop = compose_config(["experiment=compare_pop909"], output_dir=str(tmp_path))
+    assert pop.data.root.endswith("shared/data/pop909") and list(pop.data.tracks) == ["Piano"]
+    assert pop.trainer.max_steps == lakh.trainer.max_steps and pop.task.target == "all"
+    assert pop.hydra.sweeper.params.model == lakh.hydra.sweeper.params.model

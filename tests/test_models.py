@@ -134,10 +134,18 @@ def test_note_losses_weighted_total() -> None:
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))
-def test_param_budget_sizes_each_backbone(name: str) -> None:
+@pytest.mark.parametrize("budget", [300_000, 800_000])
+def test_param_budget_sizes_each_backbone(name: str, budget: int) -> None:
+    """Every backbone lands within 1% of the budget: a coarse width (the Transformer's, a
+    multiple of twice its heads) is completed by its finer argument (``budget_fill``)."""
     config = NoteNetConfig({**BACKBONES[name], "hidden_size": 64, "dropout": 0.0}, n_tracks=5)
-    sized = size_for_budget(config, 300_000)
-    assert abs(count_parameters(sized) - 300_000) / 300_000 < 0.02
+    sized = size_for_budget(config, budget)
+    hidden = sized.net["hidden_size"]
+    multiple = getattr(resolve_backbone(config.net["_target_"]), "hidden_multiple", None)
+    step = multiple(**{k: v for k, v in config.net.items() if k[0] != "_"}) if multiple else 1
+    assert hidden % step == 0  # a width the backbone accepts
+    assert abs(count_parameters(sized) - budget) <= 0.01 * budget, sized.net
+    NoteNet(sized)  # and it builds
     with pytest.raises(ValueError, match="param_budget"):
         size_for_budget(config, 100)
 

@@ -2,9 +2,14 @@
 
 Baselines, measured in the same run:
 1. incremental decoding (state carried, O(1) per note) against re-running the window at
-   every note (the paper's reference approach), at seq_len 25 and 400;
-2. 64 pieces decoded as one batch against one piece.
-The network is an untrained LSTM(128) ``NoteNet``: speed does not depend on the weights.
+   every note (the tutorial's approach), at seq_len 25 and 400;
+2. 64 pieces decoded as one batch against one piece;
+3. chained heads against independent ones, five tracks, at equal size (800k parameters);
+4. every backbone at that size against the default one (lstm_gru), 64 pieces and one;
+5. the Transformer's key/value cache against re-running the whole context at every note,
+   after contexts of 64, 256 and 1,024 notes: the ratio grows with the length (the cache
+   costs one position a note, the re-run the whole context).
+The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import torch
 
 from musegen.bench.report import Row
 from musegen.bench.timing import best_of
+from musegen.config_checks import group_choices
 from musegen.generation.decode import generate
 from musegen.generation.sampling import Picker, Sampling
-from musegen.models.config import NoteNetConfig
+from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
 from musegen.models.network import NoteNet
+from musegen.models.sizing import size_for_budget
 
 NUM_NOTES = 1000
 
@@ -38,25 +45,54 @@ def _net() -> NoteNet:
     return net.eval()
 
 
+def _backbone(name: str) -> dict:
+    """The backbone as ``conf/model/<name>.yaml`` configures it."""
+    from omegaconf import OmegaConf
+
+    from musegen.config_checks import CONFIG_DIR
+
+    return OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml").net)
+
+
+def _five_track_net(heads: str, backbone: str = "lstm_gru") -> NoteNet:
+    """A backbone on five tracks with categorical timing, sized to 800k."""
+    config = NoteNetConfig(
+        net={**_backbone(backbone), "dropout": 0.0},
+        n_tracks=5,
+        encoder={"pitch_dim": 64, "track_dim": 8, "position_dim": 16},
+        timing=TimingConfig("categorical"),
+        heads=HeadsConfig(heads, width=128),
+    )
+    return NoteNet(size_for_budget(config, 800_000)).eval()
+
+
 def _primer(batch: int, length: int, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return {
         "pitch": torch.randint(40, 80, (batch, length), generator=g),
         "step": torch.rand(batch, length, generator=g),
         "duration": torch.rand(batch, length, generator=g),
-        "track": torch.zeros(batch, length, dtype=torch.int64),
+        "track": torch.randint(0, 5, (batch, length), generator=g),
     }
 
 
 def notes_per_second(
-    net: NoteNet, batch: int, seq_len: int, mode: str, n: int, repeats: int = 3
+    net: NoteNet,
+    batch: int,
+    seq_len: int,
+    mode: str,
+    n: int,
+    repeats: int = 3,
+    context: int | None = -1,
 ) -> float:
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``)."""
     primer = _primer(batch, seq_len)
+    if net.n_tracks == 1:
+        primer["track"] = torch.zeros_like(primer["track"])
 
     def run() -> None:
         pick = Picker(Sampling(), torch.Generator().manual_seed(0))
-        generate(net, primer, n, pick, mode, seq_len)
+        generate(net, primer, n, pick, mode, seq_len, context=context)
 
     return batch * n / best_of(run, repeats).best
 
@@ -117,6 +153,89 @@ def run(argv: list[str] | None = None) -> list[Row]:
             target=">= 20x",
         )
     )
+    for batch in (1, 64):
+        ind = notes_per_second(
+            _five_track_net("independent"), batch, 25, "incremental", 400, args.repeats
+        )
+        ch = notes_per_second(
+            _five_track_net("chained"), batch, 25, "incremental", 400, args.repeats
+        )
+        print(
+            f"  heads, batch {batch}: chained {ch:9.0f} notes/s | independent {ind:9.0f} "
+            f"notes/s | ratio {ch / ind:5.2f}x"
+        )
+        rows.append(
+            Row(
+                "generate",
+                f"generation, five tracks, 800k parameters, batch {batch}",
+                "notes/s",
+                ch,
+                "task.heads=chained",
+                ind,
+                "task.heads=independent",
+                higher_is_better=True,
+                target=">= 0.8x",
+            )
+        )
+    return rows + backbone_rows(args.repeats) + cache_rows(args.repeats)
+
+
+def backbone_rows(repeats: int) -> list[Row]:
+    """Every backbone at 800k parameters, chained heads, five tracks: notes per second."""
+    rows = []
+    for batch in (1, 64):
+        rates = {
+            name: notes_per_second(
+                _five_track_net("chained", name), batch, 100, "incremental", 200, repeats
+            )
+            for name in group_choices("model")
+        }
+        print(
+            f"  backbones, batch {batch}: "
+            + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items())
+            + " notes/s"
+        )
+        rows += [
+            Row(
+                "generate",
+                f"generation, five tracks, 800k parameters, batch {batch}, after 100 notes",
+                "notes/s",
+                rate,
+                f"model={name}",
+                rates["lstm_gru"],
+                "model=lstm_gru (the default)",
+                higher_is_better=True,
+            )
+            for name, rate in rates.items()
+            if name != "lstm_gru"
+        ]
+    return rows
+
+
+def cache_rows(repeats: int) -> list[Row]:
+    """The Transformer's cache against re-running the context, as the context grows."""
+    net = _five_track_net("chained", "transformer")
+    rows = []
+    for length in (64, 256, 1024):
+        cached = notes_per_second(net, 1, length, "incremental", 64, repeats, context=None)
+        rerun = notes_per_second(net, 1, length, "window", 64, repeats)
+        print(
+            f"  transformer after {length:>4} notes: cached {cached:7.0f} notes/s | "
+            f"re-run {rerun:7.0f} notes/s | ratio {cached / rerun:5.1f}x"
+        )
+        rows.append(
+            Row(
+                "generate",
+                f"transformer (800k), 64 notes after a context of {length}, one piece",
+                "notes/s",
+                cached,
+                "key/value cache",
+                rerun,
+                "re-running the whole context",
+                higher_is_better=True,
+                note="the ratio grows with the context",
+            )
+        )
     return rows
 
 

@@ -15,16 +15,22 @@ The interface (what ``NoteNet`` relies on):
   ``cell_step``, a third of a fused module's per-call cost); otherwise it calls ``forward``
   on a length-1 sequence.
 
-The four here wrap PyTorch's fused recurrent modules (cuDNN on a GPU): no Python loop over
-time steps. Adding one to musegen is one file here plus one ``conf/model/<name>.yaml`` whose
-``net._target_`` names it; the tests and the training benchmark read the model list from
-``conf/model``. A backbone in your own installed package needs no change to musegen: register
-its class under the entry-point group ``musegen.backbones`` (CONTRIBUTING.md).
+The four recurrent ones wrap PyTorch's fused recurrent modules (cuDNN on a GPU): no Python
+loop over time steps. ``transformer`` is a causal decoder-only Transformer whose state is a
+key/value cache. A backbone whose width must be a multiple of something has a classmethod
+``hidden_multiple(**net_kwargs) -> int`` (``task.param_budget`` keeps to it), and may name a
+finer integer argument that completes the budget with ``budget_fill(hidden_size,
+**net_kwargs) -> (name, start)`` (``models.sizing``). Adding one to
+musegen is one file here plus one ``conf/model/<name>.yaml`` whose ``net._target_`` names
+it; the tests and the training benchmark read the model list from ``conf/model``. A backbone
+in your own installed package needs no change to musegen: register its class under the
+entry-point group ``musegen.backbones`` (CONTRIBUTING.md).
 """
 
 from musegen.models.backbones.gru import GRUBackbone
 from musegen.models.backbones.lstm import LSTMBackbone
 from musegen.models.backbones.lstm_gru import LSTMGRUBackbone
 from musegen.models.backbones.rnn import RNNBackbone
+from musegen.models.backbones.transformer import TransformerBackbone
 
-__all__ = ["GRUBackbone", "LSTMBackbone", "LSTMGRUBackbone", "RNNBackbone"]
+__all__ = ["GRUBackbone", "LSTMBackbone", "LSTMGRUBackbone", "RNNBackbone", "TransformerBackbone"]
