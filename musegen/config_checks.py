@@ -19,6 +19,8 @@ from musegen.errors import UserError, first_line
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug")
+MAX_SEED = 2**32 - 1
+"""The largest seed ``lightning.seed_everything`` (NumPy's generator) accepts."""
 """Groups whose default is ``null``, so ``<group>=null`` is a valid choice."""
 
 
@@ -216,7 +218,13 @@ def check_config(cfg: DictConfig) -> None:
     )
     require(cfg, "trainer.max_steps", integer(-1), "an integer >= -1 (-1: no limit)", optional=True)
     require(cfg, "trainer.gradient_clip_val", number(0.0), "a number >= 0 or null", optional=True)
-    require(cfg, "seed", integer(0), "an integer >= 0 or null", optional=True)
+    require(
+        cfg,
+        "seed",
+        lambda v: integer(0)(v) and v <= MAX_SEED,
+        f"an integer in [0, {MAX_SEED}] or null",
+        optional=True,
+    )
     ckpt = _get(cfg, "ckpt_path")
     if ckpt is not None and not Path(str(ckpt)).expanduser().is_file():
         raise ConfigError(f"ckpt_path: no such checkpoint file {ckpt}")

@@ -82,9 +82,25 @@ def test_synthetic_tree_has_lpds_layout_and_real_statistics(real, tmp_path: Path
 
 
 def test_training_benchmark_runs_both_loops_on_the_default_task(session_data_dir: Path) -> None:
-    """The plain loop must compute the task's own loss (its timing head), or the ratio is void."""
-    from musegen.bench.train import run
+    """The plain loop must train the task's own objective (its heads, weights, targets), or
+    the ratio is void: its first loss equals the task's objective on the same batch, weights
+    and dropout masks, computed through the task here."""
+    import copy
+
+    import torch
+
+    from musegen.bench.train import make_task, plain_loop, real_batches, run
 
     args = ["--steps", "2", "--warmup", "1", "--repeats", "1", "--models", "rnn"]
     rows = run([*args, "--data-dir", str(session_data_dir)])
     assert {r.benchmark for r in rows} == {"train"} and rows[0].ours > 0 and rows[0].ratio > 0
+    batches = real_batches(2, 16, 25, str(session_data_dir))
+    task = make_task("rnn", "all")
+    fresh = copy.deepcopy(task)
+    torch.manual_seed(0)
+    _, losses = plain_loop(task, batches, warmup=1)
+    fresh.net.train()
+    torch.manual_seed(0)
+    expected = fresh._losses(batches[0], "all")[0]["loss"].item()
+    assert losses[0] == expected
+    assert losses[1] != losses[0]  # the second step saw trained weights

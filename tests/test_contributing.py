@@ -1,4 +1,5 @@
-"""CONTRIBUTING.md's "add a backbone" recipe, followed literally in a copy of the project.
+"""CONTRIBUTING.md's recipes (a backbone, a head design), followed literally in a copy of
+the project.
 
 Every fenced block of the recipe whose first line is ``# <path>`` is applied as written: a
 new file is created with the block's text, an ``(append)`` block is added to the end of the
@@ -25,10 +26,12 @@ FENCE = re.compile(r"^( *)```(\w+)\n(.*?)^\1```", re.M | re.S)
 HEADER = re.compile(r"^# (\S+?)(?: \(append\))?$")
 
 
-def recipe_blocks(text: str) -> list[tuple[str, str]]:
-    """``(language, code)`` of every fenced block in the built-in recipe, de-indented."""
-    start = text.index("**Built in**")
-    section = text[start : text.index("**Your own package**", start)]
+def recipe_blocks(
+    text: str, begin: str = "**Built in**", end: str = "**Your own package**"
+) -> list[tuple[str, str]]:
+    """``(language, code)`` of every fenced block between ``begin`` and ``end``, de-indented."""
+    start = text.index(begin)
+    section = text[start : text.index(end, start)]
     blocks = []
     for indent, language, body in FENCE.findall(section):
         lines = [line[len(indent) :] for line in body.splitlines()]
@@ -58,13 +61,28 @@ def _run(project: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_add_a_backbone_recipe_works_as_written(session_data_dir: Path, tmp_path: Path):
-    blocks = recipe_blocks((ROOT / "CONTRIBUTING.md").read_text())
+def _copy_project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("musegen", "conf"):
         shutil.copytree(ROOT / name, project / name, ignore=ignore)
     shutil.copy(ROOT / "pyproject.toml", project)
+    return project
+
+
+def _lint(paths: list[Path]) -> None:
+    """The recipe's code meets the project's own lint rules."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff:
+        lint = subprocess.run(
+            [ruff, "check", *map(str, paths)], cwd=ROOT, capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout
+
+
+def test_the_add_a_backbone_recipe_works_as_written(session_data_dir: Path, tmp_path: Path):
+    blocks = recipe_blocks((ROOT / "CONTRIBUTING.md").read_text())
+    project = _copy_project(tmp_path)
 
     written = [apply_block(code, project) for lang, code in blocks if lang in ("python", "yaml")]
     assert [p.relative_to(project).as_posix() for p in written] == [
@@ -72,12 +90,7 @@ def test_the_add_a_backbone_recipe_works_as_written(session_data_dir: Path, tmp_
         "musegen/models/backbones/__init__.py",
         "conf/model/gru_ln.yaml",
     ]
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    if ruff:  # the recipe's code meets the project's own lint rules
-        lint = subprocess.run(
-            [ruff, "check", *map(str, written[:2])], cwd=ROOT, capture_output=True, text=True
-        )
-        assert lint.returncode == 0, lint.stdout
+    _lint(written[:2])
 
     commands = [c for lang, code in blocks if lang == "bash" for c in code.splitlines()]
     assert commands[0] == "python -m musegen.train model=gru_ln debug=fast"
@@ -100,3 +113,38 @@ def test_the_add_a_backbone_recipe_works_as_written(session_data_dir: Path, tmp_
     assert stored["musegen"]["network"]["net"]["_target_"] == (
         "musegen.models.backbones.LayerNormGRUBackbone"
     )
+
+
+def test_the_add_a_head_design_recipe_works_as_written(lmd_lpd5: Path, tmp_path: Path) -> None:
+    """Two files of the package, nothing else: the new heads train on five tracks, and the
+    checkpoint rebuilds them by name."""
+    blocks = recipe_blocks(
+        (ROOT / "CONTRIBUTING.md").read_text(), "**A new head design**", "## Adding a data source"
+    )
+    project = _copy_project(tmp_path)
+    written = [apply_block(code, project) for lang, code in blocks if lang == "python"]
+    assert [p.relative_to(project).as_posix() for p in written] == [
+        "musegen/models/heads/track_pitch.py",
+        "musegen/models/heads/__init__.py",
+    ]
+    _lint(written)
+    commands = [c for lang, code in blocks if lang == "bash" for c in code.splitlines()]
+    assert commands[0].startswith("python -m musegen.train task.heads=track_pitch data=midi")
+    run_dir = tmp_path / "run"
+    args = [a for a in commands[0].split()[1:] if not a.startswith(("data=", "data.root="))]
+    done = _run(
+        project,
+        *args,
+        "data=lpd5",  # the shared Lakh files, already converted by the session's fixture
+        f"data.root={lmd_lpd5}",
+        "logger=csv",
+        "evaluate.enabled=false",
+        "trainer.enable_progress_bar=false",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test/pitch_loss"] > 0 and metrics["test/track_loss"] > 0
+    stored = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert stored["musegen"]["network"]["heads"]["kind"] == "track_pitch"

@@ -155,6 +155,16 @@ def test_decoding_keeps_to_the_trained_context() -> None:
     assert events[0] == 14 and set(events[1:]) == {0}
 
 
+@pytest.mark.parametrize(("target", "stored"), [("all", 25), ("last", None)])
+def test_the_task_stores_the_context_its_target_trained(target: str, stored: int | None) -> None:
+    """target=all trains every position up to seq_len: generation keeps to seq_len;
+    target=last trains after exactly seq_len notes only: generation carries the state."""
+    from musegen.models.task import NextNoteTask
+
+    task = NextNoteTask(net=dict(GRU), target=target, context=25)
+    assert task.net.config.context == stored
+
+
 def test_a_masked_track_is_never_drawn_and_per_track_rules_apply() -> None:
     net = _net()
     primer = _notes(4, 6)
@@ -302,3 +312,24 @@ def test_generate_writes_only_the_chosen_tracks(tmp_path: Path) -> None:
         "error: tracks: Kazoo is not a track of this model; "
         "its tracks are [Drums, Piano, Guitar, Bass, Strings]"
     )
+
+
+def test_a_mask_after_a_pitch_first_head_draws_the_pitch_given_an_allowed_track() -> None:
+    """Pitch first, then the track: with only the bass allowed, the pitch is drawn from
+    p(pitch) P(bass | pitch), computed here from the heads' parts; a cold draw is its argmax."""
+    net = _net(order=("pitch", "track", "step", "duration"))
+    heads = net.heads
+    h, _ = net.hidden(_notes(4, 5))
+    h = h[:, -1]  # (B, H)
+    context = heads.project(h)
+    pitch = heads.out["pitch"](F.gelu(context)).log_softmax(-1)  # (B, 128)
+    every = context[:, None] + heads.embed["pitch"].weight  # (B, 128, W)
+    bass = heads.out["track"](F.gelu(every)).log_softmax(-1)[..., 3]  # (B, 128)
+    expected = (pitch + bass).argmax(-1)
+    cold = Sampling(temperature=1e-4)
+    pick = Picker(cold, torch.Generator().manual_seed(0), TRACKS, allowed=["Bass"])
+    note = heads.draw(h, pick)
+    assert torch.equal(note["track"], torch.full((4,), 3))
+    assert torch.equal(note["pitch"], expected)
+    unmasked = heads.draw(h, Picker(cold, torch.Generator().manual_seed(0), TRACKS))
+    assert not torch.equal(unmasked["pitch"], expected)  # the mask changed the pitch drawn

@@ -1,6 +1,6 @@
 """Training speed: ``python -m musegen.bench.train`` (or ``make bench ARGS=train``).
 
-Prints, for each backbone at its default size (conf/model/*.yaml):
+Prints, for each backbone at one parameter budget (``task.param_budget``, 800k: equal size):
 
 * training throughput in predicted notes per second, for ``task.target=all`` (every position
   of a window is a prediction) and ``task.target=last`` (one per window; TensorFlow's tutorial's);
@@ -8,8 +8,10 @@ Prints, for each backbone at its default size (conf/model/*.yaml):
   gradient clipping, batches), measured alternately in the same run: the ratio is the
   task's overhead.
 
-The batches are real notes (Bach chorales from ``paths.data_dir``, built on first use) held in
-memory, so data loading is left out of both sides. No assertions: read the ratios.
+and, for the default backbone on the five tracks of the shared Lakh files (else the Bach
+chorales), the chained heads' training throughput against the independent heads' at the
+same budget. The batches are real notes (built on first use) held in memory, so data loading
+is left out of both sides. No assertions: read the ratios.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -30,10 +33,18 @@ from musegen.models.objective import batch_losses
 from musegen.models.task import NextNoteTask
 from musegen.train import compose_config
 
+BUDGET = 800_000
+"""Every network of the benchmark is sized to this many parameters (``task.param_budget``)."""
+LAKH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lmd_midi"
 
-def real_batches(n: int, batch_size: int, seq_len: int, data_dir: str | None) -> list[dict]:
-    """``n`` batches of real windows, in memory."""
+
+def real_batches(
+    n: int, batch_size: int, seq_len: int, data_dir: str | None, lakh: bool = False
+) -> list[dict]:
+    """``n`` batches of real windows, in memory: Bach chorales, or ``lakh``: the shared Lakh
+    files' five tracks (``experiment=lakh``'s data)."""
     overrides = [
+        *(["experiment=lakh"] if lakh else []),
         "data.max_songs=60",
         "data.progress=false",
         f"data.batch_size={batch_size}",
@@ -57,16 +68,29 @@ def real_batches(n: int, batch_size: int, seq_len: int, data_dir: str | None) ->
     return out
 
 
-def make_task(model: str, target: str) -> NextNoteTask:
-    cfg = compose_config([f"model={model}", f"task.target={target}"], output_dir="/tmp")
-    return build.task(cfg, ["Piano"])
+def make_task(
+    model: str, target: str, heads: str = "independent", tracks: tuple[str, ...] = ("Piano",)
+) -> NextNoteTask:
+    """The task of ``model`` sized to ``BUDGET``, its heads and tracks as given."""
+    cfg = compose_config(
+        [
+            f"model={model}",
+            f"task.target={target}",
+            f"task.heads={heads}",
+            f"task.param_budget={BUDGET}",
+        ],
+        output_dir="/tmp",
+    )
+    return build.task(cfg, list(tracks))
 
 
-def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> float:
-    """Seconds per step of the same training step written as a bare PyTorch loop."""
+def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> tuple[float, list[float]]:
+    """Seconds per step of the same training step written as a bare PyTorch loop, and the
+    loss of every step (so that a test can check it is the task's own objective)."""
     net, target = task.net, task.target
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     net.train()
+    losses = []
     for i, batch in enumerate(batches):
         if i == warmup:
             start = time.perf_counter()
@@ -76,7 +100,8 @@ def plain_loop(task: NextNoteTask, batches: list[dict], warmup: int) -> float:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
-    return (time.perf_counter() - start) / (len(batches) - warmup)
+        losses.append(float(loss.detach()))
+    return (time.perf_counter() - start) / (len(batches) - warmup), losses
 
 
 class _Batches:
@@ -171,10 +196,10 @@ def run(argv: list[str] | None = None) -> list[Row]:
         plain, bare, as_run, last = [], [], [], []
         for _ in range(args.repeats):
             task = make_task(model, "all")
-            plain.append(plain_loop(task, batches, args.warmup))
+            plain.append(plain_loop(task, batches, args.warmup)[0])
             bare.append(lightning_loop(make_task(model, "all"), batches, args.warmup, False))
             as_run.append(lightning_loop(make_task(model, "all"), batches, args.warmup, True))
-            last.append(plain_loop(make_task(model, "last"), batches, args.warmup))
+            last.append(plain_loop(make_task(model, "last"), batches, args.warmup)[0])
         # the one timing rule (bench.timing): the best of the repeats, its spread shown
         p, lb, lr, pl = (Timing(tuple(x)) for x in (plain, bare, as_run, last))
         print(
@@ -206,7 +231,44 @@ def run(argv: list[str] | None = None) -> list[Row]:
                 higher_is_better=True,
             ),
         ]
-    return rows
+    return rows + heads_rows(args)
+
+
+def heads_rows(args: argparse.Namespace) -> list[Row]:
+    """Chained heads against independent ones: training notes per second at equal size."""
+    lakh = LAKH.is_dir()
+    tracks = ("Drums", "Piano", "Guitar", "Bass", "Strings") if lakh else ("Piano",)
+    batches = real_batches(
+        args.steps + args.warmup, args.batch_size, args.seq_len, args.data_dir, lakh
+    )
+    model = "lstm_gru"
+    times: dict[str, list[float]] = {"independent": [], "chained": []}
+    for _ in range(args.repeats):  # alternating, so that both see the same machine
+        for heads in times:
+            times[heads].append(
+                plain_loop(make_task(model, "all", heads, tracks), batches, args.warmup)[0]
+            )
+    ind, ch = Timing(tuple(times["independent"])), Timing(tuple(times["chained"]))
+    notes = args.batch_size * args.seq_len
+    data = "five Lakh tracks" if lakh else "Bach, one track"
+    print(
+        f"heads ({model}, {data}): chained {notes / ch.best:,.0f} notes/s, independent "
+        f"{notes / ind.best:,.0f} notes/s, ratio {ind.best / ch.best:.2f}x"
+    )
+    return [
+        Row(
+            "train",
+            f"{model} at {BUDGET:,} params, {data}: training notes per second by heads",
+            "notes/s",
+            notes / ch.best,
+            "task.heads=chained",
+            notes / ind.best,
+            "task.heads=independent",
+            higher_is_better=True,
+            target=">= 0.85x",
+            note=f"spreads {ch.spread:.0%}/{ind.spread:.0%}",
+        )
+    ]
 
 
 if __name__ == "__main__":

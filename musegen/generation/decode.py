@@ -19,7 +19,7 @@ that applies the sampling rules and the track mask. All pieces are decoded as on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -29,6 +29,7 @@ from musegen.generation.sampling import Picker
 
 FIELDS = INPUT_FIELDS
 MODES = ("incremental", "window")
+PROGRESS_EVERY = 64
 REST_PITCH = 0
 """Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
 in the data): the network then draws the first real note itself."""
@@ -63,6 +64,7 @@ def generate(
     resolution: int = 24,
     stop_time: int | None = None,
     context: int | None = -1,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Sample ``num_notes`` notes after ``primer`` for every sequence of the batch.
 
@@ -90,6 +92,8 @@ def generate(
         Incremental mode: re-read the last ``context // 2`` notes after ``context`` (module
         docstring); ``None``: never; ``-1`` (default): the network's own
         (``net.config.context``).
+    progress : callable, optional
+        Called with the number of notes drawn since its last call, every ``PROGRESS_EVERY``.
 
     Returns
     -------
@@ -128,6 +132,8 @@ def generate(
         if mode == "window":
             h, _ = _last_hidden(net, span(end - window, end))
         note = net.heads.draw(h, pick)  # {field: (B,)}
+        if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
         last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
         for k in FIELDS:
             history[k][:, end] = note[k]

@@ -144,6 +144,14 @@ def load_network(
         raise CheckpointError(
             f"{path}: weights do not match the stored network config ({_first_line(exc)})"
         ) from None
+    bad = next(
+        (k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()), None
+    )
+    if bad is not None:
+        raise CheckpointError(
+            f"{path}: weights are not finite (NaN or infinite in {bad}): the run diverged; "
+            "use an earlier checkpoint of it"
+        )
     return net.to(map_location).eval()
 
 

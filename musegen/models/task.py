@@ -25,6 +25,8 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import Metric
 
+from musegen.config_checks import ConfigError
+from musegen.errors import UserError
 from musegen.models.config import (
     DEFAULT_ORDER,
     TIMINGS,
@@ -41,7 +43,7 @@ from musegen.models.time_classes import TimeClasses, split_coverage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CHECKPOINT_KEY", "NextNoteTask", "StageMetrics", "teacher_forcing"]
+__all__ = ["CHECKPOINT_KEY", "NextNoteTask", "NonFiniteLoss", "StageMetrics", "teacher_forcing"]
 
 METRICS = (
     "loss",
@@ -71,6 +73,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
+
+
+class NonFiniteLoss(UserError):
+    """Training diverged: a loss (or an optimizer step) is NaN or infinite. Raised at once,
+    so that no later step changes the weights and no checkpoint keeps them as the best."""
+
+    def __init__(self, what: str, value: float, step: int) -> None:
+        super().__init__(
+            f"training stopped at step {step}: {what} is {value}; try a lower "
+            "task.optimizer.lr, gradient clipping (trainer.gradient_clip_val=1.0), or "
+            "resume from an earlier checkpoint"
+        )
+        self.what, self.value, self.step = what, value, step
 
 
 class StageMetrics(Metric):
@@ -126,7 +141,8 @@ class NextNoteTask(L.LightningModule):
     head_order, head_width
         The chained heads' field order and width (0: the backbone's hidden size).
     context : int, optional
-        The notes of a training window (``data.seq_len``): generation keeps to it.
+        The notes of a training window (``data.seq_len``): with ``target="all"`` generation
+        keeps to it; with ``"last"`` it carries the state (see where it is stored).
     loss_weights : mapping
         Weights of the pitch / step / duration / track losses; either one mapping, or one per
         timing (``{"regression": {...}, "categorical": {...}}``), of which ``timing``'s is used.
@@ -208,7 +224,10 @@ class NextNoteTask(L.LightningModule):
                 if timing == "categorical"
                 else TimingConfig(timing),
                 heads=HeadsConfig(heads, tuple(_plain(head_order)), head_width),
-                context=context,
+                # target=last trains every prediction after exactly seq_len notes: re-reading
+                # half a window would show generation fewer notes than training did, so such
+                # a network carries its state (measured: experiments/README.md, "Note model")
+                context=context if target == "all" else None,
             )
             if param_budget:
                 config = size_for_budget(config, int(param_budget))
@@ -237,6 +256,22 @@ class NextNoteTask(L.LightningModule):
         self.timing_coverage = split_coverage(self.net.tables.classes, splits["train"].columns)
         log.info("timing classes on the training notes: %s", self.timing_coverage)
 
+    def on_train_start(self) -> None:
+        """Refuse a validation schedule that never comes: without validation no checkpoint is
+        kept, and the run would end with nothing to test (one line instead)."""
+        trainer = self.trainer
+        every, per_epoch = trainer.val_check_interval, trainer.check_val_every_n_epoch
+        if per_epoch is not None or not isinstance(every, int) or not trainer.limit_val_batches:
+            return
+        total = trainer.max_steps if trainer.max_steps > 0 else None
+        if total is None and trainer.max_epochs is not None and trainer.max_epochs > 0:
+            total = trainer.max_epochs * trainer.num_training_batches
+        if total is not None and math.isfinite(total) and every > total:
+            raise ConfigError(
+                f"trainer.val_check_interval={every} is more than the {int(total)} training "
+                "batches of this run: it would never validate nor keep a checkpoint; lower it"
+            )
+
     def run_metrics(self) -> dict[str, float]:
         """For metrics.json: how well the timing classes cover the training notes."""
         return {f"data/{k}": v for k, v in getattr(self, "timing_coverage", {}).items()}
@@ -252,6 +287,10 @@ class NextNoteTask(L.LightningModule):
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         losses, n = self._losses(batch, self.target)
+        if not torch.isfinite(losses["loss"].detach()):  # before it reaches the weights
+            raise NonFiniteLoss(
+                "the training loss", float(losses["loss"].detach()), self.global_step
+            )
         self.train_metrics.update(losses, n)
         # Only on the steps the loggers write (a `self.log` costs ~0.3 ms on a CPU).
         if (self.global_step + 1) % max(self.trainer.log_every_n_steps, 1) == 0:
@@ -286,6 +325,10 @@ class NextNoteTask(L.LightningModule):
             self.val_metrics.reset()
             self.val_allpos.reset()
             return
+        if self.val_metrics.count > 0:  # before a checkpoint callback can keep these weights
+            loss = float(self.val_metrics.compute()["loss"])
+            if not math.isfinite(loss):
+                raise NonFiniteLoss("the validation loss", loss, self.global_step)
         self._log_stage("val", self.val_metrics, prog_bar=("loss", "pitch_loss"))
         if self.val_allpos.count > 0:  # the window pass only: every position of each window
             values = self.val_allpos.compute()

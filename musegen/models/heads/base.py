@@ -20,6 +20,7 @@ class Pick(Protocol):
     """
 
     track_first: bool
+    allowed: list[int] | None  # the model's tracks that may be drawn (None: every one)
 
     def __call__(
         self, field: str, logits: torch.Tensor, drawn: dict[str, torch.Tensor]

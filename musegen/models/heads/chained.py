@@ -71,13 +71,31 @@ class ChainedHeads(nn.Module):
                 context = context + self.embed[field](self._value(field, targets))
         return out
 
+    def _allowed_given(self, field: str, context: torch.Tensor, allowed: list[int]) -> torch.Tensor:
+        """``log P(track in allowed | field = v)`` for every value ``v`` of ``field``, the field
+        drawn just before the track: ``(B, V)``."""
+        every = context[:, None] + self.embed[field].weight  # (B, V, W)
+        track = self.out["track"](F.gelu(every)).log_softmax(-1)  # (B, V, n_tracks)
+        return track[..., allowed].logsumexp(-1)  # (B, V)
+
     def draw(self, h: torch.Tensor, pick: Pick) -> dict[str, torch.Tensor]:
         """One next note per row of ``h`` ``(B, H)``, its fields drawn in order, each from
-        its head reading the ones drawn before: ``{field: (B,)}``."""
+        its head reading the ones drawn before: ``{field: (B,)}``.
+
+        When the picker allows some tracks only and one field comes before the track (the
+        pitch, in a pitch-first order), that field is drawn from its distribution given an
+        allowed track, ``p(v) P(track in allowed | v)``, so the mask does not put a string's
+        pitch on the bass; with more fields before the track the mask applies at the track.
+        """
         context = self.project(h)  # (B, W)
+        allowed = getattr(pick, "allowed", None)
+        before_track = self.order.index("track") if "track" in self.order else -1
         drawn: dict[str, torch.Tensor] = {}
         for i, field in enumerate(self.order):
-            drawn[field] = pick(field, self.out[field](F.gelu(context)), drawn)  # (B,)
+            logits = self.out[field](F.gelu(context))  # (B, V)
+            if allowed is not None and before_track == 1 and i == 0:
+                logits = logits.log_softmax(-1) + self._allowed_given(field, context, allowed)
+            drawn[field] = pick(field, logits, drawn)  # (B,)
             if i + 1 < len(self.order):
                 context = context + self.embed[field](drawn[field])
         if "track" not in drawn:  # one track: the only one
