@@ -13,7 +13,7 @@ SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps install train compare compare-lakh data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
+.PHONY: help system-deps install train compare compare-lakh compare-pop909 data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -32,11 +32,14 @@ install: ## create .venv (unless a virtualenv is active) and install musegen wit
 train: ## train the default model (lstm_gru on the Bach chorales); extra overrides in ARGS="..."
 	$(PYTHON) -m musegen.train $(ARGS)
 
-compare: ## the paper's comparison: 4 backbones x 2 timing heads x 3 seeds on Bach, aggregated (~1 h)
+compare: ## the paper's comparison: 5 backbones x 3 seeds on Bach, aggregated (~1 h)
 	$(PYTHON) -m musegen.train experiment=compare $(ARGS)
 
-compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, categorical timing (~1.5 h)
+compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, five tracks (~1 h)
 	$(PYTHON) -m musegen.train experiment=compare_lakh $(ARGS)
+
+compare-pop909: ## the same on POP909's 909 piano songs in ../shared/data (~1 h)
+	$(PYTHON) -m musegen.train experiment=compare_pop909 $(ARGS)
 
 data-lpd5: ## download and extract LPD-5 cleansed into ./data (resumable); ARGS="--subset full"
 	$(PYTHON) -m musegen.data.download lpd5 $(ARGS)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -28,6 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from musegen.errors import OutputError
 
@@ -97,6 +100,26 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def strict(value: Any) -> Any:
+    """NaN and infinities -> ``None``, recursively (NumPy scalars to plain numbers): strict
+    JSON has no NaN, and a parser that follows it rejects a bare ``NaN``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        return strict(value.item())  # a NumPy or torch scalar
+    return value
+
+
+def write_json_atomic(path: str | Path, value: Any, **dumps: Any) -> Path:
+    """Write ``value`` as strict JSON (``null`` for NaN and infinities), atomically."""
+    text = json.dumps(strict(value), allow_nan=False, **dumps)
+    return write_bytes_atomic(path, text.encode())
 
 
 def temp_dir(path: str | Path) -> Path:
@@ -207,14 +230,71 @@ def exclusive(lock_file: str | Path, waiting: str | None = None) -> Iterator[Non
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+RUN_LOCK = ".run.lock"
+"""The lock a run holds on its folder while it trains (``run_folder``)."""
+
+
+class FolderInUse(OutputError):
+    """Another live process holds the folder's run lock."""
+
+    @classmethod
+    def at(cls, folder: str | Path, key: str = "hydra.run.dir") -> FolderInUse:
+        return cls(
+            f"{key}={folder}: another run is writing into this folder; give each run its "
+            "own (leave hydra.run.dir unset for a fresh one)"
+        )
+
+
+@contextmanager
+def run_folder(folder: str | Path, key: str = "hydra.run.dir") -> Iterator[None]:
+    """Hold ``folder``'s run lock for the block, or fail at once in one line naming ``key``
+    when another live run holds it: two runs writing one folder would leave one's config
+    beside the other's metrics. A killed run's lock goes with its process."""
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / RUN_LOCK, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderInUse.at(folder, key) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def folder_in_use(folder: str | Path) -> bool:
+    """Whether a live run holds ``folder``'s run lock (the check before Hydra writes)."""
+    import fcntl
+
+    lock = Path(folder) / RUN_LOCK
+    if not lock.is_file():
+        return False
+    with open(lock, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 def check_writable(folder: str | Path, key: str) -> Path:
     """Create ``folder`` if needed and prove a file can be written in it, before the work.
 
     Raises
     ------
     OutputError
-        One line naming ``key`` (the setting that chose the folder) and why.
+        One line naming ``key`` (the setting that chose the folder) and why; also for an
+        empty value, which would write into the current folder without saying so.
     """
+    if folder is None or not str(folder).strip():
+        raise OutputError(
+            f"{key} is empty: give a folder ({key}=<folder>), or leave it unset for a fresh "
+            "run folder"
+        )
     folder = Path(folder).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)

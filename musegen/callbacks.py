@@ -9,16 +9,19 @@ counters but not random number generators, and two things draw from them:
 * dropout (torch's global generator): re-seeded here from ``(seed, batches seen)`` before
   every training step, so a step's masks do not depend on what ran before it.
 
-A resume from a checkpoint written mid-epoch restarts that epoch's batches, as Lightning
-does.
+A resume from a checkpoint written mid-epoch (``interrupted.ckpt``, or ``last.ckpt`` with
+``trainer.val_check_interval``) goes on with that epoch's remaining batches: the datamodule
+skips those already trained (``data.batches.ShardedBatches``).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from musegen.data.batches import derived_seed
 
@@ -88,3 +91,27 @@ class RunStats(L.Callback):
             "train_notes_per_s": self.notes / seconds,
             "train_windows_per_s": self.windows / seconds,
         }
+
+
+class SaveOnSigterm(L.Callback):
+    """On SIGTERM during training, save a resumable checkpoint before Lightning tears down.
+
+    Lightning's signal connector turns SIGTERM (``scancel``, a preemption, the end of a time
+    limit) into ``SIGTERMException`` after the step in progress; this saves
+    ``<dirpath>/interrupted.ckpt`` then, as ``ModelCheckpoint`` would have after that step,
+    so that ``ckpt_path=<it>`` continues exactly where the run stopped. On SLURM, Lightning's
+    own ``SLURMEnvironment`` also saves ``hpc_ckpt_<n>.ckpt`` on the requeue signal
+    (docs/scaling.md).
+    """
+
+    def __init__(self, dirpath: str | Path) -> None:
+        self.dirpath = Path(dirpath)
+        self.saved: Path | None = None
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, SIGTERMException) and trainer.training:
+            path = self.dirpath / "interrupted.ckpt"
+            trainer.save_checkpoint(path)
+            self.saved = path

@@ -18,6 +18,8 @@ from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+"""128 + SIGTERM: a run stopped by SIGTERM (a cluster's time limit, a preemption)."""
 
 
 class UserError(ValueError):
@@ -27,6 +29,25 @@ class UserError(ValueError):
 
 class OutputError(UserError):
     """A destination folder cannot be written (read-only, not a folder, no space)."""
+
+
+class Terminated(UserError):
+    """The process was asked to stop (SIGTERM) and stopped cleanly; exit code 143. The
+    message says what was saved and how to go on."""
+
+    exit_code = EXIT_TERMINATED
+
+
+def terminate_on_sigterm() -> None:
+    """Turn SIGTERM into a ``Terminated`` exception in the main thread, so that ``finally``
+    blocks clean up (staged files, locks) and the command ends in one line, exit code 143,
+    instead of dying mid-write. Training leaves SIGTERM to Lightning's handler instead."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated("stopped by SIGTERM; files not yet complete were removed")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def first_line(exc: BaseException) -> str:
@@ -52,7 +73,8 @@ def quiet_interrupts() -> None:
 
 
 def report(exc: BaseException, prog: str = "error", interrupted: str = "interrupted") -> int:
-    """Print a ``UserError`` or a ``KeyboardInterrupt`` as one line; return its exit code."""
+    """Print a ``UserError`` or a ``KeyboardInterrupt`` as one line; return its exit code
+    (2, 130 for Ctrl-C, or the error's own ``exit_code``)."""
     line = (
         f"{prog}: {interrupted}"
         if isinstance(exc, KeyboardInterrupt)
@@ -60,7 +82,9 @@ def report(exc: BaseException, prog: str = "error", interrupted: str = "interrup
     )
     print(line, file=sys.stderr)
     log_to_files(line)
-    return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_USER_ERROR
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return int(getattr(exc, "exit_code", EXIT_USER_ERROR))
 
 
 def log_to_files(line: str, level: int = logging.ERROR) -> None:

@@ -16,8 +16,9 @@ from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale
 from musegen.config_checks import ConfigError, check_missing
-from musegen.errors import reported
+from musegen.errors import reported, terminate_on_sigterm
 from musegen.evaluation.callback import EvaluateAfterTest
+from musegen.evaluation.report import check_test_split
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
 from musegen.models.checkpoint import load_task
 
@@ -32,6 +33,7 @@ SETTINGS = (
     "audio",
     "synth",
     "audio_format",
+    "context",
     "seed",
 )
 """The keys of conf/evaluation/default.yaml, composed into this command's config."""
@@ -53,14 +55,15 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     evaluation.model_name = run.model_name
     task = load_task(run.ckpt_path, map_location=device)
     dm = run.datamodule(cfg.paths, data_overrides(cfg))
+    dm.prepare_data()
+    dm.setup("test")
+    check_test_split(dm, evaluation.settings.primer_len)  # before the test pass's minutes
     if cfg.get("losses", True):
         trainer = _trainer(device, evaluation)
         trainer.test(
             task, datamodule=dm, ckpt_path=str(run.ckpt_path), verbose=False, weights_only=True
         )
     else:
-        dm.prepare_data()
-        dm.setup("test")
         evaluation.report = evaluation.evaluate(task, dm, ckpt_path=str(run.ckpt_path))
     return evaluation.report
 
@@ -87,7 +90,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``)."""
+    """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``);
+    SIGTERM stops it cleanly, exit code 143."""
+    terminate_on_sigterm()
     main_with_data_overrides("evaluate", _hydra_main)
 
 

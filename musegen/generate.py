@@ -7,7 +7,6 @@ checked before anything is written, and each sample's files appear together or n
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -17,11 +16,11 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from musegen.atomic import check_writable, clean_stale, write_bytes_atomic
-from musegen.config_checks import check_missing, integer, require
+from musegen.atomic import check_writable, clean_stale, write_json_atomic
+from musegen.config_checks import check_missing, integer, number, require
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS
-from musegen.errors import UserError, reported
+from musegen.errors import UserError, reported, terminate_on_sigterm
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.decode import MODES
 from musegen.generation.notes import midi_primer
@@ -52,9 +51,16 @@ def check_settings(cfg: DictConfig) -> DecodeOptions:
     require(cfg, "mode", lambda v: v in MODES, f"one of {', '.join(MODES)}")
     require(cfg, "seed", integer(0), "an integer >= 0")
     require(cfg, "synth", lambda v: v in SYNTHS, f"one of {', '.join(SYNTHS)}")
-    return DecodeOptions(
-        sampling=Sampling.from_config(cfg.sampling), seed=int(cfg.seed), mode=str(cfg.mode)
-    )
+    require(cfg, "tempo", number(0.0, 1000.0, low_inclusive=False), "a number in (0, 1000] (qpm)")
+    try:
+        return DecodeOptions(
+            sampling=Sampling.from_config(cfg.sampling),
+            seed=int(cfg.seed),
+            mode=str(cfg.mode),
+            context=cfg.get("context", "trained"),
+        )
+    except ValueError as err:
+        raise GenerationError(str(err)) from None
 
 
 def selected_tracks(value: Any, model_tracks: list[str]) -> tuple[str, ...] | None:
@@ -146,7 +152,7 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
         "tracks": list(tracks) if tracks else model_tracks,
         "samples": samples,
     }
-    write_bytes_atomic(out_dir / "generation.json", json.dumps(summary, indent=2).encode())
+    write_json_atomic(out_dir / "generation.json", summary, indent=2)
     log.info("wrote %d samples to %s", len(samples), out_dir)
     return summary
 
@@ -158,7 +164,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``)."""
+    """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``);
+    SIGTERM stops it cleanly (no staged sample left behind), exit code 143."""
+    terminate_on_sigterm()
     main_with_data_overrides("generate", _hydra_main)
 
 

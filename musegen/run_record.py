@@ -11,7 +11,6 @@ what the task and the callbacks add through a ``run_metrics()`` method (the eval
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from musegen.atomic import write_bytes_atomic
+from musegen.atomic import write_json_atomic
 from musegen.resolvers import sweep_group
 
 log = logging.getLogger(__name__)
@@ -122,8 +121,9 @@ class RunRecord:
             if callable(getattr(part, "run_metrics", None)):
                 self.metrics.update(part.run_metrics())
         if trainer.is_global_zero:  # under DDP every rank gets here; one writes
-            text = json.dumps(self.metrics, indent=2, sort_keys=True)
-            write_bytes_atomic(self.output_dir / "metrics.json", text.encode())
+            write_json_atomic(
+                self.output_dir / "metrics.json", self.metrics, indent=2, sort_keys=True
+            )
             log.info("metrics: %s", self.output_dir / "metrics.json")
         return self.metrics
 

@@ -9,20 +9,31 @@ of ``conf/callbacks`` and the evaluation of ``cfg.evaluate``). Tests and noteboo
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 import musegen.resolvers  # noqa: F401  (${uid:} in run folder names)
 from musegen import instantiate as build
-from musegen.atomic import clean_stale
-from musegen.config_checks import CONFIG_DIR, check_config, check_overrides, compose_checked
-from musegen.errors import reported
+from musegen import sweeps
+from musegen.atomic import FolderInUse, clean_stale, folder_in_use, run_folder
+from musegen.callbacks import SaveOnSigterm
+from musegen.config_checks import (
+    CONFIG_DIR,
+    ConfigError,
+    check_config,
+    check_overrides,
+    compose_checked,
+)
+from musegen.errors import Terminated, UserError, first_line, reported
 from musegen.models.checkpoint import check_compatible, tested_checkpoint
+from musegen.models.task import NonFiniteLoss
 from musegen.run_record import RunRecord, finish_wandb, log_hyperparameters
 
 
@@ -30,38 +41,76 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     """Fit ``cfg``'s model, test the best checkpoint, write ``metrics.json``; return it.
 
     ``extra_callbacks`` are added to the configured ones (tests use them to kill a run).
-    Raises a ``UserError`` (one line) for the user's mistakes.
+    Raises a ``UserError`` (one line) for the user's mistakes, ``NonFiniteLoss`` when
+    training diverges and ``Terminated`` on SIGTERM, after writing ``metrics.json`` with the
+    run's ``status``.
     """
     check_config(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(output_dir, recursive=True)  # a killed run's, when resuming in place
+    with run_folder(output_dir):  # one live run a folder
+        clean_stale(output_dir, recursive=True)  # a killed run's, when resuming in place
+        datamodule = build.instantiate(cfg.data, "data")
+        task = build.task(cfg, datamodule.track_names, datamodule.seq_len)
+        if cfg.get("ckpt_path"):
+            check_compatible(cfg.ckpt_path, task.net.config)
+        loggers = build.instantiate_all(cfg.get("logger"), "logger")
+        callbacks = [*build.callbacks(cfg), *(extra_callbacks or [])]
+        trainer = build.instantiate(
+            cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False
+        )
+        record = RunRecord(cfg, task, output_dir)
+        log_hyperparameters(loggers, cfg, task)
+        try:
+            return _fit_and_test(cfg, trainer, task, datamodule, record)
+        finally:
+            finish_wandb()
 
-    datamodule = build.instantiate(cfg.data, "data")
-    task = build.task(cfg, datamodule.track_names, datamodule.seq_len)
-    if cfg.get("ckpt_path"):
-        check_compatible(cfg.ckpt_path, task.net.config)
-    loggers = build.instantiate_all(cfg.get("logger"), "logger")
-    callbacks = [*build.callbacks(cfg), *(extra_callbacks or [])]
-    trainer = build.instantiate(
-        cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False
-    )
-    record = RunRecord(cfg, task, output_dir)
-    log_hyperparameters(loggers, cfg, task)
+
+def _fit_and_test(
+    cfg: DictConfig, trainer: L.Trainer, task: Any, datamodule: Any, record: RunRecord
+) -> dict[str, Any]:
+    """The run itself; a run that stops early still writes its ``metrics.json``."""
     try:
         if cfg.get("train"):
-            trainer.fit(task, datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            fit(trainer, task, datamodule, cfg.get("ckpt_path"))
         if cfg.get("test"):
             ckpt = tested_checkpoint(trainer, bool(cfg.get("train")), cfg.get("ckpt_path"))
             # val/* in metrics.json describe the same weights as test/*
             record.add(trainer.validate(task, datamodule, ckpt_path=ckpt, weights_only=True))
             record.add(trainer.test(task, datamodule, ckpt_path=ckpt, weights_only=True))
             record.metrics["best_ckpt"] = ckpt
-    finally:
-        finish_wandb()
+    except SIGTERMException:
+        saved = next((c.saved for c in trainer.callbacks if isinstance(c, SaveOnSigterm)), None)
+        record.metrics.update(status="interrupted", resume_from=str(saved) if saved else None)
+        record.write(trainer)
+        where = f"resume with ckpt_path={saved}" if saved else "training had finished"
+        raise Terminated(f"stopped by SIGTERM at step {trainer.global_step}; {where}") from None
+    except NonFiniteLoss as err:
+        record.metrics.update(status="failed", error=str(err))
+        record.write(trainer)
+        raise
+    record.metrics["status"] = "finished"
     return record.write(trainer)
+
+
+def fit(trainer: L.Trainer, task: Any, datamodule: Any, ckpt_path: str | None) -> None:
+    """``trainer.fit``, with Lightning's check of ``trainer.val_check_interval`` against the
+    epoch (made once the data is built) and an optimizer step that overflows in one line
+    instead of a traceback."""
+    try:
+        trainer.fit(task, datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except UserError:
+        raise
+    except ValueError as err:
+        if "val_check_interval" in str(err):
+            raise ConfigError(f"trainer.val_check_interval: {first_line(err)}") from None
+        raise
+    except RuntimeError as err:  # Adam's step overflowing float32 (a learning rate ~1e38)
+        if "overflow" in str(err):
+            raise NonFiniteLoss("the optimizer's update", math.inf, trainer.global_step) from None
+        raise
 
 
 def compose_config(
@@ -84,17 +133,37 @@ def compose_config(
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
+    key = cfg.get("optimized_metric", "val/loss")  # what an Optuna sweep minimises
+    if sweeps.in_multirun():  # a failed job is recorded and the sweep goes on (musegen.sweeps)
+        return sweeps.run_job(
+            lambda: train(cfg).get(key), cfg.paths.output_dir, failed_value=float("nan")
+        )
     with reported():
         metrics = train(cfg)
-    # The value an Optuna sweep minimises (hparams_search=optuna).
-    return metrics.get(cfg.get("optimized_metric", "val/loss"))
+    return metrics.get(key)
 
 
 def main() -> None:
-    """Entry point: catch bad overrides before Hydra's multi-line report."""
+    """Entry point: catch bad overrides before Hydra's multi-line report; a sweep with failed
+    jobs ends with exit code 1 and one line naming them."""
     with reported():
         check_overrides(sys.argv[1:], CONFIG_DIR, "train")
+        check_run_dir(sys.argv[1:])
         _hydra_main()
+    if sweeps.failed_jobs:
+        print(
+            f"error: {len(sweeps.failed_jobs)} sweep job(s) failed: {sweeps.summary()}; "
+            "each job's reason is in its folder's failed.json",
+            file=sys.stderr,
+        )
+        sys.exit(sweeps.EXIT_SOME_FAILED)
+
+
+def check_run_dir(args: list[str]) -> None:
+    """``hydra.run.dir=<folder>`` of a live run: one line, before Hydra writes into it."""
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
+    if given and folder_in_use(given[-1]):
+        raise FolderInUse.at(given[-1])
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +48,13 @@ def one_line_error(done: subprocess.CompletedProcess, code: int = 2) -> str:
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, done.stderr
     return lines[0]
+
+
+def last_line_error(done: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The last stderr line of a command that stopped as it should (training logs first)."""
+    assert done.returncode == code, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip().splitlines()[-1]
 
 
 def quick_run(tmp_path: Path) -> list[str]:
@@ -340,3 +349,320 @@ def test_evaluate_on_a_whole_other_folder(tiny_ckpt: Path, lmd_lpd5: Path, tmp_p
     entry = next(p for p in (tmp_path / "data" / "cache").iterdir() if not p.name.startswith("."))
     meta = json.loads((entry / "meta.json").read_text())
     assert meta["splits"]["test"]["songs"] == 12 and meta["splits"]["train"]["songs"] == 0
+
+
+# --- round 3 (issue 21): sweeps, SIGTERM, non-finite losses, the last tracebacks ----------
+
+
+def test_a_sweep_with_a_failed_job_runs_the_rest_and_compares_them(tmp_path: Path) -> None:
+    """The jobs with ``data.seq_len=0`` fail with a user error: each is recorded in its folder,
+    the other jobs still run, the comparison names the failures, the sweep's exit code is 1."""
+    sweep = tmp_path / "sweep"
+    done = run_cli(
+        "musegen.train",
+        "-m",
+        "experiment=compare",
+        "model=rnn",
+        "seed=1",
+        "data.seq_len=0,25",
+        f"hydra.sweep.dir={sweep}",
+        *quick_run(tmp_path),
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    jobs = sorted(p for p in sweep.iterdir() if p.name.isdigit())
+    failed = [j for j in jobs if (j / "failed.json").is_file()]
+    finished = [j for j in jobs if (j / "metrics.json").is_file()]
+    assert failed and finished and len(failed) + len(finished) == len(jobs)
+    for job in failed:
+        record = json.loads((job / "failed.json").read_text())
+        assert record["error"].startswith("data.seq_len must be") and record["kind"] == "user error"
+    for job in finished:
+        assert json.loads((job / "metrics.json").read_text())["status"] == "finished"
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {len(failed)} sweep job(s) failed: job {failed[0].name} (")
+    md = (sweep / "comparison.md").read_text()
+    assert f"{len(jobs)} runs ({len(failed)} failed)" in md
+    assert "**failed**: data.seq_len must be" in md
+
+
+def test_a_job_that_raises_is_recorded_with_its_traceback(tmp_path: Path) -> None:
+    from musegen import sweeps
+
+    def bug() -> None:
+        raise RuntimeError("a bug in the job")
+
+    assert sweeps.run_job(bug, tmp_path, failed_value=float("nan")) != 0  # NaN: returned
+    record = json.loads((tmp_path / "failed.json").read_text())
+    assert record["error"] == "a bug in the job" and "RuntimeError" in record["traceback"]
+    assert sweeps.read_failure(tmp_path) == "a bug in the job"
+
+
+class SigtermAt(L.Callback):
+    """Stand-in for ``scancel`` or a preemption: SIGTERM to this process mid-epoch."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)  # Lightning's handler takes it
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes_to_the_same_weights(
+    session_data_dir: Path, tmp_path: Path
+) -> None:
+    from musegen.errors import Terminated
+
+    base = small(
+        session_data_dir,
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=6",
+        "model.net.dropout=0.3",
+        "evaluate.enabled=false",
+        "seed=3",
+    )
+    full, stopped, resumed = tmp_path / "full", tmp_path / "stopped", tmp_path / "resumed"
+    train(compose_config(base, output_dir=str(full)))
+    with pytest.raises(Terminated, match=r"stopped by SIGTERM at step 4; resume with ckpt_path="):
+        train(compose_config(base, output_dir=str(stopped)), extra_callbacks=[SigtermAt(4)])
+    record = json.loads((stopped / "metrics.json").read_text())
+    saved = stopped / "checkpoints" / "interrupted.ckpt"
+    assert record["status"] == "interrupted" and record["resume_from"] == str(saved)
+    assert read_checkpoint(saved)["global_step"] == 4  # mid-epoch: 4 of the first 6 batches
+    metrics = train(compose_config([*base, f"ckpt_path={saved}"], output_dir=str(resumed)))
+    assert metrics["global_step"] == 12 and metrics["status"] == "finished"
+    a = read_checkpoint(full / "checkpoints" / "last.ckpt")["state_dict"]
+    b = read_checkpoint(resumed / "checkpoints" / "last.ckpt")["state_dict"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_sigterm_is_exit_code_143_and_one_line(tmp_path: Path) -> None:
+    """The CLI, killed as SLURM's time limit kills it: a non-zero exit a script can see."""
+    args = [*quick_run(tmp_path), "trainer.max_epochs=50", "trainer.limit_train_batches=5"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "musegen.train", *args, f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = tmp_path / "run" / "csv" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.is_file() and log.read_text().count("\n") > 3):
+        time.sleep(0.2)  # training has logged a few steps
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM at step ")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def test_a_diverging_run_stops_in_one_line_and_keeps_no_nan_checkpoint(tmp_path: Path) -> None:
+    done = run_cli(
+        "musegen.train",
+        *quick_run(tmp_path),
+        "task.optimizer.lr=1e36",
+        "trainer.gradient_clip_val=null",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    line = last_line_error(done)
+    assert line.startswith("error: training stopped at step ") and " training loss is " in line
+    assert "task.optimizer.lr" in line
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    assert json.loads(text)["status"] == "failed"
+    names = [p.name for p in (tmp_path / "run" / "checkpoints").glob("*.ckpt")]
+    assert not any("nan" in n or "inf" in n for n in names), names
+    # Adam's overflow (the step itself gives infinite weights) stops the same way
+    huge = run_cli(
+        "musegen.train",
+        *quick_run(tmp_path),
+        "task.optimizer.lr=3e38",
+        "trainer.gradient_clip_val=null",
+    )
+    assert last_line_error(huge).startswith("error: training stopped at step ")
+
+
+def test_generate_refuses_weights_that_are_not_finite(tiny_ckpt: Path, tmp_path: Path) -> None:
+    checkpoint = torch.load(tiny_ckpt, weights_only=True)
+    key = next(k for k in checkpoint["state_dict"] if k.startswith("net.heads"))
+    checkpoint["state_dict"][key][0] = float("nan")
+    path = tmp_path / "diverged.ckpt"
+    torch.save(checkpoint, path)
+    done = run_cli("musegen.generate", f"ckpt_path={path}", f"out_dir={tmp_path / 'out'}")
+    assert "weights are not finite" in one_line_error(done)
+
+
+def test_compare_marks_a_failed_or_malformed_run(tmp_path: Path) -> None:
+    from musegen.compare.runs import read_run
+
+    nan_run, list_run = tmp_path / "nan", tmp_path / "list"
+    nan_run.mkdir()
+    (nan_run / "metrics.json").write_text(
+        json.dumps({"status": "failed", "error": "training stopped at step 3: ..."})
+    )
+    list_run.mkdir()
+    (list_run / "metrics.json").write_text("[1, 2]")
+    assert read_run(nan_run).error.startswith("failed: training stopped")
+    assert "not an object" in read_run(list_run).error
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["trainer.val_check_interval=1000", "trainer.check_val_every_n_epoch=null"],
+            "error: trainer.val_check_interval=1000 is more than the 5 training batches",
+        ),
+        (["trainer.val_check_interval=1000"], "error: trainer.val_check_interval: "),
+        (["seed=99999999999999999999"], "error: seed must be an integer in [0, 4294967295]"),
+        (["data.batch_size=10000000"], "error: data.batch_size=10000000 is more than the "),
+    ],
+)
+def test_training_settings_that_cannot_work_are_one_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    done = run_cli("musegen.train", *quick_run(tmp_path), *args)
+    assert last_line_error(done).startswith(message)
+
+
+def test_a_live_run_folder_is_refused_before_hydra_writes_into_it(tmp_path: Path) -> None:
+    from musegen.atomic import run_folder
+
+    run = tmp_path / "run"
+    with run_folder(run):  # another live run holds it
+        done = run_cli("musegen.train", *quick_run(tmp_path), f"hydra.run.dir={run}")
+    line = one_line_error(done)
+    assert line.startswith(f"error: hydra.run.dir={run}: another run is writing")
+    assert not (run / ".hydra").exists()  # nothing of the second run in the first's folder
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tempo=0"], "tempo must be a number in (0, 1000]"),
+        (["tempo=-5"], "tempo must be a number in (0, 1000]"),
+        (["out_dir="], "out_dir is empty"),
+        (["device=cuda"], "device=cuda: no CUDA device on this machine"),
+    ],
+)
+def test_generate_settings_fail_before_decoding(
+    args: list[str], message: str, tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    if "device=cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    done = run_cli(
+        "musegen.generate",
+        f"ckpt_path={tiny_ckpt}",
+        "num_notes=5",
+        *args,
+        f"hydra.run.dir={tmp_path / 'h'}",
+    )
+    assert message in one_line_error(done)
+
+
+def test_a_broken_run_config_is_one_line(tiny_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = run / ".hydra" / "config.yaml"
+    for text, message in (
+        ("data: [unclosed\n  key: {", "not a readable run config"),
+        ("task_name: train\n", "holds no data section"),
+    ):
+        config.write_text(text)
+        done = run_cli(
+            "musegen.evaluate",
+            f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+            f"out_dir={tmp_path / 'out'}",
+        )
+        assert message in one_line_error(done)
+
+
+def test_evaluate_on_one_test_song_is_one_line(tiny_ckpt: Path, lmd_lpd5: Path, tmp_path: Path):
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(sorted(lmd_lpd5.glob("*.npz"))[0], one)
+    done = run_cli(
+        "musegen.evaluate",
+        f"ckpt_path={tiny_ckpt}",
+        "data.source=lpd5",
+        f"data.root={one}",
+        "data.split=test",
+        "data.max_songs=null",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"out_dir={tmp_path / 'out'}",
+    )
+    assert "needs at least 2" in one_line_error(done)
+    # training whose end-of-run evaluation could not score its test split stops before it
+    # trains, not after
+    few = tmp_path / "few"
+    few.mkdir()
+    for npz in sorted(lmd_lpd5.glob("*.npz"))[:5]:
+        shutil.copy(npz, few)
+    train = run_cli(
+        "musegen.train",
+        *small(tmp_path / "data2", "data.source=lpd5", f"data.root={few}", "data.max_songs=null"),
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert "needs at least 2" in last_line_error(train)
+    assert not list((tmp_path / "run").glob("checkpoints/*.ckpt"))
+
+
+def test_sigterm_during_generation_leaves_no_temporary(tiny_ckpt: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "musegen.generate",
+            f"ckpt_path={tiny_ckpt}",
+            "primer=none",
+            "num_samples=2",
+            "num_notes=400000",
+            f"out_dir={out}",
+            f"hydra.run.dir={tmp_path / 'h'}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and "Generating notes" not in _peek(proc):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err, err[-2000:]
+    assert not list(out.rglob(".*.tmp")) and not list(out.glob("sample_*"))
+
+
+def _peek(proc: subprocess.Popen) -> str:
+    """What the process has written to stderr so far (without waiting for it to end)."""
+    import fcntl
+
+    fd = proc.stderr.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    try:
+        chunk = proc.stderr.read() or ""
+    except (BlockingIOError, TypeError):
+        chunk = ""
+    proc._peeked = getattr(proc, "_peeked", "") + chunk
+    return proc._peeked
+
+
+def test_unreadable_midi_files_are_parsed_once(tmp_path: Path) -> None:
+    from musegen.data.convert import SKIPPED, convert_tree
+
+    src = tmp_path / "midi"
+    shutil.copytree(need(ROOT.parent / "shared" / "data" / "corrupt_midi"), src)
+    shutil.copy(sorted(need(LMD_MIDI).glob("*.mid"))[0], src)
+    first = convert_tree(src, tmp_path / "out", workers=1, progress=False)
+    assert len(first.skipped) == 2 and len(first.converted) == 1
+    assert len(json.loads((tmp_path / "out" / SKIPPED).read_text())) == 2
+    again = convert_tree(src, tmp_path / "out", workers=1, progress=False)
+    assert all(reason.endswith("(remembered)") for _, reason in again.skipped)
+    assert len(again.skipped) == 2 and again.existing == 1

@@ -74,18 +74,40 @@ def test_generated_sample_without_times(real_sample: np.ndarray, tmp_path: Path)
     pitched = sample[sample["track"] != 0]
     n_midi = sum(len(i.notes) for i in midi.instruments if not i.is_drum)
     assert n_midi == len(pitched)
+    # each note starts where the running sum of the rounded steps puts it (120 qpm: 48 steps
+    # a second), read back from the MIDI file
+    steps = np.rint(sample["step"].astype(np.float64) * 24).astype(np.int64)
+    onsets = np.cumsum(steps)  # the times disagree with the steps: the steps alone count
+    want = sorted(
+        zip(onsets[sample["track"] != 0].tolist(), pitched["pitch"].tolist(), strict=True)
+    )
+    got = sorted(
+        (round(n.start * 48), n.pitch) for i in midi.instruments if not i.is_drum for n in i.notes
+    )
+    assert got == want
     with Image.open(files["png"]) as img:
         assert img.size == (1200, 40 + 150 * 2)
 
 
 def test_primer_line_sits_where_notes_to_song_puts_the_first_generated_note(
-    real_sample: np.ndarray,
+    real_sample: np.ndarray, tmp_path: Path
 ) -> None:
     cont = UnigramSampler.fit(real_sample).sample(50, np.random.default_rng(1), real_sample)
     sample = np.concatenate([real_sample, cont])
     back = song_to_notes(notes_to_song(sample))
     onsets = note_onsets(sample)
     assert set(onsets.tolist()) == set(back["time"].tolist())
+    # the drawn dashed line: the one column of the picture where a panel's height is dark
+    path = plot_pianoroll(sample, tmp_path / "primer.png", len(real_sample), track_ids=[1])
+    with Image.open(path) as img:
+        pixels = np.asarray(img.convert("L"))  # (190, 1200): one panel
+    panel = pixels[20:160]
+    inside = slice(int(0.08 * 1200) + 3, int(0.99 * 1200) - 3)  # the axes, not their frame
+    column = inside.start + int(np.argmax((panel[:, inside] < 60).sum(axis=0)))
+    n_bars = -(-notes_to_song(sample).n_steps // 96)
+    first_new = int(onsets[len(real_sample)])  # where notes_to_song puts the first new note
+    expected = 1200 * (0.08 + 0.91 * first_new / 96 / n_bars)
+    assert abs(column - expected) <= 2, (column, expected)
     sample["time"] = 0  # inconsistent times: both fall back to the steps
     np.testing.assert_array_equal(
         np.unique(note_onsets(sample)), np.unique(song_to_notes(notes_to_song(sample))["time"])

@@ -8,14 +8,13 @@ atomically. A ratio is ``baseline / ours`` when lower is better (time, memory) a
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from musegen.atomic import write_bytes_atomic
+from musegen.atomic import write_bytes_atomic, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -130,6 +129,6 @@ def write_report(rows: list[Row], out_dir: Path, command: str) -> Path:
         "machine": info,
         "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
     }
-    write_bytes_atomic(out_dir / "bench.json", json.dumps(payload, indent=2).encode())
+    write_json_atomic(out_dir / "bench.json", payload, indent=2)
     write_bytes_atomic(out_dir / "bench.md", markdown(rows, info, command).encode())
     return out_dir / "bench.md"

@@ -1,7 +1,9 @@
 """Read the run folders of a sweep (or any set of runs) as plain data.
 
 A run folder is what ``musegen.train`` leaves: ``.hydra/overrides.yaml`` (what this job
-changed), ``metrics.json`` (written last, atomically: its presence means the run finished),
+changed), ``metrics.json`` (written last, atomically; its ``status`` says whether the run
+finished, stopped on a non-finite loss, or was interrupted), ``failed.json`` (a sweep job
+that failed: its reason, ``musegen.sweeps``),
 ``csv/metrics.csv`` (the per-step log, possibly cut short by a kill), ``evaluation/
 evaluation.json`` and ``train.log``. Nothing here imports a run's code or unpickles anything:
 a shared sweep folder is read as text.
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from musegen.errors import first_line
+from musegen.sweeps import read_failure
 
 _MARKERS = ("metrics.json", ".hydra/overrides.yaml", "train.log")
 _ERROR = re.compile(r"(\[ERROR\]|\[CRITICAL\]|Error:|Exception:|: interrupted)")
@@ -103,13 +108,21 @@ def read_run(path: Path) -> Run:
     failed, with the last error-looking line of its log as the reason."""
     run = Run(path=path, overrides=read_overrides(path), curve=read_curve(path))
     metrics_file = path / "metrics.json"
+    failure = read_failure(path)
     if not metrics_file.is_file():
-        run.error = last_error_line(path)
+        run.error = failure or last_error_line(path)
         return run
     try:
         data = json.loads(metrics_file.read_text())
     except (OSError, ValueError) as err:
-        run.error = f"unreadable metrics.json: {err}"
+        run.error = f"unreadable metrics.json: {first_line(err)}"
+        return run
+    if not isinstance(data, dict):
+        run.error = f"unreadable metrics.json: a JSON {type(data).__name__}, not an object"
+        return run
+    status = data.get("status", "finished")  # runs written before the status existed finished
+    if failure or status != "finished":
+        run.error = failure or f"{status}: {data.get('error') or data.get('resume_from') or ''}"
         return run
     run.metrics = {k: float(v) for k, v in data.items() if _is_number(v)}
     for key in ("model", "target", "timing"):
@@ -135,9 +148,10 @@ def read_overrides(path: Path) -> dict[str, str]:
             items = []
     elif (path / "metrics.json").is_file():
         try:
-            items = json.loads((path / "metrics.json").read_text()).get("overrides", [])
+            data = json.loads((path / "metrics.json").read_text())
         except (OSError, ValueError):
-            items = []
+            data = {}
+        items = data.get("overrides", []) if isinstance(data, dict) else []
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")

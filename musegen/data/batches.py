@@ -77,12 +77,18 @@ class ShardedBatches(BatchSampler):
     """
 
     def __init__(
-        self, sampler: EpochOrder, batch_size: int, rank: int = 0, world_size: int = 1
+        self,
+        sampler: EpochOrder,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        skip_once: int = 0,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside 0..{world_size - 1}")
         super().__init__(sampler, batch_size, drop_last=False)
         self.rank, self.world_size = int(rank), int(world_size)
+        self.skip_once = int(skip_once)
 
     def __len__(self) -> int:
         full, rest = divmod(len(self.sampler), self.batch_size * self.world_size)
@@ -90,7 +96,8 @@ class ShardedBatches(BatchSampler):
 
     def __iter__(self) -> Iterator[list[int]]:
         step = self.batch_size * self.world_size
-        for start in range(0, len(self.sampler), step):
+        first, self.skip_once = self.skip_once * step, 0  # a run resumed mid-epoch: once
+        for start in range(first, len(self.sampler), step):
             chunk = self.sampler.positions(start, start + step)  # one global batch, vectorised
             if len(chunk) < self.world_size:
                 return

@@ -15,11 +15,12 @@ reported once, before any work; Ctrl-C stops with one line (exit code 130).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from musegen.atomic import check_writable, clean_stale
+from musegen.atomic import check_writable, clean_stale, write_json_atomic
 from musegen.data.lpd_io import write_lpd_npz
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
 from musegen.errors import UserError, run_reported
@@ -99,6 +100,7 @@ def convert_tree(
     report = ConvertReport()
     jobs: list[tuple[Path, Path, int]] = []
     claimed: dict[Path, Path] = {}
+    remembered = _read_skipped(out_root) if skip_existing else {}
     for midi in midi_files:
         target = _target(src, dest, midi)
         if target in claimed:  # a.mid and a.MIDI in one folder
@@ -108,7 +110,18 @@ def convert_tree(
         if skip_existing and _up_to_date(target, midi):
             report.existing += 1
             continue
+        known = remembered.get(str(midi))
+        if known and known.get("signature") == _signature(midi):  # failed before, unchanged
+            report.skipped.append((midi, f"{known['reason']} (remembered)"))
+            continue
         jobs.append((midi, target, resolution))
+    if any(r.endswith("(remembered)") for _, r in report.skipped) and progress:
+        n = sum(r.endswith("(remembered)") for _, r in report.skipped)
+        print(
+            f"{n} MIDI file(s) skipped again, unreadable before and unchanged since "
+            f"({out_root / SKIPPED})",
+            file=sys.stderr,
+        )
 
     try:
         with progress_bar(len(jobs), "MIDI -> LPD-5", enabled=progress) as bar:
@@ -123,9 +136,40 @@ def convert_tree(
     except BaseException:  # Ctrl-C: the workers were stopped mid-file; leave no temporary
         clean_stale(out_root, recursive=True)
         raise
+    _remember_skipped(out_root, remembered, report, [m for m, _, _ in jobs])
     report.converted.sort()
     report.skipped.sort()
     return report
+
+
+SKIPPED = ".skipped.json"
+"""The MIDI files a conversion could not read, with why, under the output folder: a later
+conversion skips them while they are unchanged, instead of parsing them again."""
+
+
+def _signature(midi: Path) -> list[int]:
+    stat = midi.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _read_skipped(out_root: Path) -> dict[str, dict]:
+    try:
+        data = json.loads((out_root / SKIPPED).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember_skipped(
+    out_root: Path, remembered: dict[str, dict], report: ConvertReport, tried: list[Path]
+) -> None:
+    """Record the files this conversion could not read; forget those it now could."""
+    records = {k: v for k, v in remembered.items() if k not in {str(m) for m in tried}}
+    for midi, reason in report.skipped:
+        if not reason.endswith("(remembered)") and midi.is_file() and midi in tried:
+            records[str(midi)] = {"reason": reason, "signature": _signature(midi)}
+    if records != remembered:
+        write_json_atomic(out_root / SKIPPED, records, indent=1)
 
 
 def _single_file(src: Path, dest: Path) -> bool:

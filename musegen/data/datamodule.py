@@ -146,6 +146,7 @@ class NoteDataModule(L.LightningDataModule):
         self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         self.track_lut = model_track_lut(self.track_ids)
         self.entry: Path | None = None
+        self._songs: list[SongFile] | None = None
         self.splits: dict[str, NoteSplit] = {}
         self.windows: dict[str, NoteWindows] = {}
 
@@ -167,7 +168,14 @@ class NoteDataModule(L.LightningDataModule):
         }
 
     def songs(self) -> list[SongFile]:
-        """The configured songs: the source, then the genre filter, then ``max_songs``."""
+        """The configured songs: the source, then the genre filter, then ``max_songs``.
+        Resolved once per datamodule: a MIDI source converts (and reports its skipped
+        files) once, not at every hook that needs the list."""
+        if self._songs is None:
+            self._songs = self._resolve_songs()
+        return self._songs
+
+    def _resolve_songs(self) -> list[SongFile]:
         files = resolve_songs(
             self.source,
             self.root,
@@ -216,7 +224,13 @@ class NoteDataModule(L.LightningDataModule):
             else:
                 self.windows[name] = NoteWindows(split, length, stride, self.track_lut, shift)
         log.info("data: %s", self.summary())
-        if stage in (None, "fit") and len(self.windows["train"]) == 0:
+        n_train = len(self.windows["train"])
+        if stage in (None, "fit") and 0 < n_train < self.batch_size:
+            raise DataSourceError(
+                f"data.batch_size={self.batch_size} is more than the {n_train:,} training "
+                f"windows of data.seq_len={self.seq_len}+1 notes; lower data.batch_size"
+            )
+        if stage in (None, "fit") and n_train == 0:
             n_train = self.splits["train"].n_songs
             if self.fractions[0] == 0:
                 raise DataSourceError(
@@ -249,12 +263,16 @@ class NoteDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        rank, world, epoch = 0, 1, 0
+        rank, world, epoch, done = 0, 1, 0, 0
         if self.trainer is not None:  # the epoch a resumed run restarts at (see batches.py)
             rank, world = self.trainer.global_rank, self.trainer.world_size
-            epoch = self.trainer.fit_loop.epoch_progress.current.processed
+            loop = self.trainer.fit_loop
+            epoch = loop.epoch_progress.current.processed
+            progress = loop.epoch_loop.batch_progress
+            if loop.restarting and not progress.is_last_batch:  # resumed mid-epoch
+                done = progress.current.completed  # batches of this epoch already trained
         order = EpochOrder(len(self.windows["train"]), self.seed, shuffle=True, epoch=epoch)
-        return self._loader("train", ShardedBatches(order, self.batch_size, rank, world))
+        return self._loader("train", ShardedBatches(order, self.batch_size, rank, world, done))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 
 from musegen.evaluation.logging import log_report, report_scalars
-from musegen.evaluation.report import EvaluationSettings, evaluate_songs
+from musegen.evaluation.report import EvaluationSettings, check_test_split, evaluate_songs
 from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Sampling
 
@@ -33,7 +33,7 @@ class EvaluateAfterTest(L.Callback):
     model_name : str
         The model's row in the report.
     max_songs, primer_len, max_notes, scratch_samples, scratch_bars, reference_samples,
-    num_samples, audio, synth, audio_format, seed
+    num_samples, audio, synth, audio_format, context, seed
         See ``EvaluationSettings`` and ``conf/evaluate.yaml``.
     sampling : mapping, optional
         ``conf/sampling`` (temperature, top_k, top_p).
@@ -54,6 +54,7 @@ class EvaluateAfterTest(L.Callback):
         audio: bool = True,
         synth: str = "tinysoundfont",
         audio_format: str = "wav",
+        context: int | str | None = "trained",
         seed: int = 0,
         sampling: Mapping[str, Any] | None = None,
     ) -> None:
@@ -69,10 +70,17 @@ class EvaluateAfterTest(L.Callback):
             audio=bool(audio),
             synth=str(synth),
             audio_format=str(audio_format),
+            context=context,
             seed=seed,
             sampling=Sampling.from_config(sampling),
         )
         self.report: dict[str, Any] | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Before training (the datamodule is set up by now): refuse a test split the
+        evaluation could not score, instead of after the whole run."""
+        if self.enabled and stage == "fit" and getattr(trainer.datamodule, "splits", None):
+            check_test_split(trainer.datamodule, self.settings.primer_len)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or not trainer.is_global_zero:

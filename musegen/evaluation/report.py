@@ -17,7 +17,6 @@ Written to ``evaluation.json`` (everything), ``evaluation.md`` (the tables) and
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from musegen.atomic import write_bytes_atomic
+from musegen.atomic import write_bytes_atomic, write_json_atomic
 from musegen.errors import UserError
 from musegen.evaluation.markdown import (
     KIND_TITLES,
@@ -64,6 +63,7 @@ class EvaluationSettings:
     audio: bool = True  # WAV samples
     synth: str = "tinysoundfont"  # their synthesizer (render.audio)
     audio_format: str = "wav"  # or ogg (results kept in git)
+    context: int | str | None = "trained"  # decoding's context (generation.continuation)
     seed: int = 0
     sampling: Sampling = field(default_factory=Sampling)
 
@@ -71,7 +71,7 @@ class EvaluationSettings:
         lows = {"num_samples": 0, "seed": 0, "primer_len": 1}
         for key in self.__dataclass_fields__:
             value = getattr(self, key)
-            if key in ("sampling", "audio", "synth", "audio_format"):
+            if key in ("sampling", "audio", "synth", "audio_format", "context"):
                 continue
             low = lows.get(key, 1)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -87,6 +87,18 @@ class EvaluationSettings:
                 f"reference_samples must be >= 3 (the overlap needs distances between "
                 f"reference pieces), got {self.reference_samples}"
             )
+
+
+def check_test_split(dm: Any, primer_len: int) -> None:
+    """Refuse, in one line, a test split the evaluation cannot score: it compares real songs
+    with each other, so it needs two that are longer than the primer. ``dm`` is set up."""
+    usable = int((np.diff(dm.splits["test"].offsets) > primer_len).sum())
+    if usable < 2:
+        raise EvaluationError(
+            f"the test split has {usable} song(s) longer than primer_len={primer_len} "
+            "notes; the evaluation compares real songs with each other and needs at least 2 "
+            "(add songs, or lower primer_len)"
+        )
 
 
 def evaluate_songs(
@@ -107,7 +119,13 @@ def evaluate_songs(
     (``data.split=test``; the report says which).
     """
     bar_steps = 4 * resolution
-    options = DecodeOptions(sampling=settings.sampling, seed=settings.seed, resolution=resolution)
+    check_test_split(dm, settings.primer_len)
+    options = DecodeOptions(
+        sampling=settings.sampling,
+        seed=settings.seed,
+        resolution=resolution,
+        context=settings.context,
+    )
     track_ids = list(track_ids)
     try:
         sets = {
@@ -279,9 +297,8 @@ def write_report(
     report: dict[str, Any], similarity: dict[str, SimilarityResult], out_dir: Path
 ) -> None:
     """``evaluation.json``, ``evaluation.md`` and ``index.html``, each atomically."""
-    text = json.dumps(_finite(report), indent=2, allow_nan=False)
     md = report_markdown(report, similarity)
-    write_bytes_atomic(out_dir / "evaluation.json", text.encode())
+    write_json_atomic(out_dir / "evaluation.json", report, indent=2)
     write_bytes_atomic(out_dir / "evaluation.md", md.encode())
     media = [
         Media(
@@ -293,19 +310,6 @@ def write_report(
         for s in report["samples"]
     ]
     write_page(out_dir / "index.html", f"Evaluation of {report['model']}", md, media)
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities -> None, recursively: strict JSON (``null``), never a bare NaN."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.floating | np.integer):
-        return _finite(value.item())
-    return value
 
 
 def _fmt(mean: float, std: float) -> str:

@@ -18,6 +18,10 @@ from musegen.data.tracks import LPD5_TRACKS
 from musegen.generation.decode import MODES, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
 from musegen.generation.sampling import Picker, Sampling
+from musegen.progress import progress_bar
+
+LONG = 2000
+"""Generating at least this many notes a piece shows a progress bar."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,10 @@ class DecodeOptions:
         Time steps per beat of the notes' ``time``.
     tracks : tuple of str, optional
         Draw notes on these tracks only (LPD-5 names among the model's); None: every track.
+    context : int, "trained" or None
+        Incremental decoding re-reads the last ``context // 2`` notes after ``context``
+        (``decode.generate``): ``"trained"`` (default) takes the network's training window,
+        ``None`` carries the state through the whole piece.
     """
 
     sampling: Sampling = field(default_factory=Sampling)
@@ -47,10 +55,20 @@ class DecodeOptions:
     seq_len: int | None = None
     resolution: int = 24
     tracks: tuple[str, ...] | None = None
+    context: int | str | None = "trained"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+        ok = self.context in (None, "trained") or (
+            isinstance(self.context, int)
+            and not isinstance(self.context, bool)
+            and self.context >= 2
+        )
+        if not ok:
+            raise ValueError(
+                f"context must be trained, null or an integer >= 2, got {self.context!r}"
+            )
 
 
 def continue_primers(
@@ -90,16 +108,20 @@ def continue_primers(
     generator = torch.Generator(device=device).manual_seed(int(options.seed))
     names = net.config.track_names or [LPD5_TRACKS[t] for t in track_ids]
     pick = Picker(options.sampling, generator, names, options.tracks)
-    out = generate(
-        net,
-        tensors,
-        int(num_notes),
-        pick,
-        mode=options.mode,
-        seq_len=options.seq_len,
-        resolution=options.resolution,
-        stop_time=stop_time,
-    )
+    long = num_notes >= LONG and stop_time is None  # a long piece, not a fixed number of bars
+    with progress_bar(int(num_notes), "Generating notes", enabled=long) as bar:
+        out = generate(
+            net,
+            tensors,
+            int(num_notes),
+            pick,
+            mode=options.mode,
+            seq_len=options.seq_len,
+            resolution=options.resolution,
+            stop_time=stop_time,
+            progress=bar.advance,
+            context=-1 if options.context == "trained" else options.context,
+        )
     starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
     return tensors_to_notes(out, track_ids, options.resolution, start_times=starts)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -90,7 +91,12 @@ class TrainedRun:
             No run config; a ``_target_`` other than musegen's datamodule; a key that is not a
             data setting; a value that is not plain (a dict, which Hydra could call).
         """
-        if self.config is None or "data" not in self.config:
+        if self.config is not None and "data" not in self.config:
+            raise RunError(
+                f"{self.config_file}: holds no data section (cut short?); restore the run's "
+                "config or give the data with data.<key>= overrides"
+            )
+        if self.config is None:
             raise RunError(
                 f"{self.run_dir}: no .hydra/config.yaml beside checkpoints/, so the training "
                 "data is unknown; use primer=none or primer=<file.mid>"
@@ -128,8 +134,31 @@ class TrainedRun:
             raise RunError(f"{self.config_file}: {first_line(exc)}") from None
 
 
+def check_device(device: str) -> str:
+    """``device=`` as torch names it, and there: a missing GPU is one line, before anything
+    is loaded (torch would otherwise fail deep in unpickling the checkpoint)."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError, TypeError):
+        raise RunError(f"device={device}: not a device torch knows; use cpu or cuda") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }.get(kind, False)
+    if not available:
+        raise RunError(
+            f"device={device}: no {kind.upper()} device on this machine "
+            f"(torch {torch.__version__}); use device=cpu"
+        )
+    return device
+
+
 def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
     """Load ``ckpt_path`` (weights only) and its run's config, with one-line errors."""
+    check_device(device)
     if ckpt_path is None or str(ckpt_path) in ("", "None", "???"):
         raise CheckpointError("ckpt_path is not set: ckpt_path=<run>/checkpoints/last.ckpt")
     path = Path(str(ckpt_path)).expanduser()
@@ -139,9 +168,10 @@ def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
     if config_file.exists():
         try:
             config = OmegaConf.load(config_file)
-        except (OmegaConfBaseException, OSError, ValueError) as exc:
+        except (OmegaConfBaseException, OSError, ValueError, yaml.YAMLError) as exc:
             raise RunError(
-                f"{config_file}: not a readable run config ({first_line(exc)})"
+                f"{config_file}: not a readable run config ({first_line(exc)}); "
+                "give data.<key>= overrides or restore the run's config"
             ) from None
         if not isinstance(config, DictConfig):
             raise RunError(f"{config_file}: not a run config (not a mapping)")

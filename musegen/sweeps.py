@@ -1,0 +1,95 @@
+"""A sweep that survives its failed jobs: each failure is recorded in its job's folder, the
+other jobs run, the comparison is written over those that finished, and the sweep's exit
+code says that some failed.
+
+Hydra's launchers stop a sweep at a job that exits (a user error's exit code 2), and end it
+with a traceback, without its ``on_multirun_end`` callbacks, when a job raised. So in a
+multirun a job never raises out of ``musegen.train``: ``run_job`` writes ``failed.json``
+(the one-line reason, the kind of failure, and the traceback of a bug) into the job's
+folder and returns normally. ``SweepReport``, a Hydra callback every sweep has
+(``conf/hydra/default.yaml``), collects the failed jobs at the end, also those another
+process ran (joblib, SLURM); ``musegen.train``'s entry point then exits with code 1 and one
+line naming them. ``musegen.compare`` reads ``failed.json`` as a failed run's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from musegen.atomic import write_json_atomic
+from musegen.errors import UserError, first_line, log_to_files
+
+log = logging.getLogger(__name__)
+
+FAILED = "failed.json"
+EXIT_SOME_FAILED = 1
+
+failed_jobs: list[tuple[str, str]] = []
+"""``(job folder, reason)`` of the last sweep's failed jobs, set by ``SweepReport``."""
+
+
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (``-m``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run_job(body: Callable[[], Any], output_dir: str | Path, failed_value: Any = None) -> Any:
+    """Run a sweep job's ``body``; on any failure record it in ``output_dir`` and return
+    ``failed_value`` instead of raising (module docstring). Ctrl-C still stops the sweep."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        user = isinstance(exc, UserError)
+        reason = first_line(exc)
+        record = {
+            "error": reason,
+            "kind": "user error" if user else f"{type(exc).__name__} (a bug: traceback below)",
+            "traceback": None if user else traceback.format_exc(),
+        }
+        write_json_atomic(Path(output_dir) / FAILED, record, indent=2)
+        line = f"job failed: {reason}"
+        log.error(line)
+        log_to_files(line)
+        return failed_value
+
+
+def read_failure(folder: Path) -> str | None:
+    """The reason a job failed (its ``failed.json``), or None."""
+    path = Path(folder) / FAILED
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "failed (its failed.json is unreadable)"
+    return str(data.get("error") if isinstance(data, dict) else data)
+
+
+class SweepReport(Callback):
+    """At the end of a sweep: which jobs failed, logged and kept for the exit code."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep = Path(str(config.hydra.sweep.dir))
+        failed_jobs.clear()
+        for path in sorted(sweep.glob(f"*/{FAILED}"), key=lambda p: p.parent.name):
+            failed_jobs.append((path.parent.name, read_failure(path.parent) or "failed"))
+        if failed_jobs:
+            log.error("%d sweep job(s) failed: %s", len(failed_jobs), summary())
+
+
+def summary() -> str:
+    """``job 3 (reason); job 7 (reason)`` of the last sweep's failed jobs."""
+    return "; ".join(f"job {job} ({reason})" for job, reason in failed_jobs)
