@@ -13,7 +13,7 @@ SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps install train compare compare-lakh compare-pop909 data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
+.PHONY: help system-deps install train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, five tracks (
 
 compare-pop909: ## the same on POP909's 909 piano songs in ../shared/data (~1 h)
 	$(PYTHON) -m musegen.train experiment=compare_pop909 $(ARGS)
+
+note-model: ## chained heads on 100 notes vs independent on 25, Lakh, 3 seeds each (~55 min)
+	@d=$${NOTE_SWEEP:-logs/note_model/$$(date +%Y-%m-%d_%H-%M-%S)}; \
+	$(PYTHON) -m musegen.train -m experiment=lakh,lakh_independent seed=1,2,3 task_name=note_model hydra.sweep.dir=$$d $(ARGS); \
+	status=$$?; \
+	$(PYTHON) -m musegen.compare $$d --title "Note model: chained heads on 100 notes vs independent heads on 25 (Lakh)" --command "make note-model" && exit $$status
 
 data-lpd5: ## download and extract LPD-5 cleansed into ./data (resumable); ARGS="--subset full"
 	$(PYTHON) -m musegen.data.download lpd5 $(ARGS)

@@ -104,9 +104,10 @@ def test_paper_experiment_settings(tmp_path: Path) -> None:
 
 
 def test_paper_experiment_states_only_what_differs(tmp_path: Path) -> None:
-    """experiment=paper changes the data, the batch, the epochs, the timing heads and drops
-    the bar-position input (the paper's network reads pitch, step and duration), nothing
-    else; data= after it picks other music with the paper's training settings."""
+    """experiment=paper changes the data, the batch, the epochs, the timing heads, the
+    note heads (the tutorial's independent ones) and drops the bar-position input (the
+    paper's network reads pitch, step and duration), nothing else; data= after it picks
+    other music with the paper's training settings."""
 
     def flat(overrides: list[str]) -> dict:
         cfg = compose_config(overrides, output_dir=str(tmp_path))
@@ -120,6 +121,7 @@ def test_paper_experiment_states_only_what_differs(tmp_path: Path) -> None:
         "trainer.min_epochs",
         "trainer.max_epochs",
         "task.timing",
+        "task.heads",
         "task.encoder.position_dim",
         "tags",
     }
@@ -159,7 +161,10 @@ def test_unknown_choice_lists_the_valid_ones(args: list[str]) -> None:
         ("model.net.dropout=1.5", "model.net.dropout"),
         ("task.loss_weights.categorical.pitch=-1", "task.loss_weights.categorical.pitch"),
         ("task.timing=fuzzy", "task.timing"),
-        ("task.encoder.time_input=classes task.timing=regression", "task.encoder.time_input"),
+        (
+            "task.encoder.time_input=classes task.heads=independent task.timing=regression",
+            "task.encoder.time_input",
+        ),
         ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path"),
     ],
 )
@@ -186,7 +191,7 @@ def test_cli_reports_user_mistakes_in_one_line(tmp_path: Path) -> None:
     bad_model = _cli("model=foo")
     assert bad_model.returncode != 0
     assert bad_model.stderr.strip().splitlines() == [
-        "error: model=foo: unknown model; choose from gru, lstm, lstm_gru, rnn"
+        "error: model=foo: unknown model; choose from gru, lstm, lstm_gru, rnn, transformer"
     ]
     bad_lr = _cli("task.optimizer.lr=-1", f"paths.log_dir={tmp_path}", "logger=csv")
     assert bad_lr.returncode != 0
@@ -215,7 +220,8 @@ def test_the_task_makes_its_optimizer_from_the_partial_node(tmp_path: Path) -> N
 
 def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
     """experiment=lakh: the shared Lakh MIDI folder, all five tracks, categorical timing,
-    transposed training windows, within issue 9's budget of 6,000 steps of batch 64."""
+    transposed training windows, within issue 9's budget of 6,000 steps, chained heads on
+    longer windows than its independent baseline at the same predicted notes a step."""
     from musegen.config_checks import check_config
 
     cfg = compose_config(["experiment=lakh"], output_dir=str(tmp_path))
@@ -223,7 +229,11 @@ def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
     assert cfg.data.source == "midi" and cfg.data.root.endswith("shared/data/lmd_midi")
     assert list(cfg.data.tracks) == ["Drums", "Piano", "Guitar", "Bass", "Strings"]
     assert cfg.task.timing == "categorical" and cfg.data.transpose == 5
-    assert cfg.trainer.max_steps <= 6000 and cfg.data.batch_size == 64
+    assert cfg.trainer.max_steps <= 6000 and cfg.task.heads == "chained"
+    # the chained, multi-bar default and its baseline predict the same notes a step
+    base = compose_config(["experiment=lakh_independent"], output_dir=str(tmp_path))
+    assert cfg.data.seq_len > base.data.seq_len and base.task.heads == "independent"
+    assert cfg.data.batch_size * cfg.data.seq_len == base.data.batch_size * base.data.seq_len
     bad = compose_config(["experiment=lakh", "data.transpose=13"], output_dir="x")
     with pytest.raises(ConfigError, match=r"^data\.transpose"):  # the datamodule checks it
         build.instantiate(bad.data, "data")
@@ -244,7 +254,7 @@ def test_the_sweep_launchers_compose(launcher: str, target: str, tmp_path: Path)
     )
     assert cfg.hydra.launcher._target_ == target
     hydra.utils.get_class(target)
-    assert cfg.hydra.sweeper.params.model == "rnn,lstm,gru,lstm_gru"
+    assert set(cfg.hydra.sweeper.params.model.split(",")) == set(MODELS)  # every backbone
     assert cfg.hydra.callbacks.compare._target_ == "musegen.compare.callback.CompareAfterSweep"
     if launcher == "slurm":
         assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.timeout_min > 0

@@ -95,7 +95,7 @@ def test_sampling_a_field_is_seeded_and_a_cold_temperature_is_the_argmax(
         "time": torch.from_numpy(notes["time"][rows]),
     }
     with torch.no_grad():
-        pred, _ = net(window)
+        pred, _ = net(window, targets=window)  # chained heads read fields drawn before
     for logits in (pred["step"][:, -1], pred["duration"][:, -1]):  # (40, n_classes)
         draws = [sample(logits, Sampling(), torch.Generator().manual_seed(7)) for _ in range(2)]
         assert torch.equal(draws[0], draws[1])
@@ -122,7 +122,12 @@ def test_each_field_can_have_its_own_rule(tmp_path: Path) -> None:
 def regression_ckpt(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("regression")
     cfg = compose_config(
-        small(session_data_dir, "task.timing=regression", "evaluate.enabled=false"),
+        small(
+            session_data_dir,
+            "task.heads=independent",
+            "task.timing=regression",
+            "evaluate.enabled=false",
+        ),
         output_dir=str(out),
     )
     train(cfg)

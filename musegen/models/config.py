@@ -22,9 +22,9 @@ from musegen.fields import NOTE_FIELDS
 from musegen.models.time_classes import TimeClasses
 
 TIMINGS = ("regression", "categorical")
-DEFAULT_ORDER = ("step", "track", "pitch", "duration")
-"""The chained heads' default order: when, on which instrument, which pitch, how long
-(measured against a pitch-first order in experiments/README.md, "Note model")."""
+DEFAULT_ORDER = ("track", "pitch", "step", "duration")
+"""The chained heads' default order: which instrument, which pitch, when, how long
+(measured against step-first and pitch-first orders in experiments/README.md, "Note model")."""
 FORMAT = 3
 
 
@@ -131,8 +131,9 @@ class NoteNetConfig:
             object.__setattr__(self, "track_names", tuple(self.track_names))
         if self.heads.kind == "chained" and not self.timing.categorical:
             raise ValueError(
-                "task.heads=chained needs task.timing=categorical: a regressed step or "
-                "duration has no class for the next field's head to read"
+                "task.heads=chained needs task.timing=categorical (a regressed step or "
+                "duration has no class for the next field's head to read): add "
+                "task.heads=independent, as experiment=paper does"
             )
         if self.context is not None and (not isinstance(self.context, int) or self.context < 1):
             raise ValueError(f"context must be an integer >= 1 or null, got {self.context!r}")
