@@ -32,13 +32,13 @@ install: ## create .venv (unless a virtualenv is active) and install musegen wit
 train: ## train the default model (lstm_gru on the Bach chorales); extra overrides in ARGS="..."
 	$(PYTHON) -m musegen.train $(ARGS)
 
-compare: ## the paper's comparison: 5 backbones x 3 seeds on Bach, aggregated (~1 h)
+compare: ## the paper's comparison: 5 backbones x 3 seeds on Bach, aggregated
 	$(PYTHON) -m musegen.train experiment=compare $(ARGS)
 
-compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, five tracks (~1 h)
+compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, five tracks
 	$(PYTHON) -m musegen.train experiment=compare_lakh $(ARGS)
 
-compare-pop909: ## the same on POP909's 909 piano songs in ../shared/data (~1 h)
+compare-pop909: ## the same on POP909's 909 piano songs in ../shared/data
 	$(PYTHON) -m musegen.train experiment=compare_pop909 $(ARGS)
 
 note-model: ## chained heads on 100 notes vs independent on 25, Lakh, 3 seeds each (~55 min)
