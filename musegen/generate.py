@@ -59,6 +59,8 @@ def check_settings(cfg: DictConfig) -> DecodeOptions:
             mode=str(cfg.mode),
             context=cfg.get("context", "trained"),
         )
+    except UserError:  # a setting named by its key (ConfigError) stays as it is
+        raise
     except ValueError as err:
         raise GenerationError(str(err)) from None
 

@@ -10,7 +10,9 @@ of ``conf/callbacks`` and the evaluation of ``cfg.evaluate``). Tests and noteboo
 from __future__ import annotations
 
 import math
+import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,8 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
-    with run_folder(output_dir):  # one live run a folder
+    # one live run a folder; the other processes of a multi-process run share it
+    with nullcontext() if launched_worker() else run_folder(output_dir):
         clean_stale(output_dir, recursive=True)  # a killed run's, when resuming in place
         datamodule = build.instantiate(cfg.data, "data")
         task = build.task(cfg, datamodule.track_names, datamodule.seq_len)
@@ -162,8 +165,16 @@ def main() -> None:
 def check_run_dir(args: list[str]) -> None:
     """``hydra.run.dir=<folder>`` of a live run: one line, before Hydra writes into it."""
     given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
-    if given and folder_in_use(given[-1]):
+    if given and not launched_worker() and folder_in_use(given[-1]):
         raise FolderInUse.at(given[-1])
+
+
+def launched_worker() -> bool:
+    """Whether this process is one that DDP or SLURM started beside the run's first
+    (Lightning re-runs the command with ``LOCAL_RANK``; srun starts a task per rank): it
+    writes into the folder that the first process locked."""
+    ranks = ("LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "SLURM_LOCALID")
+    return any(os.environ.get(name, "0") not in ("", "0") for name in ranks)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ def small(data_dir: Path, *extra: str) -> list[str]:
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
         "model.net.hidden_size=32",
+        "task.head_width=32",
         "evaluate.max_notes=64",
         "evaluate.scratch_samples=8",
         "evaluate.scratch_bars=4",
