@@ -285,6 +285,7 @@ def test_training_ends_with_the_evaluation(ckpt: Path) -> None:
     assert "eval/oa" in header and "eval/out_of_range/Piano/real_vs_real" in header
 
 
+@pytest.mark.slow  # ~12 s: a training, W&B offline (compare --wandb: the default suite)
 def test_wandb_offline_run_gets_metrics_and_pianorolls(
     session_data_dir: Path, tmp_path: Path
 ) -> None:

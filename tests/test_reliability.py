@@ -588,6 +588,7 @@ def test_a_broken_run_config_is_one_line(tiny_run: Path, tmp_path: Path) -> None
         assert message in one_line_error(done)
 
 
+@pytest.mark.slow  # ~12 s: an evaluation and a CLI training on one song
 def test_evaluate_on_one_test_song_is_one_line(tiny_ckpt: Path, lmd_lpd5: Path, tmp_path: Path):
     one = tmp_path / "one"
     one.mkdir()
