@@ -11,6 +11,7 @@ not ``UserError``s and keep their traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +43,6 @@ def terminate_on_sigterm() -> None:
     """Turn SIGTERM into a ``Terminated`` exception in the main thread, so that ``finally``
     blocks clean up (staged files, locks) and the command ends in one line, exit code 143,
     instead of dying mid-write. Training leaves SIGTERM to Lightning's handler instead."""
-    import signal
 
     def handler(signum: int, frame: object) -> None:
         raise Terminated("stopped by SIGTERM; files not yet complete were removed")

@@ -18,10 +18,11 @@ import argparse
 import sys
 
 import torch
+from omegaconf import OmegaConf
 
 from musegen.bench.report import Row
 from musegen.bench.timing import best_of
-from musegen.config_checks import group_choices
+from musegen.config_checks import CONFIG_DIR, group_choices
 from musegen.generation.decode import generate
 from musegen.generation.sampling import Picker, Sampling
 from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
@@ -47,10 +48,6 @@ def _net() -> NoteNet:
 
 def _backbone(name: str) -> dict:
     """The backbone as ``conf/model/<name>.yaml`` configures it."""
-    from omegaconf import OmegaConf
-
-    from musegen.config_checks import CONFIG_DIR
-
     return OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml").net)
 
 

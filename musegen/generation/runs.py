@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -137,8 +138,6 @@ class TrainedRun:
 def check_device(device: str) -> str:
     """``device=`` as torch names it, and there: a missing GPU is one line, before anything
     is loaded (torch would otherwise fail deep in unpickling the checkpoint)."""
-    import torch
-
     try:
         kind = torch.device(device).type
     except (RuntimeError, ValueError, TypeError):

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from musegen.data.note_timing import expand_runs, note_lengths, note_onsets
+from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
 from musegen.metrics.musical import (
     bar_aligned_timing,
@@ -124,8 +125,6 @@ class TrackRanges:
 
 
 def _concat(pieces: Sequence[np.ndarray]) -> np.ndarray:
-    from musegen.data.pianoroll_notes import NOTE_DTYPE
-
     parts = [np.asarray(p) for p in pieces if len(p)]
     return np.concatenate(parts) if parts else np.empty(0, dtype=NOTE_DTYPE)
 
