@@ -19,9 +19,9 @@ from musegen.errors import UserError, first_line
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug")
+"""Groups whose default is ``null``, so ``<group>=null`` is a valid choice."""
 MAX_SEED = 2**32 - 1
 """The largest seed ``lightning.seed_everything`` (NumPy's generator) accepts."""
-"""Groups whose default is ``null``, so ``<group>=null`` is a valid choice."""
 
 
 class ConfigError(UserError):

@@ -21,7 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from musegen.atomic import write_json_atomic
@@ -38,9 +40,6 @@ failed_jobs: list[tuple[str, str]] = []
 
 def in_multirun() -> bool:
     """Whether this process runs a job of a Hydra multirun (``-m``)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 

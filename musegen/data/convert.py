@@ -115,8 +115,8 @@ def convert_tree(
             report.skipped.append((midi, f"{known['reason']} (remembered)"))
             continue
         jobs.append((midi, target, resolution))
-    if any(r.endswith("(remembered)") for _, r in report.skipped) and progress:
-        n = sum(r.endswith("(remembered)") for _, r in report.skipped)
+    n = sum(r.endswith("(remembered)") for _, r in report.skipped)
+    if n and progress:
         print(
             f"{n} MIDI file(s) skipped again, unreadable before and unchanged since "
             f"({out_root / SKIPPED})",
@@ -164,9 +164,10 @@ def _remember_skipped(
     out_root: Path, remembered: dict[str, dict], report: ConvertReport, tried: list[Path]
 ) -> None:
     """Record the files this conversion could not read; forget those it now could."""
-    records = {k: v for k, v in remembered.items() if k not in {str(m) for m in tried}}
+    tried_now = {str(m) for m in tried}  # built once: Lakh has ~170k files
+    records = {k: v for k, v in remembered.items() if k not in tried_now}
     for midi, reason in report.skipped:
-        if not reason.endswith("(remembered)") and midi.is_file() and midi in tried:
+        if not reason.endswith("(remembered)") and midi.is_file() and str(midi) in tried_now:
             records[str(midi)] = {"reason": reason, "signature": _signature(midi)}
     if records != remembered:
         write_json_atomic(out_root / SKIPPED, records, indent=1)

@@ -106,13 +106,6 @@ class NoteNet(nn.Module):
         """True when step and duration are classes (``task.timing=categorical``)."""
         return self.tables is not None
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | NoteNetConfig) -> NoteNet:
-        """Rebuild a network from its config, or from the plain dict a checkpoint stores."""
-        if not isinstance(config, NoteNetConfig):
-            config = NoteNetConfig.from_dict(config)
-        return cls(config)
-
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
