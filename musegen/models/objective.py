@@ -54,8 +54,30 @@ def batch_losses(
     pressure: float,
 ) -> tuple[dict[str, torch.Tensor], int]:
     """The losses of ``net`` on one batch (``note_losses``) and the number of scored notes."""
+    h, targets = hidden_states(net, batch)
+    return score(net, h, targets, batch, target, weights, pressure)
+
+
+def hidden_states(
+    net: Any, batch: Mapping[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The backbone's states ``(B, L, H)`` over a batch's inputs, and the next notes."""
     inputs, targets = teacher_forcing(batch)
-    h, _ = net.hidden(inputs)  # (B, L, H)
+    h, _ = net.hidden(inputs)
+    return h, targets
+
+
+def score(
+    net: Any,
+    h: torch.Tensor,
+    targets: Mapping[str, torch.Tensor],
+    batch: Mapping[str, Any],
+    target: str,
+    weights: LossWeights,
+    pressure: float,
+) -> tuple[dict[str, torch.Tensor], int]:
+    """The losses of the states ``h`` at ``target``'s positions, and how many were scored:
+    one backbone pass can be scored at several targets."""
     h, targets = scored(h, targets, batch, target)
     pred = net.heads(h, targets)
     losses = note_losses(pred, targets, weights, pressure, net.tables)

@@ -36,7 +36,13 @@ from musegen.models.config import (
 )
 from musegen.models.losses import LossWeights
 from musegen.models.network import NoteNet
-from musegen.models.objective import TARGETS, batch_losses, teacher_forcing
+from musegen.models.objective import (
+    TARGETS,
+    batch_losses,
+    hidden_states,
+    score,
+    teacher_forcing,
+)
 from musegen.models.optim import ADAM, describe, factory
 from musegen.models.sizing import size_for_budget
 from musegen.models.time_classes import TimeClasses, split_coverage
@@ -299,11 +305,12 @@ class NextNoteTask(L.LightningModule):
         return losses["loss"]
 
     def _eval_step(self, batch: Mapping[str, torch.Tensor], metrics: StageMetrics) -> None:
-        losses, n = self._losses(batch, "last")  # the song pass's mask, else the tutorial's
-        metrics.update(losses, n)
+        h, targets = hidden_states(self.net, batch)  # one backbone pass, scored twice
+        args = (self.weights, self.pressure)
+        # the song pass's mask, else the tutorial's last note
+        metrics.update(*score(self.net, h, targets, batch, "last", *args))
         if metrics is self.val_metrics and "score" not in batch:  # every window position too
-            losses, n = self._losses(batch, "all")
-            self.val_allpos.update(losses, n)
+            self.val_allpos.update(*score(self.net, h, targets, batch, "all", *args))
 
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, self.val_metrics)
