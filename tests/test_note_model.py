@@ -31,13 +31,15 @@ TRACKS = ("Drums", "Piano", "Guitar", "Bass", "Strings")
 GRU = {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 32, "num_layers": 1}
 
 
-def _net(heads: str = "chained", order=("step", "track", "pitch", "duration"), **kw) -> NoteNet:
+def _net(
+    heads: str = "chained", order=("step", "track", "pitch", "duration"), key_dim: int = 0, **kw
+) -> NoteNet:
     torch.manual_seed(0)
     config = NoteNetConfig(
         GRU,
         n_tracks=5,
         track_names=TRACKS,
-        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4},
+        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4, "key_dim": key_dim},
         timing=TimingConfig("categorical", TimeClasses(exact_beats=4, max_beats=8)),
         heads=HeadsConfig(heads, order, 16),
         **kw,
@@ -102,10 +104,15 @@ def test_chained_heads_refuse_regression_timing_in_one_line() -> None:
 
 
 @pytest.mark.parametrize(
-    "order", [("step", "track", "pitch", "duration"), ("pitch", "step", "duration", "track")]
+    ("order", "key_dim"),
+    [
+        (("step", "track", "pitch", "duration"), 0),
+        (("pitch", "step", "duration", "track"), 0),
+        (("track", "pitch", "step", "duration"), 6),
+    ],
 )
-def test_same_seed_same_notes_and_incremental_equals_the_whole_window(order) -> None:
-    net = _net(order=order)
+def test_same_seed_same_notes_and_incremental_equals_the_whole_window(order, key_dim) -> None:
+    net = _net(order=order, key_dim=key_dim)
     primer = _notes(2, 6)
 
     def draw(seed: int, mode: str = "incremental", seq_len: int | None = None) -> dict:
@@ -153,6 +160,37 @@ def test_decoding_keeps_to_the_trained_context() -> None:
     net.config = replace(net.config, context=None)
     generate(net, _notes(2, 14), 40, Picker(Sampling(), torch.Generator().manual_seed(0)))
     assert events[0] == 14 and set(events[1:]) == {0}
+
+
+def test_the_key_input_counts_the_pitched_notes_read_so_far() -> None:
+    """The running pitch-class counts leave out drums and the neutral start note, and change
+    the network's state only through a pitched note's pitch class."""
+    net = _net(key_dim=6)
+    assert net.backbone.input_size == net.encoder.out_dim + 6
+    pitch = torch.tensor([[0, 60, 36, 64, 72, 67]])  # start note, C, drum kick, E, C, G
+    track = torch.tensor([[0, 1, 0, 3, 4, 1]])  # Drums = 0
+    counts = net.key.counts(pitch, track)[0]  # (T, 12)
+    assert counts.sum(-1).tolist() == [0, 1, 1, 2, 3, 4]
+    assert counts[-1].nonzero().flatten().tolist() == [0, 4, 7]  # C, E, G
+    assert counts[-1, 0] == 2
+    notes = _notes(1, 6)
+    notes.update(track=track)
+
+    def after(i: int | None = None, value: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The key input and the state after the last note, with note ``i``'s pitch set."""
+        changed = pitch.clone()
+        if i is not None:
+            changed[0, i] = value
+        key, _ = net.key(changed, track)
+        h, _ = net.hidden({**notes, "pitch": changed})
+        return key[0, -1], h[0, -1]
+
+    key, state = after()
+    torch.testing.assert_close(after(2, 38)[0], key)  # a drum's "pitch" names an instrument
+    torch.testing.assert_close(after(4, 60)[0], key)  # C an octave down: the same class
+    changed_key, changed_state = after(4, 61)  # C#: another class
+    assert not torch.allclose(changed_key, key)
+    assert not torch.allclose(changed_state, state)
 
 
 @pytest.mark.parametrize(("target", "stored"), [("all", 25), ("last", None)])

@@ -161,6 +161,11 @@ def filter_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
     return logits
 
 
+def is_plain(sampling: Sampling) -> bool:
+    """True when a rule leaves the distribution as it is (temperature 1, no truncation)."""
+    return sampling.temperature == 1.0 and not sampling.top_k and sampling.top_p >= 1.0
+
+
 def sample(
     logits: torch.Tensor,
     sampling: Sampling,
@@ -173,12 +178,14 @@ def sample(
     probabilities. ``torch.multinomial`` (and the Gumbel trick) draw ``V`` random numbers per
     row instead, which made sampling cost as much as the network step for a batch of 64.
     Values removed by top-k/top-p have zero probability and are never drawn. ``groups``:
-    ``(rows, rule)`` pairs, each drawing its rows (bool, ``(B,)``) with its own rule.
+    ``(rows, rule)`` pairs, each drawing its rows (bool, ``(B,)``) with its own rule; the
+    rows are chosen with ``torch.where``, not indexed, so that no draw waits on the device to
+    say which rows a track holds.
     """
-    probs = filter_logits(logits.float(), sampling).softmax(dim=-1)  # (B, V)
+    logits = logits.float()
+    probs = (logits if is_plain(sampling) else filter_logits(logits, sampling)).softmax(-1)
     for rows, rule in groups:
-        if rows.any():
-            probs[rows] = filter_logits(logits[rows].float(), rule).softmax(dim=-1)
+        probs = torch.where(rows[:, None], filter_logits(logits, rule).softmax(-1), probs)
     cdf = probs.cumsum(dim=-1)  # (B, V)
     u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) * cdf[:, -1:]
     index = torch.searchsorted(cdf, u, right=True).squeeze(-1)  # (B,) first cdf > u
@@ -219,19 +226,30 @@ class Picker:
         if allowed is not None:
             self.allowed = [names.index(str(a).lower()) for a in allowed]
         self.track_first = bool(self.track_rules)
+        # Every rule is resolved once here, not at each note: a note's draw is a few small
+        # tensor operations, and rebuilding the rules cost as much at batch 1.
+        self._rules = {f: sampling.rule(f) for f in SAMPLED_FIELDS}
+        self._track_rules = {
+            f: [(i, sampling.rule(f, name)) for i, name in self.track_rules.items()]
+            for f in SAMPLED_FIELDS
+            if f != "track"
+        }
+        self._mask: torch.Tensor | None = None  # -inf on the excluded tracks, built once
+
+    def _track_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        if self._mask is None or self._mask.device != logits.device:
+            mask = torch.full((logits.shape[-1],), float("-inf"), device=logits.device)
+            mask[self.allowed] = 0.0
+            self._mask = mask
+        return self._mask
 
     def __call__(
         self, field: str, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]
     ) -> torch.Tensor:
         if field == "track" and self.allowed is not None:
-            keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
-            keep[self.allowed] = True
-            logits = logits.masked_fill(~keep, float("-inf"))
-        groups = []
+            logits = logits + self._track_mask(logits)  # (B, n_tracks)
+        groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)
-            groups = [
-                (track == i, self.sampling.rule(field, name))
-                for i, name in self.track_rules.items()
-            ]
-        return sample(logits, self.sampling.rule(field), self.generator, groups)
+            groups = [(track == i, rule) for i, rule in self._track_rules[field]]
+        return sample(logits, self._rules[field], self.generator, groups)

@@ -16,6 +16,7 @@ from torch import nn
 
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads import make_heads
+from musegen.models.key_context import PitchClassContext
 from musegen.models.note_encoder import NoteEncoder
 from musegen.models.time_classes import ClassTables
 
@@ -91,8 +92,13 @@ class NoteNet(nn.Module):
         self.config = config
         classes = config.timing.classes
         self.tables = ClassTables(classes) if classes is not None else None
-        self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **config.encoder)
-        self.backbone = build_backbone(config.net, self.encoder.out_dim)
+        encoder = dict(config.encoder)
+        key_dim = encoder.pop("key_dim", 0)
+        self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
+        names = [n.lower() for n in config.track_names or ()]
+        drums = names.index("drums") if "drums" in names else None
+        self.key = PitchClassContext(key_dim, drums) if key_dim else None
+        self.backbone = build_backbone(config.net, self.encoder.out_dim + key_dim)
         self.heads = make_heads(config, self.backbone.hidden_size, self.tables)
         self.n_tracks = config.n_tracks
 
@@ -112,10 +118,27 @@ class NoteNet(nn.Module):
     def hidden(
         self, notes: Mapping[str, torch.Tensor], state: Any = None
     ) -> tuple[torch.Tensor, Any]:
-        """Backbone output after each note: ``(B, T, H)``, and the state after the last."""
+        """Backbone output after each note: ``(B, T, H)``, and the state after the last (with
+        the key input, ``(backbone state, pitch-class counts)``)."""
         x = self.encoder(
             notes["pitch"], notes["step"], notes["duration"], notes.get("track"), notes.get("time")
         )
+        x, counts, state = self._with_key(x, notes["pitch"], notes.get("track"), state)
+        h, state = self._backbone(x, state)  # (B, T, H), state
+        return h, state if self.key is None else (state, counts)
+
+    def _with_key(
+        self, x: torch.Tensor, pitch: torch.Tensor, track: torch.Tensor | None, state: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        """The encoder's features with the key input beside them, the counts after the last
+        note, and the backbone's own part of ``state``."""
+        if self.key is None:
+            return x, None, state
+        state, counts = state if state is not None else (None, None)
+        key, counts = self.key(pitch, track, counts)  # (B, T, k), (B, 12)
+        return torch.cat([x, key.to(x.dtype)], dim=-1), counts, state
+
+    def _backbone(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
             # trainer.precision=bf16-mixed on a CPU: oneDNN has no bf16 LSTM kernel on many
             # CPUs ("could not create a primitive descriptor"), so the backbone runs in
@@ -142,14 +165,14 @@ class NoteNet(nn.Module):
         from the previous call (``None`` at the start); get the backbone's output after it,
         ``(B, H)`` (``heads.draw`` reads it), and the new state. Run ``eval()`` first."""
         column = {k: None if note.get(k) is None else note[k][:, None] for k in ("track", "time")}
+        pitch = note["pitch"][:, None]  # (B, 1)
         x = self.encoder(
-            note["pitch"][:, None],
-            note["step"][:, None],
-            note["duration"][:, None],
-            column["track"],
-            column["time"],
-        )[:, 0]  # (B, D)
+            pitch, note["step"][:, None], note["duration"][:, None], column["track"], column["time"]
+        )  # (B, 1, D)
+        x, counts, state = self._with_key(x, pitch, column["track"], state)
         if hasattr(self.backbone, "step"):
-            return self.backbone.step(x, state)  # (B, H): the cell functions' fast path
-        out, state = self.backbone(x[:, None], state)  # (B, 1, H)
-        return out[:, 0], state
+            h, state = self.backbone.step(x[:, 0], state)  # (B, H): the cells' fast path
+        else:
+            out, state = self.backbone(x, state)  # (B, 1, H)
+            h = out[:, 0]
+        return h, state if self.key is None else (state, counts)

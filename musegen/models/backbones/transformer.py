@@ -28,12 +28,22 @@ Cache = list[tuple[torch.Tensor, torch.Tensor]]
 """Per layer, keys and values of the notes read so far: each ``(B, heads, T_past, head_dim)``."""
 
 
-def rotary(x: torch.Tensor, positions: torch.Tensor, base: float = 10_000.0) -> torch.Tensor:
-    """Rotate ``x`` ``(B, heads, T, D)`` pairwise by angles ``position * base^(-2i/D)``."""
-    half = x.shape[-1] // 2
-    freq = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)  # (D/2,)
+Rotation = tuple[torch.Tensor, torch.Tensor]
+"""The cosines and sines of every position's angles, each ``(T, D/2)``."""
+
+
+def rotation(positions: torch.Tensor, head_dim: int, base: float = 10_000.0) -> Rotation:
+    """The angles ``position * base^(-2i/D)`` of RoPE, once for every layer of a call."""
+    half = head_dim // 2
+    freq = base ** (-torch.arange(half, device=positions.device, dtype=torch.float32) / half)
     angle = positions.to(torch.float32)[:, None] * freq  # (T, D/2)
-    cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
+    return angle.cos(), angle.sin()
+
+
+def rotary(x: torch.Tensor, turn: Rotation) -> torch.Tensor:
+    """Rotate ``x`` ``(B, heads, T, D)`` pairwise by the angles of ``turn``."""
+    half = x.shape[-1] // 2
+    cos, sin = (t.to(x.dtype) for t in turn)
     a, b = x[..., :half], x[..., half:]
     return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
 
@@ -53,12 +63,12 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor, past: tuple | None
+        self, x: torch.Tensor, turn: Rotation, past: tuple | None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         B, T, C = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(B, T, 3, self.heads, -1).unbind(2)  # (B, T, h, D)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, h, T, D)
-        q, k = rotary(q, positions), rotary(k, positions)
+        q, k = rotary(q, turn), rotary(k, turn)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         n_past = k.shape[2] - T
@@ -134,6 +144,7 @@ class TransformerBackbone(nn.Module):
                 f"model.net.num_heads ({num_heads})"
             )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.head_dim = hidden_size // num_heads
         self.input = nn.Linear(input_size, hidden_size)
         self.blocks = nn.ModuleList(
             Block(hidden_size, num_heads, mlp_hidden or mlp_ratio * hidden_size, dropout)
@@ -153,10 +164,11 @@ class TransformerBackbone(nn.Module):
         """``x`` ``(B, T, input_size)`` after the notes in ``state`` -> ``(B, T, hidden)``."""
         n_past = 0 if not state else state[0][0].shape[2]
         positions = torch.arange(n_past, n_past + x.shape[1], device=x.device)
+        turn = rotation(positions, self.head_dim)  # shared by every layer
         h = self.input(x)  # (B, T, H)
         cache: Cache = []
         for block, past in zip(self.blocks, state or [None] * len(self.blocks), strict=True):
-            h, kv = block(h, positions, past)
+            h, kv = block(h, turn, past)
             cache.append(kv)
         return self.norm(h), cache
 

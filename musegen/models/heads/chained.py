@@ -91,13 +91,17 @@ class ChainedHeads(nn.Module):
         allowed = getattr(pick, "allowed", None)
         before_track = self.order.index("track") if "track" in self.order else -1
         drawn: dict[str, torch.Tensor] = {}
+        last = len(self.order) - 1
+        # The layers' functions are called directly: at batch 1 a note is a dozen tiny
+        # operations, and nn.Module's call machinery cost about as much as each of them.
         for i, field in enumerate(self.order):
-            logits = self.out[field](F.gelu(context))  # (B, V)
+            out = self.out[field]
+            logits = F.linear(F.gelu(context), out.weight, out.bias)  # (B, V)
             if allowed is not None and before_track == 1 and i == 0:
                 logits = logits.log_softmax(-1) + self._allowed_given(field, context, allowed)
             drawn[field] = pick(field, logits, drawn)  # (B,)
-            if i + 1 < len(self.order):
-                context = context + self.embed[field](drawn[field])
+            if i < last:
+                context = context + F.embedding(drawn[field], self.embed[field].weight)
         if "track" not in drawn:  # one track: the only one
             drawn["track"] = torch.zeros(h.shape[0], dtype=torch.int64, device=h.device)
         return decode_fields(drawn, self.tables)
