@@ -41,7 +41,7 @@ compare-lakh: ## the same on the 150 Lakh MIDIs of ../shared/data, five tracks
 compare-pop909: ## the same on POP909's 909 piano songs in ../shared/data
 	$(PYTHON) -m musegen.train experiment=compare_pop909 $(ARGS)
 
-note-model: ## chained heads on 100 notes vs independent on 25, Lakh, 3 seeds each (36 min here)
+note-model: ## chained heads on 100 notes vs independent on 25, Lakh, 3 seeds each (38 min here)
 	@d=$${NOTE_SWEEP:-logs/note_model/$$(date +%Y-%m-%d_%H-%M-%S)}; \
 	$(PYTHON) -m musegen.train -m experiment=lakh,lakh_independent seed=1,2,3 task_name=note_model hydra.sweep.dir=$$d $(ARGS); \
 	status=$$?; \
