@@ -11,9 +11,12 @@ read so far, per layer. Decoding a note then costs attention over the cache and 
 position's projections, not a re-run of the context (``step``). Generation keeps within the
 trained context (``generation.decode`` re-reads the last half of the window once it is
 full, from a fresh cache), so positions never exceed those training saw. Fed past that
-(``decode.generate(context=None)``), the rotary positions still give relative distances, but
-distances longer than the training window were never trained: quality degrades as the
-piece goes on (measured in experiments/README.md, "Transformer").
+(``decode.generate(context=None)``, ``evaluate context=null``), the rotary positions still
+give relative distances, though distances longer than the training window were never
+trained. Measured on Lakh (a 100-note training window, continuations of up to 281 notes):
+carrying the cache scored no worse than re-reading, mean OA 0.851 against 0.839
+(experiments/README.md, "The Transformer past its training context"); far longer pieces
+are not measured.
 """
 
 from __future__ import annotations
