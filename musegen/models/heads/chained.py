@@ -92,8 +92,9 @@ class ChainedHeads(nn.Module):
         before_track = self.order.index("track") if "track" in self.order else -1
         drawn: dict[str, torch.Tensor] = {}
         last = len(self.order) - 1
-        # The layers' functions are called directly: at batch 1 a note is a dozen tiny
-        # operations, and nn.Module's call machinery cost about as much as each of them.
+        # The layers' functions are called directly, without nn.Module's call machinery: at
+        # batch 1 a note is a dozen tiny operations, each costing mostly its call overhead
+        # (make bench, "generation ... batch 1").
         for i, field in enumerate(self.order):
             out = self.out[field]
             logits = F.linear(F.gelu(context), out.weight, out.bias)  # (B, V)
