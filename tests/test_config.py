@@ -271,7 +271,8 @@ def test_compare_experiments_hold_one_budget_for_every_model(tmp_path: Path) -> 
     assert all(abs(n - budget) < 0.02 * budget for n in sizes), sizes
     lakh = compose_config(["experiment=compare_lakh"], output_dir=str(tmp_path))
     assert lakh.data.source == "midi" and lakh.task.target == "all"
-    assert lakh.trainer.max_steps == 1500 and lakh.trainer.max_epochs == -1
+    assert lakh.trainer.max_steps == 600 and lakh.trainer.max_epochs == -1  # sized to fit
+    assert lakh.data.seq_len == 100 and lakh.task.encoder.key_dim == 16  # experiment=lakh's
     assert lakh.hydra.sweeper.params["task.timing"] == "categorical"
     pop = compose_config(["experiment=compare_pop909"], output_dir=str(tmp_path))
     assert pop.data.root.endswith("shared/data/pop909") and list(pop.data.tracks) == ["Piano"]
