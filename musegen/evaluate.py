@@ -3,7 +3,9 @@
 The checkpoint's task (network and loss, from the checkpoint alone) is tested on the test
 split of the data it was trained on (or ``data.<key>=`` overrides), and ``EvaluateAfterTest``
 scores it as a training run's end does: ``evaluation.json`` and ``evaluation.md`` in
-``out_dir`` (``evaluation.report`` says what they hold).
+``out_dir`` (``evaluation.report`` says what they hold). ``split=val`` scores the
+validation songs instead, without the test losses: where sampling settings are tuned, so
+that the test songs stay unseen until the result is reported.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SETTINGS = (
     "audio_format",
     "context",
     "seed",
+    "split",
 )
 """The keys of conf/evaluation/default.yaml, composed into this command's config."""
 
@@ -57,8 +60,9 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     dm = run.datamodule(cfg.paths, data_overrides(cfg))
     dm.prepare_data()
     dm.setup("test")
-    check_test_split(dm, evaluation.settings.primer_len)  # before the test pass's minutes
-    if cfg.get("losses", True):
+    split = evaluation.settings.split
+    check_test_split(dm, evaluation.settings.primer_len, split)  # before the test's minutes
+    if cfg.get("losses", True) and split == "test":  # the test pass scores the test songs
         trainer = _trainer(device, evaluation)
         trainer.test(
             task, datamodule=dm, ckpt_path=str(run.ckpt_path), verbose=False, weights_only=True

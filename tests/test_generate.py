@@ -68,6 +68,29 @@ def test_same_seed_same_notes_and_incremental_equals_full_rerun(ckpt: Path) -> N
     torch.testing.assert_close(full["step"], a["step"], atol=1e-5, rtol=1e-5)
 
 
+def test_generation_runs_without_onednn_and_restores_it(ckpt: Path) -> None:
+    """oneDNN is off while notes are drawn (its per-call cost dominated batch-1 decoding)
+    and the process's setting comes back afterwards, also when decoding fails."""
+    run = load_run(ckpt)
+    primer = {k: torch.zeros(1, 4, dtype=torch.int64) for k in ("pitch", "track")}
+    primer.update({k: torch.zeros(1, 4) for k in ("step", "duration")})
+    seen: list[bool] = []
+
+    class Spy(Picker):
+        def __call__(self, field: str, logits: torch.Tensor, drawn: dict) -> torch.Tensor:
+            seen.append(torch.backends.mkldnn.enabled)
+            return super().__call__(field, logits, drawn)
+
+    before = torch.backends.mkldnn.enabled
+    assert before  # PyTorch's default on CPU builds
+    generate(run.net, primer, 3, Spy(Sampling(), torch.Generator().manual_seed(0)))
+    assert seen and not any(seen)
+    assert torch.backends.mkldnn.enabled is before
+    with pytest.raises(ValueError, match="num_notes"):
+        generate(run.net, primer, 0, Spy(Sampling(), torch.Generator().manual_seed(0)))
+    assert torch.backends.mkldnn.enabled is before
+
+
 def test_cell_step_equals_the_fused_module() -> None:
     torch.manual_seed(0)
     for rnn in (
@@ -267,6 +290,38 @@ def test_evaluate_writes_the_report(ckpt: Path, session_data_dir: Path, tmp_path
     md = (out / "evaluation.md").read_text()
     assert md.startswith("# Evaluation of lstm_gru") and "mean OA" in md and "**Piano**" in md
     assert (out / "index.html").is_file()
+
+
+def test_evaluate_split_val_continues_the_validation_songs(
+    ckpt: Path, session_data_dir: Path, tmp_path: Path
+) -> None:
+    """``split=val``, where sampling is tuned: the songs continued are validation songs, never
+    test songs; the reference stays the training songs; no test pass runs."""
+    out = tmp_path / "eval"
+    args = ["max_songs=3", "max_notes=32", "scratch_samples=3", "scratch_bars=2"]
+    proc = _cli(
+        "musegen.evaluate",
+        f"ckpt_path={ckpt}",
+        f"paths.data_dir={session_data_dir}",
+        f"hydra.run.dir={out}",
+        "split=val",
+        *args,
+        "reference_samples=6",
+        "num_samples=0",
+        "audio=false",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "evaluation.json").read_text())
+    dm = load_run(ckpt).datamodule({"data_dir": str(session_data_dir)})
+    dm.prepare_data()
+    dm.setup("test")
+    val, test = dm.splits["val"].song_ids, dm.splits["test"].song_ids
+    assert report["split"] == "val" and report["test"] == {} and report["reference"] == "train"
+    assert report["song_ids"] and set(report["song_ids"]) <= set(val)
+    assert not set(report["song_ids"]) & set(test)
+    assert "validation songs" in (out / "evaluation.md").read_text()
+    bad = _cli("musegen.evaluate", f"ckpt_path={ckpt}", "split=train", f"hydra.run.dir={out}")
+    assert bad.returncode == 2 and "split must be one of ['test', 'val']" in bad.stderr
 
 
 def test_training_ends_with_the_evaluation(ckpt: Path) -> None:

@@ -33,7 +33,7 @@ class EvaluateAfterTest(L.Callback):
     model_name : str
         The model's row in the report.
     max_songs, primer_len, max_notes, scratch_samples, scratch_bars, reference_samples,
-    num_samples, audio, synth, audio_format, context, seed
+    num_samples, audio, synth, audio_format, context, seed, split
         See ``EvaluationSettings`` and ``conf/evaluate.yaml``.
     sampling : mapping, optional
         ``conf/sampling`` (temperature, top_k, top_p).
@@ -57,6 +57,7 @@ class EvaluateAfterTest(L.Callback):
         context: int | str | None = "trained",
         seed: int = 0,
         sampling: Mapping[str, Any] | None = None,
+        split: str = "test",
     ) -> None:
         self.enabled, self.out_dir, self.model_name = bool(enabled), Path(out_dir), model_name
         self.settings = EvaluationSettings(
@@ -73,6 +74,7 @@ class EvaluateAfterTest(L.Callback):
             context=context,
             seed=seed,
             sampling=Sampling.from_config(sampling),
+            split=str(split),
         )
         self.report: dict[str, Any] | None = None
 
@@ -80,7 +82,7 @@ class EvaluateAfterTest(L.Callback):
         """Before training (the datamodule is set up by now): refuse a test split the
         evaluation could not score, instead of after the whole run."""
         if self.enabled and stage == "fit" and getattr(trainer.datamodule, "splits", None):
-            check_test_split(trainer.datamodule, self.settings.primer_len)
+            check_test_split(trainer.datamodule, self.settings.primer_len, self.settings.split)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or not trainer.is_global_zero:

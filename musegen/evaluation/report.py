@@ -49,6 +49,11 @@ class EvaluationError(UserError):
     """The data cannot be evaluated on (one line: what and what to do)."""
 
 
+SCORED_SPLITS = ("test", "val")
+"""The songs an evaluation may score: the test songs (reported results), or the validation
+songs, on which sampling settings are tuned without looking at the test songs."""
+
+
 @dataclass(frozen=True)
 class EvaluationSettings:
     """What is scored and how samples are drawn (``conf/evaluate.yaml`` documents each)."""
@@ -66,12 +71,13 @@ class EvaluationSettings:
     context: int | str | None = "trained"  # decoding's context (generation.continuation)
     seed: int = 0
     sampling: Sampling = field(default_factory=Sampling)
+    split: str = "test"  # the songs scored: "test", or "val" to tune sampling on
 
     def __post_init__(self) -> None:
         lows = {"num_samples": 0, "seed": 0, "primer_len": 1}
         for key in self.__dataclass_fields__:
             value = getattr(self, key)
-            if key in ("sampling", "audio", "synth", "audio_format", "context"):
+            if key in ("sampling", "audio", "synth", "audio_format", "context", "split"):
                 continue
             low = lows.get(key, 1)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -80,6 +86,8 @@ class EvaluationSettings:
             raise ValueError(
                 f"audio_format must be one of {list(AUDIO_FORMATS)}, got {self.audio_format!r}"
             )
+        if self.split not in SCORED_SPLITS:
+            raise ValueError(f"split must be one of {list(SCORED_SPLITS)}, got {self.split!r}")
         if self.synth not in SYNTHS:
             raise ValueError(f"synth must be one of {list(SYNTHS)}, got {self.synth!r}")
         if self.reference_samples < 3:
@@ -89,13 +97,14 @@ class EvaluationSettings:
             )
 
 
-def check_test_split(dm: Any, primer_len: int) -> None:
-    """Refuse, in one line, a test split the evaluation cannot score: it compares real songs
-    with each other, so it needs two that are longer than the primer. ``dm`` is set up."""
-    usable = int((np.diff(dm.splits["test"].offsets) > primer_len).sum())
+def check_test_split(dm: Any, primer_len: int, split: str = "test") -> None:
+    """Refuse, in one line, a split the evaluation cannot score (the test split, or ``split``):
+    it compares real songs with each other, so it needs two that are longer than the
+    primer. ``dm`` is set up."""
+    usable = int((np.diff(dm.splits[split].offsets) > primer_len).sum())
     if usable < 2:
         raise EvaluationError(
-            f"the test split has {usable} song(s) longer than primer_len={primer_len} "
+            f"the {split} split has {usable} song(s) longer than primer_len={primer_len} "
             "notes; the evaluation compares real songs with each other and needs at least 2 "
             "(add songs, or lower primer_len)"
         )
@@ -112,14 +121,15 @@ def evaluate_songs(
     ckpt_path: str | None = None,
     resolution: int = 24,
 ) -> dict[str, Any]:
-    """Score ``net`` on ``dm``'s test split; write the report files and the samples.
+    """Score ``net`` on ``dm``'s test split (or ``settings.split``); write the report files
+    and the samples.
 
     ``dm`` is set up for testing (``splits``). The reference set and the random controls
     come from its training notes, or from the validation or test notes when there are none
     (``data.split=test``; the report says which).
     """
     bar_steps = 4 * resolution
-    check_test_split(dm, settings.primer_len)
+    check_test_split(dm, settings.primer_len, settings.split)
     options = DecodeOptions(
         sampling=settings.sampling,
         seed=settings.seed,
@@ -135,7 +145,7 @@ def evaluate_songs(
             "scratch": scratch_set(net, dm, track_ids, settings, options, model_name, bar_steps),
         }
     except ValueError as err:
-        raise EvaluationError(f"cannot evaluate on these test songs: {err}") from None
+        raise EvaluationError(f"cannot evaluate on these {settings.split} songs: {err}") from None
     scored = {kind: score_set(s, track_ids, settings.seed, resolution) for kind, s in sets.items()}
     similarity = paper_similarity(sets["continuation"], dm, track_ids, settings, model_name)
     report = {
@@ -147,6 +157,8 @@ def evaluate_songs(
         },
         "primer_len": settings.primer_len,
         "songs": len(sets["continuation"].primers),
+        "split": settings.split,  # whose songs were continued: test, or val (tuning)
+        "song_ids": [dm.splits[settings.split].song_ids[i] for i in sets["continuation"].sources],
         "reference": reference_split(dm)[1],
         "seed": settings.seed,
         "sampling": settings.sampling.to_dict(),
@@ -243,11 +255,12 @@ def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResu
         summary_markdown(report["kinds"]),
         "",
     ]
+    songs = {"test": "test", "val": "validation"}[st.get("split", "test")]
     for kind, scored in report["kinds"].items():
         pieces = scored["pieces"]
         if kind == "continuation":
             what = (
-                f"{report['songs']} test songs, each primed with its first "
+                f"{report['songs']} {songs} songs, each primed with its first "
                 f"{st['primer_len']} notes and continued for as many notes as its real "
                 f"continuation (at most {st['max_notes']})"
             )
@@ -255,7 +268,7 @@ def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResu
             what = (
                 f"{pieces.get(name, 0)} pieces of {st['scratch_bars']} bars from the start note "
                 f"alone, against {pieces.get('real vs real', 0)} real excerpts of "
-                f"{st['scratch_bars']} bars of the test songs"
+                f"{st['scratch_bars']} bars of the {songs} songs"
             )
         md += [
             f"## {KIND_TITLES[kind].capitalize()}",

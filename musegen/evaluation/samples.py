@@ -197,8 +197,9 @@ def continuation_set(
     model_name: str,
     bar_steps: int,
 ) -> SampleSet:
-    """Continuations of the test songs by the model, the real ones and every control."""
-    split = dm.splits["test"]
+    """Continuations of the test songs (``settings.split``'s) by the model, the real ones and
+    every control."""
+    split = dm.splits[settings.split]
     lengths = np.diff(split.offsets)
     usable = np.flatnonzero(lengths > settings.primer_len)[: settings.max_songs]
     if usable.size == 0:
@@ -243,7 +244,7 @@ def scratch_set(
     """Pieces of ``scratch_bars`` bars from scratch, real excerpts as long, and controls."""
     bars, count = settings.scratch_bars, settings.scratch_samples
     ref_split, _ = reference_split(dm)
-    real = bar_excerpts(dm.splits["test"], bars, count, settings.seed, bar_steps, "real")
+    real = bar_excerpts(dm.splits[settings.split], bars, count, settings.seed, bar_steps, "real")
     if not real:
         raise ValueError("no test song to take real excerpts from")
     generated = pieces_from_scratch(
