@@ -56,13 +56,15 @@ def _last_hidden(net: Any, notes: Mapping[str, torch.Tensor]) -> tuple[torch.Ten
 
 @contextmanager
 def _without_onednn() -> Iterator[None]:
-    """Let PyTorch's own CPU kernels run the small per-note operations, not oneDNN's.
+    """Let PyTorch's own CPU kernels run a note's small operations, not oneDNN's.
 
     At one piece a note is a few dozen operations on vectors of a hundred values; oneDNN's
     GELU costs 8 µs each on such a vector against 1.2 µs for PyTorch's own (both exact, erf),
-    and the chained heads call it four times a note. With oneDNN off, chained heads generate
-    at batch 1 within 10% of independent ones instead of 25% slower (``make bench``,
-    "generation, five tracks"). The flag is global to the process and restored on exit.
+    and the chained heads call it four times a note: with oneDNN on they generated 0.75x
+    the independent heads' notes per second at batch 1 (``make bench``, "generation, five
+    tracks"). Only the per-note draw and step run without it: a pass over a window (the
+    primer, a re-read, the window re-run) is faster with oneDNN's recurrent kernels. The
+    flag is global to the process and restored on exit.
     """
     before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
@@ -73,7 +75,6 @@ def _without_onednn() -> Iterator[None]:
 
 
 @torch.no_grad()
-@_without_onednn()
 def generate(
     net: Any,
     primer: Mapping[str, torch.Tensor],
@@ -151,7 +152,8 @@ def generate(
         end = p_len + i  # the next note's position
         if mode == "window":
             h, _ = _last_hidden(net, span(end - window, end))
-        note = net.heads.draw(h, pick)  # {field: (B,)}
+        with _without_onednn():
+            note = net.heads.draw(h, pick)  # {field: (B,)}
         if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
             progress(PROGRESS_EVERY)
         last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
@@ -164,7 +166,8 @@ def generate(
                 fed = context // 2
                 h, state = _last_hidden(net, span(end + 1 - fed, end + 1))
             else:
-                h, state = net.step(note, state)  # (B, H)
+                with _without_onednn():
+                    h, state = net.step(note, state)  # (B, H)
                 fed += 1
     return {k: v[:, p_len:] for k, v in history.items()}
 
