@@ -55,19 +55,20 @@ def _last_hidden(net: Any, notes: Mapping[str, torch.Tensor]) -> tuple[torch.Ten
 
 
 @contextmanager
-def _without_onednn() -> Iterator[None]:
-    """Let PyTorch's own CPU kernels run a note's small operations, not oneDNN's.
+def _onednn(enabled: bool) -> Iterator[None]:
+    """oneDNN on or off for the block: a note's small operations run without it.
 
     At one piece a note is a few dozen operations on vectors of a hundred values; oneDNN's
     GELU costs 8 µs each on such a vector against 1.2 µs for PyTorch's own (both exact, erf),
     and the chained heads call it four times a note: with oneDNN on they generated 0.75x
     the independent heads' notes per second at batch 1 (``make bench``, "generation, five
-    tracks"). Only the per-note draw and step run without it: a pass over a window (the
-    primer, a re-read, the window re-run) is faster with oneDNN's recurrent kernels. The
-    flag is global to the process and restored on exit.
+    tracks"). ``generate`` turns it off once around its loop and back to the caller's
+    setting for each pass over a window (the primer, a re-read, the window re-run), which
+    is faster with oneDNN's recurrent kernels. The flag is global to the process and
+    restored on exit.
     """
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.enabled = enabled
     try:
         yield
     finally:
@@ -144,31 +145,36 @@ def generate(
     def span(lo: int, hi: int) -> dict[str, torch.Tensor]:
         return {k: v[:, max(lo, 0) : hi] for k, v in history.items()}  # (B, <= hi - lo)
 
+    onednn = torch.backends.mkldnn.enabled  # the caller's, for the passes over a window
+
+    def read(lo: int, hi: int) -> tuple[torch.Tensor, Any]:
+        with _onednn(onednn):
+            return _last_hidden(net, span(lo, hi))
+
     window = seq_len or p_len
     if mode == "incremental":
         fed = min(p_len, context) if context else p_len  # notes the state has read
-        h, state = _last_hidden(net, span(p_len - fed, p_len))
-    for i in range(num_notes):
-        end = p_len + i  # the next note's position
-        if mode == "window":
-            h, _ = _last_hidden(net, span(end - window, end))
-        with _without_onednn():
+        h, state = read(p_len - fed, p_len)
+    with _onednn(False):
+        for i in range(num_notes):
+            end = p_len + i  # the next note's position
+            if mode == "window":
+                h, _ = read(end - window, end)
             note = net.heads.draw(h, pick)  # {field: (B,)}
-        if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
-            progress(PROGRESS_EVERY)
-        last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
-        for k in FIELDS:
-            history[k][:, end] = note[k]
-        if _done(last_time, stop_time, i):
-            return {k: v[:, p_len : end + 1] for k, v in history.items()}
-        if mode == "incremental" and i + 1 < num_notes:
-            if context and fed >= context:  # as far as training went: re-read the last half
-                fed = context // 2
-                h, state = _last_hidden(net, span(end + 1 - fed, end + 1))
-            else:
-                with _without_onednn():
+            if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+            last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
+            for k in FIELDS:
+                history[k][:, end] = note[k]
+            if _done(last_time, stop_time, i):
+                return {k: v[:, p_len : end + 1] for k, v in history.items()}
+            if mode == "incremental" and i + 1 < num_notes:
+                if context and fed >= context:  # as far as training went: re-read the last half
+                    fed = context // 2
+                    h, state = read(end + 1 - fed, end + 1)
+                else:
                     h, state = net.step(note, state)  # (B, H)
-                fed += 1
+                    fed += 1
     return {k: v[:, p_len:] for k, v in history.items()}
 
 
