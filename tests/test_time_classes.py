@@ -116,6 +116,14 @@ def test_each_field_can_have_its_own_rule(tmp_path: Path) -> None:
     bad = compose_checked("generate", ["sampling.duration.top_k=-1"])
     with pytest.raises(ConfigError, match=r"^sampling\.duration\.top_k must be"):
         Sampling.from_config(bad.sampling)
+    # a track's rule under any spelling is reported under its LPD-5 name, and once
+    # (the composed default lists every track with null settings beside it)
+    cfg = compose_checked("generate", ["+sampling.tracks.bass.temperature=0.7"])
+    rules = Sampling.from_config(cfg.sampling)
+    assert rules.to_dict()["tracks"] == {"Bass": {"temperature": 0.7}}
+    assert rules.rule("pitch", "Bass") == Sampling(temperature=0.7)
+    with pytest.raises(ConfigError, match=r"^sampling\.tracks\.bass: Bass has a rule already"):
+        Sampling.from_config({"tracks": {"Bass": {"top_k": 4}, "bass": {"temperature": 0.7}}})
 
 
 @pytest.fixture(scope="module")

@@ -111,17 +111,20 @@ class Sampling:
             values = _checked(node.get(field) or {}, f"{key}.{field}.")
             if values:
                 fields.append((field, values))
-        tracks = []
+        tracks: list[tuple[str, Values]] = []
         for name, sub in (node.get("tracks") or {}).items():
             try:
-                track_ids([name])
+                (track,) = track_ids([name])
             except ValueError:
                 raise ConfigError(
                     f"{key}.tracks.{name}: unknown track; choose from {list(LPD5_TRACKS)}"
                 ) from None
+            canonical = LPD5_TRACKS[track]  # reports and the picker see one spelling
             values = _checked(sub or {}, f"{key}.tracks.{name}.")
+            if values and any(known == canonical for known, _ in tracks):
+                raise ConfigError(f"{key}.tracks.{name}: {canonical} has a rule already")
             if values:
-                tracks.append((str(name), values))
+                tracks.append((canonical, values))
         rules = replace(base, fields=tuple(fields), tracks=tuple(tracks))
         for field in SAMPLED_FIELDS:  # every combination is a valid rule
             for track in [None, *rules.track_names]:
