@@ -20,7 +20,7 @@ from musegen.atomic import check_writable, clean_stale
 from musegen.config_checks import ConfigError, check_missing
 from musegen.errors import reported, terminate_on_sigterm
 from musegen.evaluation.callback import EvaluateAfterTest
-from musegen.evaluation.report import check_test_split
+from musegen.evaluation.report import check_scored_split
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
 from musegen.models.checkpoint import load_task
 
@@ -61,7 +61,7 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     dm.prepare_data()
     dm.setup("test")
     split = evaluation.settings.split
-    check_test_split(dm, evaluation.settings.primer_len, split)  # before the test's minutes
+    check_scored_split(dm, evaluation.settings.primer_len, split)  # before the test's minutes
     if cfg.get("losses", True) and split == "test":  # the test pass scores the test songs
         trainer = _trainer(device, evaluation)
         trainer.test(

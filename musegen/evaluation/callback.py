@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 
 from musegen.evaluation.logging import log_report, report_scalars
-from musegen.evaluation.report import EvaluationSettings, check_test_split, evaluate_songs
+from musegen.evaluation.report import EvaluationSettings, check_scored_split, evaluate_songs
 from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Sampling
 
@@ -82,7 +82,7 @@ class EvaluateAfterTest(L.Callback):
         """Before training (the datamodule is set up by now): refuse a test split the
         evaluation could not score, instead of after the whole run."""
         if self.enabled and stage == "fit" and getattr(trainer.datamodule, "splits", None):
-            check_test_split(trainer.datamodule, self.settings.primer_len, self.settings.split)
+            check_scored_split(trainer.datamodule, self.settings.primer_len, self.settings.split)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or not trainer.is_global_zero:

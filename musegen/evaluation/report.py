@@ -97,10 +97,10 @@ class EvaluationSettings:
             )
 
 
-def check_test_split(dm: Any, primer_len: int, split: str = "test") -> None:
-    """Refuse, in one line, a split the evaluation cannot score (the test split, or ``split``):
-    it compares real songs with each other, so it needs two that are longer than the
-    primer. ``dm`` is set up."""
+def check_scored_split(dm: Any, primer_len: int, split: str = "test") -> None:
+    """Refuse, in one line, a split the evaluation cannot score (the test songs, or
+    ``split``'s): it compares real songs with each other, so it needs two that are longer
+    than the primer. ``dm`` is set up."""
     usable = int((np.diff(dm.splits[split].offsets) > primer_len).sum())
     if usable < 2:
         raise EvaluationError(
@@ -129,7 +129,7 @@ def evaluate_songs(
     (``data.split=test``; the report says which).
     """
     bar_steps = 4 * resolution
-    check_test_split(dm, settings.primer_len, settings.split)
+    check_scored_split(dm, settings.primer_len, settings.split)
     options = DecodeOptions(
         sampling=settings.sampling,
         seed=settings.seed,

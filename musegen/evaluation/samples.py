@@ -203,7 +203,9 @@ def continuation_set(
     lengths = np.diff(split.offsets)
     usable = np.flatnonzero(lengths > settings.primer_len)[: settings.max_songs]
     if usable.size == 0:
-        raise ValueError(f"no test song has more than {settings.primer_len} notes to continue")
+        raise ValueError(
+            f"no {settings.split} song has more than {settings.primer_len} notes to continue"
+        )
     songs = [split.song(int(i)) for i in usable]
     primers = [s[: settings.primer_len] for s in songs]
     real = [s[settings.primer_len : settings.primer_len + settings.max_notes] for s in songs]
@@ -246,7 +248,7 @@ def scratch_set(
     ref_split, _ = reference_split(dm)
     real = bar_excerpts(dm.splits[settings.split], bars, count, settings.seed, bar_steps, "real")
     if not real:
-        raise ValueError("no test song to take real excerpts from")
+        raise ValueError(f"no {settings.split} song to take real excerpts from")
     generated = pieces_from_scratch(
         net, count, bars, track_ids, options, beats_per_bar=bar_steps // options.resolution
     )

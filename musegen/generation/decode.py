@@ -58,14 +58,14 @@ def _last_hidden(net: Any, notes: Mapping[str, torch.Tensor]) -> tuple[torch.Ten
 def _onednn(enabled: bool) -> Iterator[None]:
     """oneDNN on or off for the block: a note's small operations run without it.
 
-    At one piece a note is a few dozen operations on vectors of a hundred values; oneDNN's
-    GELU costs 8 µs each on such a vector against 1.2 µs for PyTorch's own (both exact, erf),
-    and the chained heads call it four times a note: with oneDNN on they generated 0.75x
-    the independent heads' notes per second at batch 1 (``make bench``, "generation, five
-    tracks"). ``generate`` turns it off once around its loop and back to the caller's
-    setting for each pass over a window (the primer, a re-read, the window re-run), which
-    is faster with oneDNN's recurrent kernels. The flag is global to the process and
-    restored on exit.
+    At one piece a note is a few dozen operations on vectors of a hundred values. oneDNN's
+    GELU has a fixed cost per call far above the arithmetic on such a vector, which PyTorch's
+    own kernel (the same exact, erf GELU) does not, and the chained heads call it four times
+    a note: with oneDNN on they generated 0.75x the independent heads' notes per second at
+    batch 1, with it off 0.91x (``make bench``, "generation, five tracks"). ``generate``
+    turns it off once around its loop and back to the caller's setting for each pass over
+    a window (the primer, a re-read, the window re-run), which is faster with oneDNN's
+    recurrent kernels. The flag is global to the process and restored on exit.
     """
     before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = enabled
