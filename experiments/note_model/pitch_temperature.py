@@ -88,10 +88,12 @@ def main(argv: list[str]) -> None:
             scalars = evaluate(run, t, out / "evals" / f"{run.name}_t{t}")
             rows.setdefault((name, t), []).append(scalars)
     real = next(iter(rows.values()))[0]
-    header = ["row", "runs", *COLUMNS.values(), "out of range (worst pitched track)"]
+    header = ["row", "runs", *COLUMNS.values(), "mean OA of both kinds"]
+    header.append("out of range (worst pitched track)")
     table = []
     for (name, t), found in rows.items():
         cells = [_cell([s[k] for s in found]) for k in COLUMNS]
+        cells.append(_cell([(s["eval/oa"] + s["eval/scratch/oa"]) / 2 for s in found]))
         worst = [max(s[f"eval/out_of_range/{tr}"] for tr in PITCHED) for s in found]
         row = f"experiment={name}, pitch temperature {t}"
         table.append([row, str(len(found)), *cells, _cell(worst)])
@@ -100,6 +102,7 @@ def main(argv: list[str]) -> None:
             "*real vs real*",
             "",
             *(f"{real[k + '/real_vs_real']:.3f}" for k in COLUMNS),
+            f"{(real['eval/oa/real_vs_real'] + real['eval/scratch/oa/real_vs_real']) / 2:.3f}",
             f"{max(real[f'eval/out_of_range/{tr}/real_vs_real'] for tr in PITCHED):.3f}",
         ]
     )
