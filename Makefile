@@ -13,7 +13,7 @@ SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps install train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow lint format bench notebooks-clear clean
+.PHONY: help system-deps install train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow lint format bench docs-tables notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ notebooks-clear: ## remove the outputs of notebooks/*.ipynb before committing (t
 
 bench: ## speed benchmarks, as ratios against named baselines measured in the same run
 	$(PYTHON) -m musegen.bench $(ARGS)
+
+docs-tables: ## rewrite the tables of README.md and docs/training.md from the results and conf/
+	$(PYTHON) -m musegen.docs_tables $(ARGS)
 
 clean: ## remove caches and run outputs (keeps .venv and built datasets in data/)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info logs outputs multirun

@@ -6,10 +6,15 @@ scores it as a training run's end does: ``evaluation.json`` and ``evaluation.md`
 ``out_dir`` (``evaluation.report`` says what they hold). ``split=val`` scores the
 validation songs instead, without the test losses: where sampling settings are tuned, so
 that the test songs stay unseen until the result is reported.
+
+The run's own sampling and evaluation settings (its ``.hydra/config.yaml``) are the
+defaults, command-line overrides go on top (``generation.run_defaults``), so a checkpoint
+gets the figures its training run's end-of-run evaluation gave it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ from musegen.config_checks import ConfigError, check_missing
 from musegen.errors import reported, terminate_on_sigterm
 from musegen.evaluation.callback import EvaluateAfterTest
 from musegen.evaluation.report import check_scored_split
+from musegen.generation.run_defaults import hydra_overrides, with_run_settings
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
 from musegen.models.checkpoint import load_task
 
@@ -40,21 +46,31 @@ SETTINGS = (
     "split",
 )
 """The keys of conf/evaluation/default.yaml, composed into this command's config."""
+RUN_SETTINGS = {"sampling": "sampling", **{key: f"evaluate.{key}" for key in SETTINGS}}
+"""The settings a run's own config gives by default: key here -> key in the run's config."""
 
 
-def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
-    """``python -m musegen.evaluate``'s work, on a composed config; returns the report."""
-    check_missing(cfg)
-    settings = {key: cfg[key] for key in SETTINGS}
+def _evaluation(cfg: DictConfig, settings: dict[str, Any]) -> EvaluateAfterTest:
     try:
-        evaluation = EvaluateAfterTest(
-            out_dir=check_writable(cfg.out_dir, "out_dir"), sampling=cfg.sampling, **settings
+        return EvaluateAfterTest(
+            out_dir=check_writable(cfg.out_dir, "out_dir"),
+            **{key: settings[key] for key in ("sampling", *SETTINGS)},
         )
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    clean_stale(evaluation.out_dir, recursive=True)
+
+
+def run_evaluation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """``python -m musegen.evaluate``'s work, on a composed config; returns the report.
+    ``overrides``: the command line's, which win over the run's own settings."""
+    check_missing(cfg)
+    _evaluation(cfg, {key: cfg[key] for key in ("sampling", *SETTINGS)})  # the command line
     device = str(cfg.get("device", "cpu"))
     run = load_run(cfg.ckpt_path, device=device)
+    settings, sources = with_run_settings(cfg, run.config, RUN_SETTINGS, overrides)
+    evaluation = _evaluation(cfg, settings)
+    evaluation.settings_from = sources
+    clean_stale(evaluation.out_dir, recursive=True)
     evaluation.model_name = run.model_name
     task = load_task(run.ckpt_path, map_location=device)
     dm = run.datamodule(cfg.paths, data_overrides(cfg))
@@ -89,7 +105,7 @@ def _trainer(device: str, evaluation: EvaluateAfterTest) -> Any:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def _hydra_main(cfg: DictConfig) -> None:
     with reported():
-        run_evaluation(cfg)
+        run_evaluation(cfg, hydra_overrides())
     print((Path(cfg.out_dir) / "evaluation.md").read_text())
 
 

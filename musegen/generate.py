@@ -1,14 +1,22 @@
 """Sample new music from a trained checkpoint: ``python -m musegen.generate ckpt_path=...``.
 
 Every sample is written to ``out_dir`` as MIDI, LPD-5 npz, a pianoroll PNG (primer shaded)
-and a WAV (``render.audio``); ``generation.json`` lists them with the settings. Every input is
-checked before anything is written, and each sample's files appear together or not at all.
+and a WAV (``render.audio``); ``generation.json`` lists them with the settings and where each
+came from (``generation.run_defaults``: the command line, else the run's own, else
+``conf/generate.yaml``). Every input is checked before anything is written, and each
+sample's files appear together or not at all.
+
+A piece plays as the music it continues: at its primer's tempo, with the primer's tempo
+changes, and each track at the primer's median velocity; from scratch at the training songs'
+median tempo and velocities, which the checkpoint stores (``data.performance``). ``tempo=``
+sets one tempo for every piece instead.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +26,14 @@ from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale, write_json_atomic
 from musegen.config_checks import check_missing, integer, number, require
+from musegen.data.performance import DEFAULT_QPM, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, reported, terminate_on_sigterm
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.decode import MODES
 from musegen.generation.notes import midi_primer
+from musegen.generation.run_defaults import hydra_overrides, with_run_settings
 from musegen.generation.runs import (
     RunError,
     TrainedRun,
@@ -42,22 +52,34 @@ class GenerationError(UserError):
     """A nonsense generation setting (one line naming the key)."""
 
 
-def check_settings(cfg: DictConfig) -> DecodeOptions:
+RUN_SETTINGS = {"sampling": "sampling", "context": "evaluate.context"}
+"""The settings a run's own config gives by default: key here -> key in the run's config."""
+
+
+def check_settings(cfg: DictConfig, settings: dict[str, Any] | None = None) -> DecodeOptions:
     """Validate the settings before loading anything (one line naming the key); return how
-    notes will be drawn."""
+    notes will be drawn. ``settings``: the sampling and context to use (a run's own,
+    ``RUN_SETTINGS``), else ``cfg``'s."""
     check_missing(cfg)
     for key in ("num_notes", "num_samples"):
         require(cfg, key, integer(1), "an integer >= 1")
     require(cfg, "mode", lambda v: v in MODES, f"one of {', '.join(MODES)}")
     require(cfg, "seed", integer(0), "an integer >= 0")
     require(cfg, "synth", lambda v: v in SYNTHS, f"one of {', '.join(SYNTHS)}")
-    require(cfg, "tempo", number(0.0, 1000.0, low_inclusive=False), "a number in (0, 1000] (qpm)")
+    require(
+        cfg,
+        "tempo",
+        number(0.0, 1000.0, low_inclusive=False),
+        "a number in (0, 1000] (qpm) or null (the music's own)",
+        optional=True,
+    )
+    settings = settings or {k: cfg.get(k) for k in RUN_SETTINGS}
     try:
         return DecodeOptions(
-            sampling=Sampling.from_config(cfg.sampling),
+            sampling=Sampling.from_config(settings["sampling"]),
             seed=int(cfg.seed),
             mode=str(cfg.mode),
-            context=cfg.get("context", "trained"),
+            context=settings.get("context", "trained"),
         )
     except UserError:  # a setting named by its key (ConfigError) stays as it is
         raise
@@ -81,10 +103,31 @@ def selected_tracks(value: Any, model_tracks: list[str]) -> tuple[str, ...] | No
     return tuple(known[str(n).lower()] for n in names)
 
 
+@dataclass
+class Primers:
+    """One primer per sample and the tempo its piece is written at.
+
+    ``tempos`` are tempo maps (``data.performance.TEMPO_DTYPE``): the primer's own changes up
+    to its last note, or one tempo from scratch; ``tempo_source`` says where they came from.
+    """
+
+    notes: list[np.ndarray]
+    tempos: list[np.ndarray]
+    tempo_source: str
+    songs: list[str | None]
+
+
+def primer_tempo(tempo: np.ndarray, primer: np.ndarray) -> np.ndarray:
+    """The tempo changes of a primer's song up to the primer's last onset: the piece plays
+    at its primer's tempo, and the continuation at the tempo the primer ends on."""
+    return excerpt(tempo, 0, int(primer["time"][-1]) + 1 if len(primer) else 1)
+
+
 def primers_from_test_split(
     run: TrainedRun, paths: Any, count: int, length: int, data_overrides: dict | None = None
-) -> list[np.ndarray]:
-    """The first ``length`` notes of ``count`` test songs of the run's data (cycled if few)."""
+) -> Primers:
+    """The first ``length`` notes of ``count`` test songs of the run's data (cycled if few),
+    each with its song's tempo."""
     dm = run.datamodule(paths, data_overrides)
     dm.prepare_data()
     dm.setup("test")
@@ -93,54 +136,90 @@ def primers_from_test_split(
     usable = np.flatnonzero(lengths > length)
     if usable.size == 0:
         raise RunError(f"no test song has more than {length} notes to prime with; use primer=none")
-    return [split.song(int(usable[i % usable.size]))[:length] for i in range(count)]
+    songs = [int(usable[i % usable.size]) for i in range(count)]
+    notes = [split.song(s)[:length] for s in songs]
+    tempos = [primer_tempo(split.tempo(s), n) for s, n in zip(songs, notes, strict=True)]
+    ids = [split.song_ids[s] for s in songs]
+    return Primers(notes, tempos, "the primer's song", ids)
 
 
-def make_primers(run: TrainedRun, cfg: DictConfig) -> list[np.ndarray]:
-    """One primer note array per sample (empty arrays for ``primer=none``)."""
-    primer = str(cfg.primer)
+def make_primers(run: TrainedRun, cfg: DictConfig) -> Primers:
+    """One primer note array per sample (empty arrays for ``primer=none``) and its tempo."""
+    primer, count = str(cfg.primer), int(cfg.num_samples)
     length = run.seq_len
     if primer == "none":
-        return [np.empty(0, dtype=NOTE_DTYPE) for _ in range(cfg.num_samples)]
+        empty = [np.empty(0, dtype=NOTE_DTYPE) for _ in range(count)]
+        median = [tempo_map(run.performance.tempo)] * count
+        return Primers(empty, median, f"from scratch: {run.performance.source}", [None] * count)
     if primer == "test":
         overrides = data_overrides(cfg)
-        return primers_from_test_split(run, cfg.paths, cfg.num_samples, length, overrides)
+        return primers_from_test_split(run, cfg.paths, count, length, overrides)
     path = Path(primer).expanduser()
     if not path.is_file():
         raise GenerationError(f"primer: {path} is not a file; use test, none or a MIDI file")
-    notes = midi_primer(path, run.track_ids, length)
-    return [notes] * cfg.num_samples
+    notes, tempo, given = midi_primer(path, run.track_ids, length)
+    source = (
+        "the primer file"
+        if given
+        else f"the primer file has no tempo: MIDI's default {DEFAULT_QPM:g} qpm"
+    )
+    return Primers(
+        [notes] * count, [primer_tempo(tempo, notes)] * count, source, [path.name] * count
+    )
 
 
-def run_generation(cfg: DictConfig) -> dict[str, Any]:
-    """Generate and write the samples of ``cfg``; return what ``generation.json`` holds."""
-    options = check_settings(cfg)
+def tempo_record(tempo: np.ndarray, source: str) -> dict[str, Any]:
+    """How ``generation.json`` states a piece's tempo: its first qpm, its changes, the source."""
+    return {
+        "qpm": float(tempo["qpm"][0]),
+        "changes": [[int(t), float(q)] for t, q in zip(tempo["time"], tempo["qpm"], strict=True)],
+        "source": source,
+    }
+
+
+def run_generation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Generate and write the samples of ``cfg``; return what ``generation.json`` holds.
+    ``overrides``: the command line's, which win over the run's own settings."""
+    check_settings(cfg)  # every value of the command line, before anything is loaded
     out_dir = check_writable(cfg.out_dir, "out_dir")
     clean_stale(out_dir, recursive=True)
     run = load_run(cfg.ckpt_path, device=str(cfg.get("device", "cpu")))
+    settings, sources = with_run_settings(cfg, run.config, RUN_SETTINGS, overrides)
+    if run.config is None:
+        log.info("no run config beside the checkpoint: sampling and context from conf/generate")
+    options = check_settings(cfg, settings)
     model_tracks = [LPD5_TRACKS[t] for t in run.track_ids]
     tracks = selected_tracks(cfg.get("tracks"), model_tracks)
     options = replace(options, seq_len=run.seq_len, tracks=tracks)
     primers = make_primers(run, cfg)
-    continuations = continue_primers(run.net, primers, cfg.num_notes, run.track_ids, options)
+    if cfg.get("tempo") is not None:  # one tempo for every piece
+        primers.tempos = [tempo_map(float(cfg.tempo))] * len(primers.notes)
+        primers.tempo_source = "tempo= on the command line"
+    continuations = continue_primers(
+        run.net, primers.notes, cfg.num_notes, run.track_ids, options, None, run.performance
+    )
     samples = []
-    for i, (primer, continuation) in enumerate(zip(primers, continuations, strict=True)):
+    for i, (primer, continuation) in enumerate(zip(primers.notes, continuations, strict=True)):
         piece = np.concatenate([primer, continuation])
         files = write_sample(
             piece,
             out_dir,
             f"sample_{i:03d}",
             primer_len=len(primer),
-            tempo=float(cfg.tempo),
+            tempo=primers.tempos[i],
             audio=bool(cfg.audio),
             synth=str(cfg.synth),
             track_ids=run.track_ids,
             title=f"{run.model_name} sample {i}",
         )
+        velocity = run.performance.velocities(primer)
         samples.append(
             {
                 "notes": int(len(piece) - len(primer)),
                 "primer_notes": len(primer),
+                "primer_song": primers.songs[i],
+                "tempo": tempo_record(primers.tempos[i], primers.tempo_source),
+                "velocity": {LPD5_TRACKS[t]: int(velocity[t]) for t in run.track_ids},
                 "files": {k: str(v) for k, v in files.items()},
             }
         )
@@ -149,9 +228,13 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
         "model": run.model_name,
         "primer": str(cfg.primer),
         "sampling": options.sampling.to_dict(),
+        "context": options.context,
+        "settings_from": sources,
         "seed": options.seed,
         "mode": options.mode,
         "tracks": list(tracks) if tracks else model_tracks,
+        "performance": run.performance.to_dict(),
+        "velocity_source": ("each track's median in the primer, else " + run.performance.source),
         "samples": samples,
     }
     write_json_atomic(out_dir / "generation.json", summary, indent=2)
@@ -162,7 +245,7 @@ def run_generation(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
 def _hydra_main(cfg: DictConfig) -> None:
     with reported():
-        run_generation(cfg)
+        run_generation(cfg, hydra_overrides())
 
 
 def main() -> None:

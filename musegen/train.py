@@ -83,7 +83,7 @@ def _fit_and_test(
             # val/* in metrics.json describe the same weights as test/*
             record.add(trainer.validate(task, datamodule, ckpt_path=ckpt, weights_only=True))
             record.add(trainer.test(task, datamodule, ckpt_path=ckpt, weights_only=True))
-            record.metrics["best_ckpt"] = ckpt
+            record.metrics["best_ckpt"] = _in_run(ckpt, Path(cfg.paths.output_dir))
     except SIGTERMException:
         saved = next((c.saved for c in trainer.callbacks if isinstance(c, SaveOnSigterm)), None)
         record.metrics.update(status="interrupted", resume_from=str(saved) if saved else None)
@@ -96,6 +96,17 @@ def _fit_and_test(
         raise
     record.metrics["status"] = "finished"
     return record.write(trainer)
+
+
+def _in_run(path: str | None, run_dir: Path) -> str | None:
+    """A checkpoint's path relative to the run folder when it lies inside it: records that
+    are kept (``metrics.json``) name no folder of the machine that wrote them."""
+    if path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(run_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def fit(trainer: L.Trainer, task: Any, datamodule: Any, ckpt_path: str | None) -> None:

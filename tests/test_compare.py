@@ -24,7 +24,9 @@ def sweep(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     sweep folder as a launcher would. The comparison the sweep's own callback wrote is kept
     beside the folder as ``callback.md``."""
     root = tmp_path_factory.mktemp("sweep") / "sweep"
-    args = small(session_data_dir, "evaluate.max_songs=2", "evaluate.max_notes=16")
+    args = small(
+        session_data_dir, "evaluate.max_songs=2", "evaluate.max_notes=16", "evaluate.num_samples=1"
+    )
     done = run_cli(
         "musegen.train",
         "experiment=compare",
@@ -178,8 +180,10 @@ def test_the_comparison_has_the_overlap_and_a_listening_page(sweep: Path) -> Non
         assert row in overlap, row
     assert "Share of notes outside the real pitch range" in md
     listen = sweep / "listen"
-    assert (listen / "real_continuation_000.ogg").is_file()
-    assert (listen / "real_scratch_000.png").is_file()
-    oggs = sorted(p.name for p in listen.glob("model_*_continuation_000.ogg"))
-    assert len(oggs) == 5, oggs  # one per backbone row
-    assert_page_works(sweep / "index.html", min_audio=12)  # 2 real + 5 rows x 2 kinds
+    for kind in ("continuation", "scratch"):  # the real piece, then every run of every row
+        assert {p.suffix for p in listen.glob(f"{kind}_0_real.*")} == {".ogg", ".png", ".mid"}
+        assert len(list(listen.glob(f"{kind}_0_[0-9][0-9].ogg"))) == 10  # 5 rows x 2 seeds
+    page = (sweep / "index.html").read_text()
+    assert page.count("seed 1:") == page.count("seed 2:") == 10  # captions in words
+    assert "loudness-normalised to -23 LUFS" in page and "What to listen for" in page
+    assert_page_works(sweep / "index.html", min_audio=22)  # (1 real + 10 runs) x 2 kinds

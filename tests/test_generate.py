@@ -210,8 +210,9 @@ def test_primer_from_scratch_and_from_a_midi_file(ckpt: Path, tmp_path: Path) ->
     assert head == {(t, p) for t, p in first if t < last}
     assert set(first) <= set(zip(written["time"].tolist(), written["pitch"].tolist(), strict=True))
     # and midi_primer, which the command calls, agrees with that reading
-    expected = midi_primer(song, [LPD5_TRACKS.index("Piano")], 25)
+    expected, tempo, given = midi_primer(song, [LPD5_TRACKS.index("Piano")], 25)
     assert list(zip(expected["time"].tolist(), expected["pitch"].tolist(), strict=True)) == first
+    assert given and tempo["qpm"][0] == pytest.approx(round(midi.get_tempo_changes()[1][0], 6))
 
 
 @pytest.mark.parametrize(
@@ -290,6 +291,29 @@ def test_evaluate_writes_the_report(ckpt: Path, session_data_dir: Path, tmp_path
     md = (out / "evaluation.md").read_text()
     assert md.startswith("# Evaluation of lstm_gru") and "mean OA" in md and "**Piano**" in md
     assert (out / "index.html").is_file()
+
+
+def test_evaluate_gives_a_checkpoint_the_figures_its_run_ended_with(
+    tiny_run: Path, session_data_dir: Path, tmp_path: Path
+) -> None:
+    """``musegen.evaluate`` on a run's tested checkpoint, with nothing on the command line
+    but where to write: the run's own sampling and evaluation settings, so the same figures
+    as training's end-of-run evaluation; an override on top changes what it names."""
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    ended = json.loads((tiny_run / "evaluation" / "evaluation.json").read_text())
+    best = tiny_run / metrics["best_ckpt"]
+    out = tmp_path / "again"
+    common = (f"ckpt_path={best}", f"paths.data_dir={session_data_dir}", "audio=false")
+    proc = _cli("musegen.evaluate", *common, f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = json.loads((out / "evaluation.json").read_text())
+    assert again["settings"] == {**ended["settings"], "audio": False}
+    assert again["settings_from"]["max_notes"] == "run"  # the tiny run's 64, not the default
+    assert again["settings_from"]["audio"] == "command line"
+    for kind in ("continuation", "scratch"):
+        assert again["kinds"][kind]["overlap"] == ended["kinds"][kind]["overlap"]
+        assert again["kinds"][kind]["tracks"] == ended["kinds"][kind]["tracks"]
+    assert again["test"] == pytest.approx(ended["test"], rel=1e-6)
 
 
 def test_evaluate_split_val_continues_the_validation_songs(

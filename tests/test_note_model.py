@@ -238,13 +238,22 @@ def test_checkpoints_written_before_load_generate_and_score(name: str) -> None:
     assert net.config.heads.kind == "independent" and net.config.context is None
     ids = model_track_ids(net.config.track_names)
     primers = [np.empty(0, dtype=NOTE_DTYPE)] * 2
-    notes = continue_primers(net, primers, 16, ids, DecodeOptions(seed=3))
+    as_drawn = continue_primers(net, primers, 16, ids, DecodeOptions(seed=3, drum_hits=False))
     got = [
-        {k: n[k].tolist() for k in ("time", "pitch", "step", "duration", "track")} for n in notes
+        {k: n[k].tolist() for k in ("time", "pitch", "step", "duration", "track")} for n in as_drawn
     ]
     reference = _old_reference()
     if name in reference:  # the very notes the code before the change drew
         assert got == reference[name]
+    # with the drum rule, each piece is the same up to its first drum note, which is a hit
+    hits = continue_primers(net, primers, 16, ids, DecodeOptions(seed=3))
+    for old, new in zip(as_drawn, hits, strict=True):
+        drums = np.flatnonzero(new["track"] == 0)
+        first = int(drums[0]) + 1 if drums.size else len(new)
+        assert np.array_equal(old[:first]["pitch"], new[:first]["pitch"])
+        assert np.all(new["duration"][drums] == np.float32(1 / 24))
+        if 0 in ids:
+            assert (old["track"] == 0).any() and (old["duration"][old["track"] == 0] > 1 / 24).any()
     task = load_task(path)
     batch = {k: v[:, :9] for k, v in _notes(2, 9).items()}
     if net.n_tracks == 1:

@@ -8,6 +8,7 @@ which is missing, without them. Playwright drives the system browser: nothing is
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -96,7 +97,12 @@ def assert_page_works(page: Path, min_audio: int = 1) -> None:
 
 def test_evaluation_page_plays_in_chromium(tiny_run: Path) -> None:
     page = tiny_run / "evaluation" / "index.html"
-    assert_page_works(page, min_audio=4)  # a continuation and a piece from scratch, real beside
+    text = page.read_text()
+    songs = json.loads((page.parent / "evaluation.json").read_text())["songs"]
+    pairs = min(songs, 3) + 3  # up to 3 songs of each kind (the tiny run has 2 test songs)
+    assert text.count('<div class="pair">') == pairs  # the model's piece and the real one
+    assert text.count("<audio") == text.count(">MIDI</a>") == 2 * pairs
+    assert_page_works(page, min_audio=2 * pairs)
 
 
 def test_a_page_with_a_missing_wav_fails_the_check(tiny_run: Path, tmp_path: Path) -> None:

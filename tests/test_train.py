@@ -54,7 +54,8 @@ def test_run_folder_holds_metrics_and_checkpoints(trained_run: Path) -> None:
         2.718281828 ** metrics["test/pitch_loss"], rel=1e-4
     )
     assert (trained_run / "checkpoints" / "last.ckpt").is_file()
-    best = Path(metrics["best_ckpt"])
+    best = trained_run / metrics["best_ckpt"]  # relative: the record names no machine's folder
+    assert not Path(metrics["best_ckpt"]).is_absolute()
     assert best.is_file() and best.parent == trained_run / "checkpoints"
     header = (trained_run / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"val/loss", "train/loss", "test/pitch_loss"} <= set(header)
@@ -62,7 +63,7 @@ def test_run_folder_holds_metrics_and_checkpoints(trained_run: Path) -> None:
 
 def test_best_checkpoint_rebuilds_the_network_without_hydra(trained_run: Path) -> None:
     best = json.loads((trained_run / "metrics.json").read_text())["best_ckpt"]
-    net = load_network(best)
+    net = load_network(trained_run / best)
     assert net.config.net["_target_"].endswith("LSTMGRUBackbone")
     note = {
         "pitch": torch.tensor([60]),

@@ -70,7 +70,9 @@ def compare(
     files["comparison.csv"] = write_text(out / "comparison.csv", comparison_csv(keys, groups))
     markdown = comparison_markdown(keys, groups, title, plots, command, paper)
     files["comparison.md"] = write_text(out / "comparison.md", markdown)
-    files["index.html"] = write_comparison_page(groups, out, title, markdown)
+    page = write_comparison_page(groups, out, title, markdown)
+    if page is not None:  # a listening page only where the runs wrote samples
+        files["index.html"] = page
     return Comparison(keys, groups, files)
 
 

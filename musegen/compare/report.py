@@ -194,9 +194,10 @@ def comparison_markdown(
             "",
             "## Distribution overlap with real music (the evaluation's summary)",
             "",
-            "Mean overlapping area (OA; 1: as close to real excerpts of the training songs as "
-            "held-out real music is) and KL divergence over Yang & Lerch's per-piece features "
-            "(docs/evaluation.md), of continuations of the test songs and of pieces from "
+            "Mean overlapping area (OA; 1: the same feature distributions as the real excerpts "
+            "of the training songs, which even held-out real music does not reach: its real vs "
+            "real row is the ceiling in practice) and KL divergence over Yang & Lerch's per-piece "
+            "features (docs/evaluation.md), of continuations of the test songs and of pieces from "
             "scratch; mean ± std over the seeds. The control rows are real music with one "
             "thing broken, scored by the same code.",
             "",

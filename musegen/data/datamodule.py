@@ -19,6 +19,7 @@ from musegen.data.batches import EpochOrder, ShardedBatches
 from musegen.data.genres import genre_ids
 from musegen.data.note_cache import NoteSplit, cache_key, open_or_build
 from musegen.data.note_timing import model_track_lut
+from musegen.data.performance import Performance, velocity_counts
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
 from musegen.data.tracks import LPD5_TRACKS, track_ids
@@ -27,6 +28,8 @@ from musegen.data.windows import NoteWindows, SongWindows, collate_batch
 log = logging.getLogger(__name__)
 
 TEST_PASSES = ("song", "window")
+CHUNK = 1 << 22
+"""Notes per chunk when a split's memory-mapped columns are counted (bounded memory)."""
 
 
 class NoteDataModule(L.LightningDataModule):
@@ -279,6 +282,22 @@ class NoteDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+    def performance(self) -> Performance:
+        """How the training songs are played: their median tempo and each track's median
+        velocity (``data.performance``), what a model trained on them plays by default.
+        From the validation or test songs when there are no training songs
+        (``data.split=test``). Needs ``setup``."""
+        for name in SPLITS:
+            split = self.splits[name]
+            if split.n_songs:
+                break
+        columns, counts = split.columns, 0
+        for lo in range(0, split.n_notes, CHUNK):  # bounded memory on the full LPD
+            hi = lo + CHUNK
+            counts = counts + velocity_counts(columns["track"][lo:hi], columns["velocity"][lo:hi])
+        what = f"{split.n_songs:,} {'training' if name == 'train' else name} songs"
+        return Performance.of_songs(split.main_qpm, counts, what)
 
     def summary(self) -> dict:
         """Songs, notes and windows per split, for logs and reports."""

@@ -36,13 +36,10 @@ import symusic
 from symusic.core import ScoreTick
 
 from musegen.data.lpd_io import Song, TrackRoll
+from musegen.data.performance import DEFAULT_QPM
 from musegen.data.pianoroll_notes import fill_roll
 from musegen.data.tracks import DROPPED, LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS, lpd5_family
 from musegen.errors import UserError
-
-DEFAULT_QPM = 120.0
-"""MIDI's tempo before the first tempo event (500000 us per quarter)."""
-
 
 MAX_STEPS = 1 << 24
 """Longest song accepted, in time steps (~97 hours at 120 qpm and resolution 24)."""
@@ -147,6 +144,7 @@ def midi_to_song(path: str | Path, resolution: int = 24, *, keep_short: bool = T
         tracks=tracks,
         tempo=_tempo_array(score, resolution, n_steps),
         downbeat=_downbeat_array(score, resolution, n_steps),
+        extra={"tempo_events": len(score.tempos)},
     )
 
 

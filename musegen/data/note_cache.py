@@ -6,6 +6,9 @@ Layout of one cache entry ``<cache_root>/<key>/``::
     <split>/<column>.bin         # raw little-endian column, one value per note
     <split>/offsets.bin          # int64, shape=(n_songs + 1,): song s is [off[s], off[s+1])
     <split>/songs.json           # song ids, in the order of the offsets
+    <split>/tempo_{time,qpm}.bin # every song's tempo changes (performance.TEMPO_DTYPE)
+    <split>/tempo_offsets.bin    # int64, shape=(n_songs + 1,): song s's changes
+    <split>/main_qpm.bin         # float64, shape=(n_songs,): each song's main tempo
 
 The key hashes everything that changes the content (source and root, the files' names,
 sizes and mtimes, tracks, resolution, split fractions, filters, the code's CACHE_VERSION),
@@ -28,6 +31,7 @@ import numpy as np
 from musegen.atomic import atomic_dir, clean_stale, exclusive
 from musegen.data.lpd_io import read_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
+from musegen.data.performance import TEMPO_DTYPE, from_steps, main_qpm
 from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
 from musegen.data.sources import DataSourceError, SongFile
 from musegen.data.splits import SPLITS, assign_splits
@@ -36,10 +40,12 @@ from musegen.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
-"""Bump whenever note extraction or the layout changes: every old entry becomes stale."""
+CACHE_VERSION = 2
+"""Bump whenever note extraction or the layout changes: every old entry becomes stale
+(2: each song's tempo)."""
 
 COLUMNS: tuple[str, ...] = tuple(NOTE_DTYPE.names or ())
+TEMPO_COLUMNS: tuple[str, ...] = tuple(f"tempo_{c}" for c in TEMPO_DTYPE.names or ())
 
 
 def files_signature(files: Sequence[SongFile]) -> str:
@@ -61,15 +67,21 @@ def cache_key(spec: dict, files: Sequence[SongFile]) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-def _song_notes(args: tuple[str, list[int]]) -> tuple[np.ndarray | None, str | None]:
-    """Worker: one LPD file -> its notes on the chosen tracks, or an error line.
+Extracted = tuple[np.ndarray, np.ndarray, float]
+"""One song's notes, tempo changes (``TEMPO_DTYPE``) and main tempo (qpm)."""
+
+
+def _song_notes(args: tuple[str, list[int]]) -> tuple[Extracted | None, str | None]:
+    """Worker: one LPD file -> its notes on the chosen tracks and its tempo, or an error line.
 
     Any failure is one file's problem (LPD-5 full has 174,154 files; a damaged one must cost
     a line in the report, not the build).
     """
     path, track_ids = args
     try:
-        return song_to_notes(merge_to_lpd5(read_lpd_npz(path)), track_ids), None
+        song = merge_to_lpd5(read_lpd_npz(path))
+        tempo = from_steps(song.tempo)
+        return (song_to_notes(song, track_ids), tempo, main_qpm(tempo, song.n_steps)), None
     except Exception as exc:
         text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, text if text.startswith(path) else f"{path}: {text}"
@@ -77,7 +89,7 @@ def _song_notes(args: tuple[str, list[int]]) -> tuple[np.ndarray | None, str | N
 
 def _iter_notes(
     files: Sequence[SongFile], track_ids: list[int], workers: int
-) -> Iterator[tuple[np.ndarray | None, str | None]]:
+) -> Iterator[tuple[Extracted | None, str | None]]:
     """Each song's notes (or error line), in the order of ``files``; chunks of 16 songs keep
     the inter-process traffic low."""
     jobs = [(str(f.path), track_ids) for f in files]
@@ -108,27 +120,39 @@ def build_cache(
         handles = {}
         for split in SPLITS:
             (tmp / split).mkdir()
-            handles[split] = {c: open(tmp / split / f"{c}.bin", "wb") for c in COLUMNS}
+            names = (*COLUMNS, *TEMPO_COLUMNS)
+            handles[split] = {c: open(tmp / split / f"{c}.bin", "wb") for c in names}
         offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
+        tempo_offsets: dict[str, list[int]] = {s: [0] for s in SPLITS}
+        main: dict[str, list[float]] = {s: [] for s in SPLITS}
         ids: dict[str, list[str]] = {s: [] for s in SPLITS}
         skipped: list[str] = []
         n_workers = workers or available_cpus()
         with progress_bar(len(files), "Preparing notes (cached)", enabled=progress) as bar:
             results = _iter_notes(files, track_ids, n_workers)
-            for f, split_idx, (notes, err) in zip(files, split_of, results, strict=True):
+            for f, split_idx, (song, err) in zip(files, split_of, results, strict=True):
                 bar.advance()
-                if notes is None:
+                if song is None:
                     skipped.append(str(err))
                     continue
+                notes, tempo, qpm = song
                 split = SPLITS[int(split_idx)]
                 for c in COLUMNS:
                     handles[split][c].write(np.ascontiguousarray(notes[c]).tobytes())
+                for c, name in zip(TEMPO_DTYPE.names or (), TEMPO_COLUMNS, strict=True):
+                    handles[split][name].write(np.ascontiguousarray(tempo[c]).tobytes())
                 offsets[split].append(offsets[split][-1] + len(notes))
+                tempo_offsets[split].append(tempo_offsets[split][-1] + len(tempo))
+                main[split].append(qpm)
                 ids[split].append(f.song_id)
         for split in SPLITS:
             for fh in handles[split].values():
                 fh.close()
             np.asarray(offsets[split], dtype=np.int64).tofile(tmp / split / "offsets.bin")
+            np.asarray(tempo_offsets[split], dtype=np.int64).tofile(
+                tmp / split / "tempo_offsets.bin"
+            )
+            np.asarray(main[split], dtype=np.float64).tofile(tmp / split / "main_qpm.bin")
             (tmp / split / "songs.json").write_text(json.dumps(ids[split]))
         if files and len(skipped) == len(files):
             raise DataSourceError(
@@ -179,10 +203,14 @@ class NoteSplit:
         self._columns: dict[str, np.ndarray] | None = None
         self.offsets = np.fromfile(self.folder / "offsets.bin", dtype=np.int64)
         self.song_ids: list[str] = json.loads((self.folder / "songs.json").read_text())
+        self.tempo_offsets = np.fromfile(self.folder / "tempo_offsets.bin", dtype=np.int64)
+        self.main_qpm = np.fromfile(self.folder / "main_qpm.bin", dtype=np.float64)
+        """Each song's main tempo (``performance.main_qpm``), ``shape=(n_songs,)``."""
+        self._tempo: dict[str, np.ndarray] | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_columns"] = None
+        state["_columns"] = state["_tempo"] = None
         return state
 
     @property
@@ -213,6 +241,20 @@ class NoteSplit:
         lo, hi = int(self.offsets[index]), int(self.offsets[index + 1])
         out = np.empty(hi - lo, dtype=NOTE_DTYPE)
         for c, col in self.columns.items():
+            out[c] = col[lo:hi]
+        return out
+
+    def tempo(self, index: int) -> np.ndarray:
+        """The tempo changes of song ``index`` (``performance.TEMPO_DTYPE``), copied."""
+        if self._tempo is None:
+            n = int(self.tempo_offsets[-1])
+            self._tempo = {
+                c: np.fromfile(self.folder / f"tempo_{c}.bin", dtype=TEMPO_DTYPE[c], count=n)
+                for c in TEMPO_DTYPE.names or ()
+            }
+        lo, hi = int(self.tempo_offsets[index]), int(self.tempo_offsets[index + 1])
+        out = np.empty(hi - lo, dtype=TEMPO_DTYPE)
+        for c, col in self._tempo.items():
             out[c] = col[lo:hi]
         return out
 

@@ -13,6 +13,8 @@ per beat). Notes read from data carry both; generated notes get ``time`` from th
   rounded first, then added, so a note's onset and its stored step always agree;
 * lengths are ``max(grid(duration), 1)``: no note is shorter than one step.
 
+``end_at_repeats`` is the one rule for a note that starts while a note of the same pitch on
+the same track still sounds (a model may draw one): the earlier note ends there.
 ``expand_runs`` turns (onset, length) runs into the time steps they cover, the one
 vectorised way to paint notes into rolls; ``model_track_lut`` maps LPD-5 track ids to a
 model's track indices.
@@ -70,6 +72,47 @@ def continue_times(steps: np.ndarray, start: np.ndarray | int = 0) -> np.ndarray
     """
     steps = np.asarray(steps, dtype=np.int64)
     return np.asarray(start, dtype=np.int64)[..., None] + np.cumsum(steps, axis=-1)
+
+
+def end_at_repeats(
+    onset: np.ndarray, length: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a note starts while an earlier note of the same ``key`` still sounds, the earlier
+    note ends there, as a MIDI player ends a sounding key at its next note-on; notes of one
+    key at one onset are one note (the longest is kept). A file written after this rule says
+    exactly what is heard.
+
+    Parameters
+    ----------
+    onset, length : ndarray, shape=(n,), int
+        Time steps.
+    key : ndarray, shape=(n,), int
+        What "the same pitch on the same track" means to the caller, e.g.
+        ``track * 128 + pitch``.
+
+    Returns
+    -------
+    length : ndarray, shape=(n,), int64
+        The lengths after the rule (at least 1 step), in the input order.
+    keep : ndarray, shape=(n,), bool
+        False for the notes merged into another at the same onset.
+    """
+    onset = np.asarray(onset, dtype=np.int64)
+    length = np.asarray(length, dtype=np.int64)
+    key = np.asarray(key, dtype=np.int64)
+    order = np.lexsort((length, onset, key))  # by key, onset, then the longest last
+    k, on, ln = key[order], onset[order], length[order]
+    same_key = np.zeros(k.size, dtype=bool)  # the next note (in this order) has the same key
+    same_key[:-1] = k[1:] == k[:-1]
+    merged = same_key.copy()  # ... and the same onset: this note is merged into it
+    merged[:-1] &= on[1:] == on[:-1]
+    gap = np.full(k.size, np.iinfo(np.int64).max)
+    gap[:-1] = np.where(same_key[:-1], on[1:] - on[:-1], gap[:-1])
+    out_length = np.empty_like(length)
+    keep = np.empty(k.size, dtype=bool)
+    out_length[order] = np.minimum(ln, np.maximum(gap, 1))
+    keep[order] = ~merged
+    return out_length, keep
 
 
 def expand_runs(start: np.ndarray, length: np.ndarray) -> np.ndarray:

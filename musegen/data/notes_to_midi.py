@@ -8,7 +8,14 @@ would go through float seconds).
 Drums: in an LPD drum roll every non-zero time step is a hit (LPD stores drum onsets only),
 so a drum "note" of k steps -- two or more hits on adjacent steps, which ``roll_runs`` reads
 as one run -- is written as k one-step hits. Written as one long note it would come back as
-a single hit and the round trip notes -> MIDI -> notes would lose the others.
+a single hit and the round trip notes -> MIDI -> notes would lose the others. A model's
+drum note is one step long: generation masks the drum duration to it
+(``generation.sampling.Picker``), so it is written as one hit.
+
+A note that starts while a note of the same pitch on the same track sounds ends the earlier
+one there (``note_timing.end_at_repeats``), as a MIDI player would: the file says exactly
+what is heard. The tempo is a number or a tempo map with its changes
+(``performance.TEMPO_DTYPE``), written as the file's tempo events.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import numpy as np
 import symusic
 
 from musegen.atomic import write_bytes_atomic
-from musegen.data.note_timing import expand_runs, onsets_and_lengths
+from musegen.data.note_timing import end_at_repeats, expand_runs, onsets_and_lengths
+from musegen.data.performance import DEFAULT_QPM, as_map
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 
@@ -28,7 +36,7 @@ def notes_to_midi(
     notes: np.ndarray,
     path: str | Path,
     resolution: int = 24,
-    tempo: float = 120.0,
+    tempo: float | np.ndarray = DEFAULT_QPM,
     track_names: Sequence[str] = LPD5_TRACKS,
 ) -> Path:
     """Write notes as a MIDI file, atomically (temporary name, then ``os.replace``).
@@ -43,8 +51,9 @@ def notes_to_midi(
         Destination; its folder is created if needed.
     resolution : int
         Time steps per beat; also the file's ticks per quarter note.
-    tempo : float
-        Quarter notes per minute, one tempo for the whole file.
+    tempo : float or ndarray, TEMPO_DTYPE
+        Quarter notes per minute: one tempo for the whole file, or a map of its changes
+        (``performance``), written as tempo events.
     track_names : sequence of str
         Instrument name per LPD-5 track id.
 
@@ -57,8 +66,10 @@ def notes_to_midi(
     path = Path(path)
     if resolution < 1:
         raise ValueError(f"notes_to_midi: resolution must be >= 1, got {resolution}")
-    if not tempo > 0:
-        raise ValueError(f"notes_to_midi: tempo must be > 0 qpm, got {tempo}")
+    try:
+        tempo = as_map(tempo)
+    except ValueError as err:
+        raise ValueError(f"notes_to_midi: {err}") from None
     notes = np.asarray(notes)
     onset, length = _onsets_and_lengths(notes, resolution)
     track = notes["track"].astype(np.int64)
@@ -74,7 +85,8 @@ def notes_to_midi(
     velocity = np.clip(notes["velocity"].astype(np.int64), 1, 127)
 
     score = symusic.Score(resolution)
-    score.tempos.append(symusic.Tempo(0, qpm=float(tempo)))
+    for at, qpm in zip(tempo["time"].tolist(), tempo["qpm"].tolist(), strict=True):
+        score.tempos.append(symusic.Tempo(int(at), qpm=float(qpm)))
     score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
     for tid, name in enumerate(track_names):
         sel = track == tid
@@ -84,6 +96,8 @@ def notes_to_midi(
         t_on, t_len, t_pitch, t_vel = onset[sel], length[sel], pitch[sel], velocity[sel]
         if is_drum:
             t_on, t_len, t_pitch, t_vel = _split_drum_runs(t_on, t_len, t_pitch, t_vel)
+        t_len, keep = end_at_repeats(t_on, t_len, t_pitch)
+        t_on, t_len, t_pitch, t_vel = t_on[keep], t_len[keep], t_pitch[keep], t_vel[keep]
         order = np.lexsort((t_pitch, t_on))
         instrument = symusic.Track(
             str(name), LPD5_PROGRAMS[tid] if tid < len(LPD5_PROGRAMS) else 0, bool(is_drum)

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from musegen.data.lpd_io import Song, TrackRoll
 from musegen.data.note_timing import expand_runs, onsets_and_lengths
+from musegen.data.performance import DEFAULT_QPM, as_map, to_steps
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 NOTE_DTYPE = np.dtype(
@@ -103,13 +104,18 @@ def song_to_notes(song: Song, track_ids: list[int] | None = None) -> np.ndarray:
 
 
 def notes_to_song(
-    notes: np.ndarray, resolution: int = 24, name: str = "", tempo: float = 120.0
+    notes: np.ndarray,
+    resolution: int = 24,
+    name: str = "",
+    tempo: float | np.ndarray = DEFAULT_QPM,
 ) -> Song:
     """Render a note array back into an LPD-5 ``Song`` (uint8 velocity rolls).
 
     Onsets and lengths follow ``note_timing.onsets_and_lengths`` (``time`` when it agrees
     with the steps; durations rounded, at least 1 step). Overlapping notes of one pitch and
-    track merge by maximum velocity.
+    track merge by maximum velocity: a roll cannot tell a note that another of its pitch
+    interrupts from one long note (LPD's own limit). ``tempo``: qpm, or a tempo map
+    (``performance``), stored per step as LPD does.
     """
     notes = np.asarray(notes)
     onsets, lengths = onsets_and_lengths(notes, resolution)
@@ -121,8 +127,7 @@ def notes_to_song(
             onsets[sel], lengths[sel], notes["pitch"][sel], notes["velocity"][sel], n_steps
         )
         tracks.append(TrackRoll(tname, LPD5_PROGRAMS[tid], LPD5_IS_DRUM[tid], roll))
-    tempo_arr = np.full(n_steps, float(tempo))
-    return Song(name, resolution, tracks, tempo_arr, None)
+    return Song(name, resolution, tracks, to_steps(as_map(tempo), n_steps), None)
 
 
 def fill_roll(

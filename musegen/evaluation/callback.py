@@ -15,6 +15,7 @@ from typing import Any
 
 import lightning as L
 
+from musegen.data.performance import Performance
 from musegen.evaluation.logging import log_report, report_scalars
 from musegen.evaluation.report import EvaluationSettings, check_scored_split, evaluate_songs
 from musegen.generation.notes import model_track_ids
@@ -77,6 +78,7 @@ class EvaluateAfterTest(L.Callback):
             split=str(split),
         )
         self.report: dict[str, Any] | None = None
+        self.settings_from: dict[str, str] = {"*": "the training run's config"}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Before training (the datamodule is set up by now): refuse a test split the
@@ -89,7 +91,7 @@ class EvaluateAfterTest(L.Callback):
             return
         losses = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         self.report = self.evaluate(pl_module, trainer.datamodule, losses, trainer.ckpt_path)
-        log_report(trainer.loggers, self.report, trainer.global_step)
+        log_report(trainer.loggers, self.report, trainer.global_step, self.out_dir)
 
     def evaluate(
         self,
@@ -98,7 +100,9 @@ class EvaluateAfterTest(L.Callback):
         losses: dict[str, float] | None = None,
         ckpt_path: str | None = None,
     ) -> dict[str, Any]:
-        """The report of ``pl_module.net`` on ``dm`` (set up for testing)."""
+        """The report of ``pl_module.net`` on ``dm`` (set up for testing), played at the
+        tempo and velocities of the training songs where the music does not say
+        (``pl_module.performance``, stored in its checkpoint)."""
         net = pl_module.net
         return evaluate_songs(
             net,
@@ -110,6 +114,8 @@ class EvaluateAfterTest(L.Callback):
             losses=losses,
             ckpt_path=ckpt_path,
             resolution=dm.resolution,
+            performance=Performance.from_dict(getattr(pl_module, "performance", None)),
+            settings_from=self.settings_from,
         )
 
     def run_metrics(self) -> dict[str, float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -60,24 +61,27 @@ def row_key(row: str) -> str:
     return row.strip().replace(" ", "_")
 
 
-def log_report(loggers: Sequence[Any], report: dict[str, Any], step: int = 0) -> None:
-    """Log ``report``'s scalars everywhere and its samples where media are understood."""
+def log_report(
+    loggers: Sequence[Any], report: dict[str, Any], step: int = 0, folder: str | Path = "."
+) -> None:
+    """Log ``report``'s scalars everywhere and its samples where media are understood;
+    ``folder`` is the report's, which its samples' paths are relative to."""
     scalars = report_scalars(report)
     for logger in loggers:
         logger.log_metrics(scalars, step=step)
         if type(logger).__name__ == "WandbLogger":
-            _log_media(logger, report, step)
+            _log_media(logger, report, step, Path(folder))
         logger.save()
 
 
-def _log_media(logger: Any, report: dict[str, Any], step: int) -> None:
+def _log_media(logger: Any, report: dict[str, Any], step: int, folder: Path) -> None:
     import wandb
 
     samples = report.get("samples", [])
-    images = [s["png"] for s in samples if "png" in s]
+    images = [str(folder / s["png"]) for s in samples if "png" in s]
     if images:
         logger.log_image(key="samples/pianoroll", images=images, step=step)
-    wavs = [s.get("wav") or s["ogg"] for s in samples if "wav" in s or "ogg" in s]
+    wavs = [str(folder / (s.get("wav") or s["ogg"])) for s in samples if "wav" in s or "ogg" in s]
     if not wavs:
         return
     try:

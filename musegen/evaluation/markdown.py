@@ -22,6 +22,7 @@ STAT_HEADERS = {
     "pitch_range": "pitch range",
     "out_of_range": "out of real range",
     "duration": "duration (beats)",
+    "overlap": "same-pitch overlap",
     "polyphony": "polyphony",
     "EB": "EB",
     "UPC": "UPC",
@@ -124,3 +125,62 @@ def overlap_markdown(scored: Mapping[str, Any]) -> str:
         + [_oa(overlap[r]["mean"]["kl"], overlap[r]["mean"]["kl_std"]) for r in rows]
     )
     return table(["feature", *rows], body)
+
+
+def _mean(scored: Mapping[str, Any], stat: str, row: str) -> float:
+    cellv = scored["tracks"].get(stat, {}).get(row) or {}
+    value = cellv.get("mean", math.nan)
+    return value if value is not None else math.nan
+
+
+def listening_notes(report: Mapping[str, Any]) -> str:
+    """ "What to listen for": the figures of the report a listener can hear, in words, for
+    the top of its listening page (written from the report, never by hand)."""
+    model, real = report["model"], "real vs real"
+    lines = []
+    for kind, scored in report["kinds"].items():
+        pitched = [t for t in report["track_ids"] if not LPD5_IS_DRUM[t]]
+        durations = [
+            (
+                LPD5_TRACKS[t],
+                _mean(scored, f"duration/{LPD5_TRACKS[t]}", model),
+                _mean(scored, f"duration/{LPD5_TRACKS[t]}", real),
+            )
+            for t in pitched
+        ]
+        said = [f"{n} {m:.2f} against {r:.2f}" for n, m, r in durations if math.isfinite(m)]
+        parts = []
+        if said:
+            parts.append("pitched notes last (beats) " + ", ".join(said) + " real")
+        overlap = [
+            (LPD5_TRACKS[t], _mean(scored, f"overlap/{LPD5_TRACKS[t]}", model))
+            for t in report["track_ids"]
+        ]
+        worst = max((o for o in overlap if math.isfinite(o[1])), key=lambda o: o[1], default=None)
+        if worst is not None:
+            parts.append(
+                f"up to {worst[1]:.0%} of a track's notes ({worst[0]}) start on a sounding "
+                "note of the same pitch (the file ends the earlier one there; real: "
+                f"{_mean(scored, f'overlap/{worst[0]}', real):.0%})"
+            )
+        ranges = [
+            (
+                LPD5_TRACKS[t],
+                _mean(scored, f"out_of_range/{LPD5_TRACKS[t]}", model),
+                _mean(scored, f"out_of_range/{LPD5_TRACKS[t]}", real),
+            )
+            for t in pitched
+        ]
+        far = max((r for r in ranges if math.isfinite(r[1])), key=lambda r: r[1], default=None)
+        if far is not None:
+            parts.append(
+                f"{far[0]} plays {far[1]:.0%} of its notes outside the real range "
+                f"(real music: {far[2]:.0%})"
+            )
+        mean = scored["overlap"].get(model, {}).get("mean", {}).get("oa")
+        ceiling = scored["overlap"].get(real, {}).get("mean", {}).get("oa")
+        if mean is not None and ceiling is not None:
+            parts.append(f"mean OA {mean:.3f} against {ceiling:.3f} for held-out real music")
+        if parts:
+            lines.append(f"- **{KIND_TITLES[kind].capitalize()}**: " + "; ".join(parts) + ".")
+    return "\n".join(lines)

@@ -26,9 +26,12 @@ from typing import Any
 import numpy as np
 
 from musegen.atomic import write_bytes_atomic, write_json_atomic
+from musegen.data.note_timing import onsets_and_lengths
+from musegen.data.performance import Performance
 from musegen.errors import UserError
 from musegen.evaluation.markdown import (
     KIND_TITLES,
+    listening_notes,
     overlap_markdown,
     summary_markdown,
     track_markdown,
@@ -40,7 +43,7 @@ from musegen.generation.sampling import Sampling
 from musegen.metrics.musical import to_markdown
 from musegen.metrics.references import reference_rows
 from musegen.metrics.similarity import FEATURES, SimilarityResult, score_continuations
-from musegen.render.audio import SYNTHS
+from musegen.render.audio import SYNTHS, audio_description
 from musegen.render.outputs import AUDIO_FORMATS, write_sample
 from musegen.render.page import Media, write_page
 
@@ -120,14 +123,19 @@ def evaluate_songs(
     losses: dict[str, float] | None = None,
     ckpt_path: str | None = None,
     resolution: int = 24,
+    performance: Performance | None = None,
+    settings_from: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Score ``net`` on ``dm``'s test split (or ``settings.split``); write the report files
     and the samples.
 
     ``dm`` is set up for testing (``splits``). The reference set and the random controls
     come from its training notes, or from the validation or test notes when there are none
-    (``data.split=test``; the report says which).
+    (``data.split=test``; the report says which). ``performance``: the tempo and velocities
+    the model plays where the music does not say (the checkpoint's); ``settings_from``:
+    where each setting came from (``generation.run_defaults``), recorded as it is.
     """
+    performance = performance or Performance()
     bar_steps = 4 * resolution
     check_scored_split(dm, settings.primer_len, settings.split)
     options = DecodeOptions(
@@ -138,18 +146,14 @@ def evaluate_songs(
     )
     track_ids = list(track_ids)
     try:
-        sets = {
-            "continuation": continuation_set(
-                net, dm, track_ids, settings, options, model_name, bar_steps
-            ),
-            "scratch": scratch_set(net, dm, track_ids, settings, options, model_name, bar_steps),
-        }
+        args = (net, dm, track_ids, settings, options, model_name, bar_steps, performance)
+        sets = {"continuation": continuation_set(*args), "scratch": scratch_set(*args)}
     except ValueError as err:
         raise EvaluationError(f"cannot evaluate on these {settings.split} songs: {err}") from None
     scored = {kind: score_set(s, track_ids, settings.seed, resolution) for kind, s in sets.items()}
     similarity = paper_similarity(sets["continuation"], dm, track_ids, settings, model_name)
     report = {
-        "ckpt_path": None if ckpt_path is None else str(ckpt_path),
+        "ckpt_path": checkpoint_name(ckpt_path),
         "model": model_name,
         "track_ids": track_ids,
         "settings": {
@@ -162,13 +166,29 @@ def evaluate_songs(
         "reference": reference_split(dm)[1],
         "seed": settings.seed,
         "sampling": settings.sampling.to_dict(),
+        "settings_from": dict(settings_from or {}),
+        "performance": performance.to_dict(),
         "test": dict(losses or {}),  # keys as in training: "test/note_nll", ...
         "kinds": scored,
         "similarity": {name: res.to_dict() for name, res in similarity.items()},
-        "samples": write_samples(sets, out_dir / "samples", settings, track_ids, model_name),
+        "samples": write_samples(
+            sets, out_dir, settings, track_ids, model_name, dm.splits, resolution
+        ),
     }
     write_report(report, similarity, out_dir)
     return report
+
+
+def checkpoint_name(path: str | Path | None) -> str | None:
+    """A checkpoint as a report names it: its run folder's name and its path in it
+    (``<run>/checkpoints/<file>``), so a kept report names no folder of the machine that
+    wrote it."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.parent.name == "checkpoints":
+        return f"{path.parent.parent.name}/checkpoints/{path.name}"
+    return path.name
 
 
 def paper_similarity(
@@ -196,36 +216,93 @@ def paper_similarity(
     return rows
 
 
+def piece_bars(notes: np.ndarray, resolution: int = 24, beats_per_bar: int = 4) -> int:
+    """How many bars a piece spans, to the end of its last note (at least 1)."""
+    if len(notes) == 0:
+        return 1
+    onset, length = onsets_and_lengths(notes, resolution)
+    return max(1, -(-int((onset + length).max()) // (beats_per_bar * resolution)))
+
+
+SONGS = {"test": "test song", "val": "validation song"}
+
+
+def sample_caption(
+    row: str, kind: str, song: str, primer_len: int, qpm: float, split: str = "test"
+) -> str:
+    """A sample's caption in words: whose it is, what it continues, at which tempo."""
+    who = "real music" if row == "real vs real" else row
+    if kind == "continuation":
+        what = f"continuation of {SONGS[split]} {song} after its first {primer_len} notes"
+    elif row == "real vs real":
+        what = f"an excerpt of {SONGS[split]} {song}"
+    else:
+        what = "from scratch"
+    return f"{who}: {what}, {qpm:.0f} qpm"
+
+
 def write_samples(
     sets: dict[str, SampleSet],
-    folder: Path,
+    out_dir: Path,
     settings: EvaluationSettings,
     track_ids: Sequence[int],
     model_name: str,
-) -> list[dict[str, str]]:
+    splits: Any,
+    resolution: int = 24,
+) -> list[dict[str, Any]]:
     """The first ``num_samples`` pieces of each kind, the model's and the real ones, as MIDI,
-    npz, PNG and WAV: ``continuation_000`` beside ``real_continuation_000``, and so on."""
+    npz, PNG and audio in ``out_dir/samples``: ``continuation_000`` beside
+    ``real_continuation_000``, and so on. The two pianorolls of a pair share a time axis (a
+    piece compressed in time looks compressed); each piece plays at its own tempo
+    (``SampleSet.tempos``). Files are recorded relative to ``out_dir``."""
     samples = []
+    song_ids = splits[settings.split].song_ids
     for kind, sample_set in sets.items():
         rows = ((model_name, kind), ("real vs real", f"real_{kind}"))
         count = min(settings.num_samples, *(len(sample_set.rows[r]) for r, _ in rows))
         for i in range(count):  # the model's piece beside the real one, pair after pair
             primer = sample_set.primers[i] if i < len(sample_set.primers) else None
+            primer_len = 0 if primer is None else len(primer)
+            pieces = {
+                row: sample_set.rows[row][i]
+                if primer is None
+                else np.concatenate([primer, sample_set.rows[row][i]])
+                for row, _ in rows
+            }
+            bars = max(piece_bars(p, resolution) for p in pieces.values())
+            song = song_ids[sample_set.sources[i]] if i < len(sample_set.sources) else "?"
             for row, prefix in rows:
-                piece = sample_set.rows[row][i]
+                tempo = sample_set.tempos[row][i]
+                caption = sample_caption(
+                    row, kind, song, primer_len, float(tempo["qpm"][0]), settings.split
+                )
                 files = write_sample(
-                    piece if primer is None else np.concatenate([primer, piece]),
-                    folder,
+                    pieces[row],
+                    out_dir / "samples",
                     f"{prefix}_{i:03d}",
-                    primer_len=0 if primer is None else len(primer),
+                    primer_len=primer_len,
+                    resolution=resolution,
+                    tempo=tempo,
                     audio=settings.audio,
                     synth=settings.synth,
                     audio_format=settings.audio_format,
                     track_ids=list(track_ids),
-                    title=f"{row}, {KIND_TITLES[kind]} {i}",
+                    title=caption,
+                    bars=bars,
                 )
                 samples.append(
-                    {"kind": kind, "row": row, "index": i} | {k: str(v) for k, v in files.items()}
+                    {
+                        "kind": kind,
+                        "row": row,
+                        "index": i,
+                        "song": song,
+                        "caption": caption,
+                        "primer_len": primer_len,
+                        "qpm": float(tempo["qpm"][0]),
+                        "tempo_changes": len(tempo),
+                        "bars": bars,
+                    }
+                    | {k: v.relative_to(out_dir).as_posix() for k, v in files.items()}
                 )
     return samples
 
@@ -245,7 +322,8 @@ def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResu
     md += [
         "## Summary: distribution overlap with real music",
         "",
-        "Mean overlapping area (OA, 1 = as close to the real reference as real music is) and "
+        "Mean overlapping area (OA: 1 when a set's feature distances are distributed as the "
+        "reference's own, identical sets; held-out real music is the ceiling in practice) and "
         "KL divergence over the per-piece features of Yang & Lerch (2020) and ours, each set "
         f"against {st['reference_samples']} real excerpts of the {report['reference']} songs; "
         "± is the spread over subsamples of 80% of each set. The rows after the model are "
@@ -315,14 +393,40 @@ def write_report(
     write_bytes_atomic(out_dir / "evaluation.md", md.encode())
     media = [
         Media(
-            caption=f"{s['row']}, {KIND_TITLES[s['kind']]} {s['index']}",
-            png=Path(s["png"]) if "png" in s else None,
-            audio=Path(s.get("wav") or s["ogg"]) if ("wav" in s or "ogg" in s) else None,
+            caption=s["caption"],
+            png=out_dir / s["png"] if "png" in s else None,
+            audio=out_dir / (s.get("wav") or s["ogg"]) if ("wav" in s or "ogg" in s) else None,
+            midi=out_dir / s["mid"] if "mid" in s else None,
             group=KIND_TITLES[s["kind"]].capitalize(),
+            pair=f"{s['kind']} {s['index']}",
         )
         for s in report["samples"]
     ]
-    write_page(out_dir / "index.html", f"Evaluation of {report['model']}", md, media)
+    title = f"Evaluation of {report['model']}"
+    write_page(out_dir / "index.html", title, md, media, page_intro(report))
+
+
+def page_intro(report: dict[str, Any]) -> str:
+    """The top of a listening page: how the audio was made and what to listen for."""
+    st, perf = report["settings"], report.get("performance") or {}
+    audio = audio_description(st["synth"]) if st.get("audio") else "no audio (audio=false)"
+    velocity = ", ".join(f"{k} {v}" for k, v in (perf.get("velocity") or {}).items())
+    return "\n".join(
+        [
+            f"**How it sounds.** {audio}. A continuation plays at its song's tempo up to the "
+            "end of its primer, then at the tempo the primer ends on; a real excerpt at its "
+            f"own; a piece from scratch at {perf.get('tempo', 120.0):g} qpm "
+            f"({perf.get('source', 'the default')}). Drawn notes play at the primer's "
+            "median velocity of their track, else the training songs' "
+            f"({velocity or 'none stored: 100'}); drum notes are single hits. The pianorolls "
+            "of one song share a time axis, so a piece that plays the same notes in fewer "
+            "bars looks shorter.",
+            "",
+            "**What to listen for** (from the tables below):",
+            "",
+            listening_notes(report),
+        ]
+    )
 
 
 def _fmt(mean: float, std: float) -> str:

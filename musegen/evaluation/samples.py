@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from musegen.data.note_cache import NoteSplit
+from musegen.data.performance import Performance, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.generation.continuation import DecodeOptions, continue_primers, pieces_from_scratch
 from musegen.metrics.controls import break_key, scramble_tracks
@@ -62,7 +63,10 @@ class SampleSet:
     """The pieces of one kind of sample: the reference and one list per row.
 
     ``primers[i]`` is what row piece ``i`` continues (continuations; empty arrays from
-    scratch); ``sources[i]`` the test song it came from.
+    scratch); ``sources[i]`` the scored song it came from (the real excerpt's song, from
+    scratch). ``tempos[row][i]``: the tempo map piece ``i`` of ``row`` is played at (the
+    model's row and real music; ``data.performance``): a continuation at its primer's tempo,
+    a real piece at its own, a piece from scratch at the training songs' median.
     """
 
     kind: str
@@ -70,6 +74,7 @@ class SampleSet:
     rows: dict[str, list[np.ndarray]] = field(default_factory=dict)
     primers: list[np.ndarray] = field(default_factory=list)
     sources: list[int] = field(default_factory=list)
+    tempos: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def _rng(seed: int, purpose: str, index: int = 0) -> np.random.Generator:
@@ -102,19 +107,32 @@ def bar_excerpt(song: np.ndarray, first_bar: int, bars: int, bar_steps: int) -> 
     return out
 
 
+@dataclass
+class Excerpts:
+    """Real excerpts: the pieces, the song (index in its split) and tempo map of each."""
+
+    pieces: list[np.ndarray] = field(default_factory=list)
+    songs: list[int] = field(default_factory=list)
+    tempos: list[np.ndarray] = field(default_factory=list)
+
+
 def bar_excerpts(
     split: NoteSplit, bars: int, count: int, seed: int, bar_steps: int, purpose: str = "ref"
-) -> list[np.ndarray]:
+) -> Excerpts:
     """``count`` excerpts of ``bars`` bars starting on a bar line, songs taken in turn."""
     songs = np.flatnonzero(np.diff(split.offsets) > 0)
-    out = []
+    out = Excerpts()
     for i in range(count if songs.size else 0):
-        song = split.song(int(songs[i % songs.size]))
+        index = int(songs[i % songs.size])
+        song = split.song(index)
         n_bars = int(song["time"].max()) // bar_steps + 1
         first = int(_rng(seed, purpose, i).integers(0, max(n_bars - bars, 0) + 1))
         piece = bar_excerpt(song, first, bars, bar_steps)
         if piece.size:
-            out.append(rebased(piece, bar_steps))
+            out.pieces.append(rebased(piece, bar_steps))
+            lo = first * bar_steps
+            out.tempos.append(excerpt(split.tempo(index), lo, lo + bars * bar_steps))
+            out.songs.append(index)
     return out
 
 
@@ -196,6 +214,7 @@ def continuation_set(
     options: DecodeOptions,
     model_name: str,
     bar_steps: int,
+    performance: Performance | None = None,
 ) -> SampleSet:
     """Continuations of the test songs (``settings.split``'s) by the model, the real ones and
     every control."""
@@ -209,8 +228,11 @@ def continuation_set(
     songs = [split.song(int(i)) for i in usable]
     primers = [s[: settings.primer_len] for s in songs]
     real = [s[settings.primer_len : settings.primer_len + settings.max_notes] for s in songs]
-    generated = continue_primers(net, primers, max(len(r) for r in real), track_ids, options)
+    generated = continue_primers(
+        net, primers, max(len(r) for r in real), track_ids, options, None, performance
+    )
     generated = [g[: len(r)] for g, r in zip(generated, real, strict=True)]
+    tempos = [split.tempo(int(i)) for i in usable]
     ref_split, _ = reference_split(dm)
     length = int(np.median([len(r) for r in real]))
     result = SampleSet(
@@ -218,6 +240,15 @@ def continuation_set(
         note_excerpts(ref_split, length, settings.reference_samples, settings.seed, bar_steps),
         primers=primers,
         sources=[int(i) for i in usable],
+        tempos={  # the model plays at the tempo its primer ends on; real music at its own
+            model_name: [
+                excerpt(t, 0, int(p["time"][-1]) + 1) for t, p in zip(tempos, primers, strict=True)
+            ],
+            "real vs real": [
+                excerpt(t, 0, int(r["time"][-1]) + 1 if len(r) else 1)
+                for t, r in zip(tempos, real, strict=True)
+            ],
+        },
     )
     result.rows[model_name] = generated
     result.rows.update(
@@ -242,20 +273,36 @@ def scratch_set(
     options: DecodeOptions,
     model_name: str,
     bar_steps: int,
+    performance: Performance | None = None,
 ) -> SampleSet:
     """Pieces of ``scratch_bars`` bars from scratch, real excerpts as long, and controls."""
     bars, count = settings.scratch_bars, settings.scratch_samples
     ref_split, _ = reference_split(dm)
-    real = bar_excerpts(dm.splits[settings.split], bars, count, settings.seed, bar_steps, "real")
+    excerpts = bar_excerpts(
+        dm.splits[settings.split], bars, count, settings.seed, bar_steps, "real"
+    )
+    real = excerpts.pieces
     if not real:
         raise ValueError(f"no {settings.split} song to take real excerpts from")
+    performance = performance or Performance()
     generated = pieces_from_scratch(
-        net, count, bars, track_ids, options, beats_per_bar=bar_steps // options.resolution
+        net,
+        count,
+        bars,
+        track_ids,
+        options,
+        beats_per_bar=bar_steps // options.resolution,
+        performance=performance,
     )
     result = SampleSet(
         "scratch",
-        bar_excerpts(ref_split, bars, settings.reference_samples, settings.seed, bar_steps),
+        bar_excerpts(ref_split, bars, settings.reference_samples, settings.seed, bar_steps).pieces,
         primers=empty_primers(len(real)),
+        sources=excerpts.songs,
+        tempos={
+            model_name: [tempo_map(performance.tempo)] * len(generated),
+            "real vs real": excerpts.tempos,
+        },
     )
     result.rows[model_name] = generated
     result.rows.update(

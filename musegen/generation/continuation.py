@@ -3,6 +3,9 @@
 ``musegen.generate`` and the evaluation both call ``continue_primers``: it batches the
 primers, runs ``decode.generate`` with one seeded ``torch.Generator``, and turns the tensors
 back into note arrays whose ``time`` continues each primer's last onset (``note_timing``).
+Drawn notes are played as the music around them is: each track at its primer's median
+velocity, else at the training data's (``data.performance.Performance``); drum notes are
+single hits (``sampling.DrumHits``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from musegen.data.performance import Performance
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.generation.decode import MODES, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
-from musegen.generation.sampling import Picker, Sampling
+from musegen.generation.sampling import DrumHits, Picker, Sampling
 from musegen.progress import progress_bar
 
 LONG = 2000
@@ -47,6 +51,9 @@ class DecodeOptions:
         Incremental decoding re-reads the last ``context // 2`` notes after ``context``
         (``decode.generate``): ``"trained"`` (default) takes the network's training window,
         ``None`` carries the state through the whole piece.
+    drum_hits : bool
+        A drum note is one hit, one time step long (``sampling.DrumHits``); False keeps the
+        drum durations as drawn (how musegen drew them before the rule, for comparison).
     """
 
     sampling: Sampling = field(default_factory=Sampling)
@@ -56,6 +63,7 @@ class DecodeOptions:
     resolution: int = 24
     tracks: tuple[str, ...] | None = None
     context: int | str | None = "trained"
+    drum_hits: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -78,6 +86,7 @@ def continue_primers(
     track_ids: Sequence[int],
     options: DecodeOptions | None = None,
     stop_time: int | None = None,
+    performance: Performance | None = None,
 ) -> list[np.ndarray]:
     """Generate ``num_notes`` notes after each primer, all primers as one batch.
 
@@ -90,6 +99,8 @@ def continue_primers(
         The network's tracks as LPD-5 ids, in its own order.
     stop_time : int, optional
         Stop once every piece has reached this onset (time steps; ``decode.generate``).
+    performance : Performance, optional
+        The velocity of tracks a primer does not play (default: ``Performance()``'s).
 
     Returns
     -------
@@ -107,7 +118,8 @@ def continue_primers(
         tensors = notes_to_tensors(primers, track_ids, device)
     generator = torch.Generator(device=device).manual_seed(int(options.seed))
     names = net.config.track_names or [LPD5_TRACKS[t] for t in track_ids]
-    pick = Picker(options.sampling, generator, names, options.tracks)
+    drums = DrumHits.of(net, options.resolution) if options.drum_hits else None
+    pick = Picker(options.sampling, generator, names, options.tracks, drums)
     long = num_notes >= LONG and stop_time is None  # a long piece, not a fixed number of bars
     with progress_bar(int(num_notes), "Generating notes", enabled=long) as bar:
         out = generate(
@@ -123,7 +135,9 @@ def continue_primers(
             context=-1 if options.context == "trained" else options.context,
         )
     starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
-    return tensors_to_notes(out, track_ids, options.resolution, start_times=starts)
+    performance = performance or Performance()
+    velocity = np.stack([performance.velocities(p) for p in primers])  # (B, 5)
+    return tensors_to_notes(out, track_ids, options.resolution, starts, velocity)
 
 
 def pieces_from_scratch(
@@ -134,6 +148,7 @@ def pieces_from_scratch(
     options: DecodeOptions | None = None,
     max_notes_per_bar: int = 128,
     beats_per_bar: int = 4,
+    performance: Performance | None = None,
 ) -> list[np.ndarray]:
     """``count`` pieces of ``bars`` bars, each drawn from the start note alone, as one batch.
 
@@ -144,6 +159,6 @@ def pieces_from_scratch(
     end = bars * beats_per_bar * options.resolution
     primers = [np.empty(0, dtype=NOTE_DTYPE) for _ in range(count)]
     pieces = continue_primers(
-        net, primers, bars * max_notes_per_bar, track_ids, options, stop_time=end
+        net, primers, bars * max_notes_per_bar, track_ids, options, end, performance
     )
     return [p[p["time"] < end] for p in pieces]

@@ -160,7 +160,7 @@ def generate(
             end = p_len + i  # the next note's position
             if mode == "window":
                 h, _ = read(end - window, end)
-            note = net.heads.draw(h, pick)  # {field: (B,)}
+            note = pick.settle(net.heads.draw(h, pick))  # {field: (B,)}
             if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
             last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from musegen.data.note_timing import continue_times, model_track_lut, to_grid
+from musegen.data.performance import DEFAULT_VELOCITY, from_steps
 from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
 from musegen.data.tracks import LPD5_TRACKS, track_ids
 
@@ -46,12 +47,14 @@ def tensors_to_notes(
     lpd_track_ids: Sequence[int],
     resolution: int = 24,
     start_times: Sequence[int] | None = None,
-    velocity: int = 100,
+    velocity: int | np.ndarray = DEFAULT_VELOCITY,
 ) -> list[np.ndarray]:
     """``(B, N)`` generated tensors -> B note arrays (``NOTE_DTYPE``) with consistent ``time``.
 
     ``time`` continues from ``start_times[b]`` (the onset of the primer's last note, in time
-    steps) by the rounded cumulative steps, so onsets stay on the song's grid.
+    steps) by the rounded cumulative steps, so onsets stay on the song's grid. ``velocity``:
+    one for every note, or one per piece and LPD-5 track, ``shape=(B, 5)``
+    (``performance.Performance.velocities``).
     """
     ids = np.asarray(list(lpd_track_ids), dtype=np.uint8)
     cols = {k: v.detach().cpu().numpy() for k, v in generated.items()}
@@ -59,6 +62,7 @@ def tensors_to_notes(
     starts = np.zeros(batch, np.int64) if start_times is None else np.asarray(start_times)
     steps = to_grid(cols["step"], resolution)  # (B, N)
     times = continue_times(steps, starts)  # (B, N)
+    table = np.broadcast_to(np.asarray(velocity, dtype=np.int64), (batch, len(LPD5_TRACKS)))
     out = []
     for b in range(batch):  # one array per piece, not per note
         notes = np.empty(n, dtype=NOTE_DTYPE)
@@ -66,14 +70,18 @@ def tensors_to_notes(
         notes["pitch"] = cols["pitch"][b]
         notes["step"] = steps[b] / resolution
         notes["duration"] = np.maximum(to_grid(cols["duration"][b], resolution), 1) / resolution
-        notes["velocity"] = velocity
         notes["track"] = ids[cols["track"][b]]
+        notes["velocity"] = table[b, notes["track"]]
         out.append(notes)
     return out
 
 
-def midi_primer(path: str | Path, lpd_track_ids: Sequence[int], length: int) -> np.ndarray:
-    """The first ``length`` notes, on the modelled tracks, of a user's MIDI file.
+def midi_primer(
+    path: str | Path, lpd_track_ids: Sequence[int], length: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The first ``length`` notes, on the modelled tracks, of a user's MIDI file, with the
+    file's tempo map (``performance.TEMPO_DTYPE``) and whether the file sets a tempo (a file
+    without tempo events plays at MIDI's default 120 qpm).
 
     Raises
     ------
@@ -82,8 +90,9 @@ def midi_primer(path: str | Path, lpd_track_ids: Sequence[int], length: int) -> 
     """
     from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
 
-    notes = song_to_notes(midi_to_song(path), list(lpd_track_ids))
+    song = midi_to_song(path)
+    notes = song_to_notes(song, list(lpd_track_ids))
     if notes.size == 0:
         names = [LPD5_TRACKS[i] for i in lpd_track_ids]
         raise MidiReadError(path, f"no notes on the model's tracks {names} to prime with")
-    return notes[:length]
+    return notes[:length], from_steps(song.tempo), bool(song.extra.get("tempo_events"))

@@ -25,9 +25,11 @@ from omegaconf.errors import OmegaConfBaseException
 
 from musegen.config_checks import CONFIG_DIR, check_overrides
 from musegen.data.datamodule import NoteDataModule
+from musegen.data.performance import Performance
 from musegen.errors import UserError, first_line, reported
 from musegen.generation.notes import model_track_ids
-from musegen.models.checkpoint import CheckpointError, load_network
+from musegen.models.checkpoint import CheckpointError, network_from, read_checkpoint
+from musegen.models.task import stored_performance
 
 DATAMODULE_TARGET = "musegen.data.datamodule.NoteDataModule"
 DATA_KEYS = frozenset(inspect.signature(NoteDataModule).parameters)
@@ -54,6 +56,7 @@ class TrainedRun:
     net: Any  # NoteNet, in eval mode
     track_ids: list[int]  # LPD-5 ids of the model's tracks, in the model's order
     config: DictConfig | None  # the run's .hydra/config.yaml (unresolved), if present
+    performance: Performance  # the training songs' tempo and velocities, or the defaults
 
     @property
     def run_dir(self) -> Path:
@@ -161,7 +164,9 @@ def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
     if ckpt_path is None or str(ckpt_path) in ("", "None", "???"):
         raise CheckpointError("ckpt_path is not set: ckpt_path=<run>/checkpoints/last.ckpt")
     path = Path(str(ckpt_path)).expanduser()
-    net = load_network(path, map_location=device)
+    checkpoint = read_checkpoint(path, map_location=device)
+    net = network_from(checkpoint, path, map_location=device)
+    performance = Performance.from_dict(stored_performance(checkpoint))
     config_file = path.resolve().parent.parent / ".hydra" / "config.yaml"
     config = None
     if config_file.exists():
@@ -174,7 +179,7 @@ def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
             ) from None
         if not isinstance(config, DictConfig):
             raise RunError(f"{config_file}: not a run config (not a mapping)")
-    return TrainedRun(path, net, model_track_ids(net.config.track_names), config)
+    return TrainedRun(path, net, model_track_ids(net.config.track_names), config, performance)
 
 
 def data_overrides(cfg: DictConfig) -> dict:

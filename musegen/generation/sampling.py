@@ -12,7 +12,8 @@ duration classes. Rules layer, each setting only what it names (``null``: keep):
 3. a field's rule (``sampling.step.temperature=0.5``): that field, whatever the track.
 
 ``Picker`` draws with these rules, masks the tracks a user excluded (``tracks=[Drums,Bass]``
-in ``musegen.generate``), and is what the heads call (``models.heads``). Every draw takes an
+in ``musegen.generate``), keeps a drum note a hit (``DrumHits``), and is what the heads call
+(``models.heads``). Every draw takes an
 explicit ``torch.Generator`` so that a seed fixes the music, whatever else uses the global
 random state; one uniform number per note and field, whatever the rules, so that adding a
 track's rule changes that track's notes only through its rule.
@@ -28,7 +29,7 @@ import torch
 from omegaconf import OmegaConf
 
 from musegen.config_checks import ConfigError, integer, number, require
-from musegen.data.tracks import LPD5_TRACKS, track_ids
+from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS, track_ids
 from musegen.fields import NOTE_FIELDS
 
 SAMPLED_FIELDS = NOTE_FIELDS
@@ -195,6 +196,46 @@ def sample(
     return index.clamp_max(cdf.shape[-1] - 1)
 
 
+@dataclass(frozen=True)
+class DrumHits:
+    """A model's drum note is one hit: its duration is one time step, the length of every
+    drum note LPD stores (it keeps drum onsets only; adjacent hits read as one longer note).
+
+    A duration drawn longer would be written as that many hits a time step apart, a roll
+    buzzing at the grid's rate (48 Hz at 120 qpm). So the duration of a note on the drum
+    track is masked to the one-step class before it is drawn (``Picker``), and a duration
+    drawn before the track is known, or regressed, is set to one step once it is
+    (``Picker.settle``).
+
+    Attributes
+    ----------
+    track : int
+        The model's index of the drum track.
+    step_class : int, optional
+        The duration class of one time step (categorical timing); None for regression.
+    step_beats : float
+        One time step in beats, ``1 / resolution``.
+    """
+
+    track: int
+    step_class: int | None
+    step_beats: float
+
+    @classmethod
+    def of(cls, net: Any, resolution: int = 24) -> DrumHits | None:
+        """The drum rule of ``net`` (a ``NoteNet``), or None when it models no drums."""
+        names = list(getattr(net.config, "track_names", None) or [])
+        drums = [i for i, n in enumerate(names) if LPD5_IS_DRUM[track_ids([n])[0]]]
+        if not drums:
+            return None
+        tables = getattr(net, "tables", None)
+        step = 1.0 / (tables.resolution if tables is not None else resolution)
+        step_class = None
+        if tables is not None:
+            step_class = int(tables.encode("duration", torch.tensor([step]))[0])
+        return cls(drums[0], step_class, step)
+
+
 class Picker:
     """What the heads draw with: ``pick(field, logits, drawn) -> (B,)`` (``models.heads``).
 
@@ -209,6 +250,9 @@ class Picker:
         track's rule applies to, and what ``allowed`` names.
     allowed : sequence of str, optional
         Draw only these tracks (by name); the others' logits are masked out.
+    drums : DrumHits, optional
+        Keep drum notes one step long (``generation.continuation`` passes the network's);
+        None leaves durations as drawn.
     """
 
     def __init__(
@@ -217,8 +261,9 @@ class Picker:
         generator: torch.Generator,
         track_names: Sequence[str] | None = None,
         allowed: Sequence[str] | None = None,
+        drums: DrumHits | None = None,
     ) -> None:
-        self.sampling, self.generator = sampling, generator
+        self.sampling, self.generator, self.drums = sampling, generator, drums
         names = [n.lower() for n in (track_names or [])]
         self.track_rules = {
             names.index(name.lower()): name
@@ -238,6 +283,9 @@ class Picker:
             if f != "track"
         }
         self._mask: torch.Tensor | None = None  # -inf on the excluded tracks, built once
+        self._hit: torch.Tensor | None = None  # -inf but on the one-step duration class
+        # whether a duration was drawn without the mask (before the track, or regressed)
+        self._unmasked = drums is not None and drums.step_class is None
 
     def _track_mask(self, logits: torch.Tensor) -> torch.Tensor:
         if self._mask is None or self._mask.device != logits.device:
@@ -246,11 +294,35 @@ class Picker:
             self._mask = mask
         return self._mask
 
+    def _hit_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        if self._hit is None or self._hit.device != logits.device:
+            hit = torch.full((logits.shape[-1],), float("-inf"), device=logits.device)
+            hit[self.drums.step_class] = 0.0  # type: ignore[union-attr]
+            self._hit = hit
+        return self._hit
+
+    def settle(self, note: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A drawn note, ``{field: (B,)}`` with step and duration in beats, with every drum
+        note's duration one step (``DrumHits``): what a design that draws the duration before
+        the track, or regresses it, needs after the draw."""
+        if not self._unmasked or "track" not in note:
+            return note
+        drum = note["track"] == self.drums.track  # (B,)
+        one = torch.full_like(note["duration"], self.drums.step_beats)
+        return {**note, "duration": torch.where(drum, one, note["duration"])}
+
     def __call__(
         self, field: str, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]
     ) -> torch.Tensor:
         if field == "track" and self.allowed is not None:
             logits = logits + self._track_mask(logits)  # (B, n_tracks)
+        drums = self.drums
+        if field == "duration" and drums is not None and drums.step_class is not None:
+            if "track" in drawn:  # a drum note's duration: the one-step class only
+                drum = drawn["track"] == drums.track  # (B,)
+                logits = torch.where(drum[:, None], logits + self._hit_mask(logits), logits)
+            else:
+                self._unmasked = True
         groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)

@@ -14,6 +14,9 @@ row                 per piece and track
 ``out_of_range``    fraction of the track's notes whose pitch lies outside the 1st-99th
                     percentile range of the same track in a reference set (``TrackRanges``)
 ``duration``        mean note length in beats (not for drums: LPD stores hits as one step)
+``overlap``         fraction of the track's notes that start while a note of the same
+                    pitch on the track still sounds, or at its onset
+                    (``same_pitch_overlap``): what the MIDI writer has to cut
 ``polyphony``       MusPy's polyphony of the track alone (pitches sounding at once)
 ``EB``, ``UPC``,    MuseGAN's empty-bar rate, used pitch classes per bar and qualified-note
 ``QN``              rate (``musical``); ``DP`` (drum pattern) for drums
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musegen.data.note_timing import expand_runs, note_lengths, note_onsets
+from musegen.data.note_timing import expand_runs, note_lengths, note_onsets, onsets_and_lengths
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
 from musegen.metrics.musical import (
@@ -58,6 +61,7 @@ TRACK_STATS: tuple[str, ...] = (
     "pitch_range",
     "out_of_range",
     "duration",
+    "overlap",
     "polyphony",
     "EB",
     "UPC",
@@ -122,6 +126,33 @@ class TrackRanges:
         if pitch.size == 0 or track not in self.low:
             return NAN
         return float(np.mean((pitch < self.low[track]) | (pitch > self.high[track])))
+
+
+def same_pitch_overlap(notes: np.ndarray, track: int, resolution: int = 24) -> float:
+    """The share of ``track``'s notes that start while an earlier note of the same pitch on
+    the track still sounds, or at the same onset as another.
+
+    Real music read from pianorolls has none (a roll's notes of one pitch are separate runs);
+    a model may draw them. The MIDI writer ends the earlier note there
+    (``note_timing.end_at_repeats``), so this counts what it cuts. NaN without notes.
+    """
+    notes = np.asarray(notes)
+    sel = notes["track"] == track
+    if not sel.any():
+        return NAN
+    onset, length = (a[sel] for a in onsets_and_lengths(notes, resolution))
+    pitch = notes["pitch"][sel].astype(np.int64)
+    order = np.lexsort((onset, pitch))
+    onset, end, pitch = onset[order], (onset + length)[order], pitch[order]
+    first = np.ones(pitch.size, dtype=bool)  # the first note of its pitch
+    first[1:] = pitch[1:] != pitch[:-1]
+    group = np.cumsum(first) - 1
+    span = int(end.max()) + 1  # the latest end within a pitch, by a running maximum that
+    latest = np.maximum.accumulate(end + group * span) - group * span  # restarts per pitch
+    before = np.empty_like(latest)
+    before[1:] = latest[:-1]  # the latest end among the earlier notes of the pitch
+    collide = ~first & (onset < before)
+    return float(collide.mean())
 
 
 def _concat(pieces: Sequence[np.ndarray]) -> np.ndarray:
@@ -254,6 +285,7 @@ def piece_track_stats(
         out[f"pitch_range/{name}"] = float(pitch.max() - pitch.min()) if has else NAN
         out[f"out_of_range/{name}"] = ranges.outside(notes, tid)
         out[f"EB/{name}"] = empty_bar_rate(notes, tid, resolution)
+        out[f"overlap/{name}"] = same_pitch_overlap(notes, tid, resolution)
         if _IS_DRUM[tid]:
             out[f"DP/{name}"] = drum_pattern_consistency(notes, resolution) if has else NAN
             continue

@@ -21,7 +21,7 @@ from musegen.atomic import atomic_path, clean_stale
 from musegen.errors import UserError
 from musegen.models.config import FORMAT, NoteNetConfig
 from musegen.models.network import NoteNet
-from musegen.models.task import CHECKPOINT_KEY, NextNoteTask
+from musegen.models.task import CHECKPOINT_KEY, NextNoteTask, stored_performance
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,18 @@ def network_config(checkpoint: dict[str, Any], path: str | Path = "checkpoint") 
 def load_network(
     path: str | Path, map_location: str | torch.device = "cpu", expect: str | None = None
 ) -> NoteNet:
-    """Rebuild the trained ``NoteNet`` of a checkpoint, in eval mode.
+    """Rebuild the trained ``NoteNet`` of a checkpoint, in eval mode (``network_from``)."""
+    return network_from(read_checkpoint(path, map_location), path, map_location, expect)
+
+
+def network_from(
+    checkpoint: dict[str, Any],
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    expect: str | None = None,
+) -> NoteNet:
+    """Rebuild the trained ``NoteNet`` of a read checkpoint (``read_checkpoint``), in eval
+    mode.
 
     Parameters
     ----------
@@ -124,7 +135,6 @@ def load_network(
         Missing, corrupt or untrusted file; not a musegen checkpoint; another model's
         checkpoint; weights that do not fit the stored config.
     """
-    checkpoint = read_checkpoint(path, map_location)
     config = network_config(checkpoint, path)
     target = config.net.get("_target_")
     if expect is not None and target != expect:
@@ -176,6 +186,7 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> Nex
         task.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild its task ({_first_line(exc)})") from None
+    task.performance = stored_performance(checkpoint)
     return task.to(map_location).eval()
 
 

@@ -248,6 +248,9 @@ class NextNoteTask(L.LightningModule):
         self.val_metrics = StageMetrics(names)
         self.test_metrics = StageMetrics(names)
         self.val_allpos = StageMetrics(names)
+        # How the training songs are played (``data.performance``, as plain values): set from
+        # the datamodule when training starts, restored from a checkpoint, stored in each.
+        self.performance: dict[str, Any] | None = None
 
     def num_parameters(self) -> int:
         return self.net.num_parameters()
@@ -256,7 +259,10 @@ class NextNoteTask(L.LightningModule):
     def on_fit_start(self) -> None:
         """Count the training notes whose step or duration is not a class value (mapped to
         the nearest class) or lies past the last class; log them with the data summary."""
-        splits = getattr(self.trainer.datamodule, "splits", {})
+        datamodule = self.trainer.datamodule
+        if hasattr(datamodule, "performance"):  # stored with the weights (on_save_checkpoint)
+            self.performance = datamodule.performance().to_dict()
+        splits = getattr(datamodule, "splits", {})
         if not self.net.categorical or "train" not in splits:
             return
         self.timing_coverage = split_coverage(self.net.tables.classes, splits["train"].columns)
@@ -381,3 +387,16 @@ class NextNoteTask(L.LightningModule):
             "network": network,
             "n_params": self.num_parameters(),
         }
+        if self.performance is not None:  # how the training songs are played (plain values)
+            checkpoint[CHECKPOINT_KEY]["performance"] = self.performance
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.performance = stored_performance(checkpoint)
+
+
+def stored_performance(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The training songs' median tempo and velocities a checkpoint stores (plain values,
+    ``data.performance.Performance.to_dict``), or None for one written before they were."""
+    entry = checkpoint.get(CHECKPOINT_KEY)
+    value = entry.get("performance") if isinstance(entry, Mapping) else None
+    return dict(value) if isinstance(value, Mapping) else None

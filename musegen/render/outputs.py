@@ -18,6 +18,7 @@ import numpy as np
 
 from musegen.atomic import file_mode, temp_dir
 from musegen.data.lpd_io import write_lpd_npz
+from musegen.data.performance import DEFAULT_QPM
 from musegen.data.pianoroll_notes import notes_to_song
 from musegen.render.audio import SAMPLE_RATE, render_wav, wav_to_ogg
 from musegen.render.pianoroll_png import plot_pianoroll
@@ -33,13 +34,14 @@ def write_sample(
     name: str,
     primer_len: int,
     resolution: int = 24,
-    tempo: float = 120.0,
+    tempo: float | np.ndarray = DEFAULT_QPM,
     audio: bool = True,
     track_ids: Sequence[int] | None = None,
     title: str | None = None,
     sample_rate: int = SAMPLE_RATE,
     synth: str = "tinysoundfont",
     audio_format: str = "wav",
+    bars: int | None = None,
 ) -> dict[str, Path]:
     """Write one sample's MIDI, LPD-5 npz, pianoroll PNG and (maybe) WAV into ``out_dir``.
 
@@ -54,8 +56,11 @@ def write_sample(
         File stem, a plain name (no folder).
     primer_len : int
         Notes of the primer, marked in the PNG.
-    resolution, tempo
-        Time steps per beat and quarter notes per minute of the MIDI and npz files.
+    resolution : int
+        Time steps per beat.
+    tempo : float or ndarray, TEMPO_DTYPE
+        Quarter notes per minute of the MIDI, npz and audio files, or a map of the tempo's
+        changes (``data.performance``).
     audio : bool
         Render ``<name>.wav`` when ``synth`` is available (see ``render.audio``).
     synth : {"tinysoundfont", "fluidsynth"}
@@ -67,6 +72,9 @@ def write_sample(
         PNG panels (default: the tracks that have notes).
     title : str, optional
         PNG title (default ``name``).
+    bars : int, optional
+        The PNG's time axis in bars (``render.pianoroll_png``): pieces of one song drawn
+        with the same ``bars`` line up; default the piece's own length.
 
     Returns
     -------
@@ -89,7 +97,13 @@ def write_sample(
                 stage / f"{name}.npz", notes_to_song(notes, resolution, name, tempo)
             ),
             "png": plot_pianoroll(
-                notes, stage / f"{name}.png", primer_len, resolution, track_ids, title or name
+                notes,
+                stage / f"{name}.png",
+                primer_len,
+                resolution,
+                track_ids,
+                title or name,
+                bars=bars,
             ),
         }
         if audio_format not in AUDIO_FORMATS:
