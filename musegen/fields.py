@@ -2,21 +2,33 @@
 note's fields imports them from here.
 
 A note (``data.pianoroll_notes.NOTE_DTYPE``) is a ``pitch`` (MIDI 0-127), a ``step`` (beats
-since the previous onset), a ``duration`` (beats) and a ``track`` (an LPD-5 track; the model
-numbers its own), plus ``time`` (its onset in time steps, which the network reads as its
-place in the bar) and ``velocity`` (kept in the data, not modelled).
+since the previous onset), a ``duration`` (beats), a ``track`` (an LPD-5 track; the model
+numbers its own) and a ``velocity`` (1-127), plus ``time`` (its onset in time steps, which
+the network reads as its place in the bar).
 """
 
 from __future__ import annotations
 
 NOTE_FIELDS: tuple[str, ...] = ("pitch", "step", "duration", "track")
-"""What the network predicts of every note: the heads, the losses and the sampler's fields."""
+"""What the network predicts of every note: the heads, the losses and the sampler's fields.
+The note NLL is the sum of their NLLs."""
+
+VELOCITY = "velocity"
+"""How loud a note is: predicted, after the track, where the data has dynamics
+(``task.velocity_classes``); its NLL is reported beside the note NLL, not added to it."""
+
+PREDICTED_FIELDS: tuple[str, ...] = (*NOTE_FIELDS, VELOCITY)
+"""Every field a head may predict."""
 
 TIME_FIELDS: tuple[str, ...] = ("step", "duration")
 """The fields in beats: classes on the time grid, or a regression (``task.timing``)."""
 
-INPUT_FIELDS: tuple[str, ...] = (*NOTE_FIELDS, "time")
-"""What the network reads of every note: its fields and its onset."""
+CLASSED_FIELDS: tuple[str, ...] = (*TIME_FIELDS, VELOCITY)
+"""Fields predicted as classes of a value (``models.time_classes.ClassTables``): the heads
+read and draw class indices, the notes hold the values."""
+
+INPUT_FIELDS: tuple[str, ...] = (*PREDICTED_FIELDS, "time")
+"""What the network may read of every note: its fields and its onset."""
 
 BATCH_COLUMNS: tuple[str, ...] = ("time", "pitch", "step", "duration", "velocity", "track")
 """The columns of a batch of windows (``data.windows``), each ``(B, length)``."""

@@ -6,6 +6,7 @@ the loggers and the trainer (the run's own config: trusted, unlike a run folder'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import hydra
@@ -59,8 +60,24 @@ def callbacks(cfg: DictConfig) -> list[Any]:
     return made
 
 
-def task(cfg: DictConfig, track_names: list[str], context: int | None = None) -> Any:
+def task(
+    cfg: DictConfig,
+    track_names: list[str],
+    context: int | None = None,
+    velocity_counts: Callable[[], Any] | None = None,
+) -> Any:
     """The LightningModule of ``cfg.task`` for these modelled tracks and the training window
-    (the datamodule's ``track_names`` and ``seq_len``)."""
+    (the datamodule's ``track_names`` and ``seq_len``); with ``task.velocity_classes``, the
+    velocity classes fitted on the training notes' velocities (``velocity_counts()``, the
+    datamodule's, which prepares the data; without it equal-width classes)."""
+    from musegen.models.velocity_classes import VelocityClasses
+
     names = list(track_names)
-    return instantiate(cfg.task, "task", n_tracks=len(names), track_names=names, context=context)
+    extra: dict[str, Any] = {}
+    n = cfg.task.get("velocity_classes", 0)
+    if velocity_counts is not None and isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        counts = velocity_counts().sum(axis=0)  # (128,) notes per velocity
+        extra["velocity"] = VelocityClasses.fit(counts, n).to_dict()
+    return instantiate(
+        cfg.task, "task", n_tracks=len(names), track_names=names, context=context, **extra
+    )

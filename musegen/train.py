@@ -55,7 +55,9 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     with nullcontext() if launched_worker() else run_folder(output_dir):
         clean_stale(output_dir, recursive=True)  # a killed run's, when resuming in place
         datamodule = build.instantiate(cfg.data, "data")
-        task = build.task(cfg, datamodule.track_names, datamodule.seq_len)
+        task = build.task(
+            cfg, datamodule.track_names, datamodule.seq_len, datamodule.velocity_counts
+        )
         if cfg.get("ckpt_path"):
             check_compatible(cfg.ckpt_path, task.net.config)
         loggers = build.instantiate_all(cfg.get("logger"), "logger")

@@ -130,7 +130,8 @@ def test_note_losses_weighted_total() -> None:
     # an untrained 128-way head is near the uniform cross-entropy ln(128)
     assert abs(parts["pitch_loss"].item() - math.log(128)) < 0.5
     with pytest.raises(ValueError, match=r"task\.loss_weights"):
-        LossWeights.from_mapping({"velocity": 1.0})
+        LossWeights.from_mapping({"loudness": 1.0})
+    assert LossWeights.from_mapping({"velocity": 0.5}).velocity == 0.5
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))

@@ -267,10 +267,11 @@ def test_a_notes_fields_are_named_in_one_module() -> None:
     from musegen.generation import decode, sampling
     from musegen.models import losses, objective, time_classes
 
-    assert losses.COMPONENTS is F_.NOTE_FIELDS and sampling.SAMPLED_FIELDS is F_.NOTE_FIELDS
+    assert losses.COMPONENTS is F_.PREDICTED_FIELDS
+    assert sampling.SAMPLED_FIELDS is F_.PREDICTED_FIELDS
     assert decode.FIELDS is F_.INPUT_FIELDS and time_classes.FIELDS is F_.TIME_FIELDS
     assert tuple(windows.FEATURES) == F_.BATCH_COLUMNS
-    assert objective.NOTE_FIELDS is F_.NOTE_FIELDS
+    assert objective.PREDICTED_FIELDS is F_.PREDICTED_FIELDS
     # nowhere else in the package is the list of a note's fields written out (an order of
     # them, such as the chained heads' default, is a setting, not the list)
     for path in (ROOT / "musegen").rglob("*.py"):

@@ -22,6 +22,8 @@ BAR_METRICS = (
     ("test/duration_loss", "test duration loss"),
     ("eval/oa", "mean OA, continuations"),
     ("eval/scratch/oa", "mean OA, from scratch"),
+    ("eval/scratch/bar_oa_drop", "per-bar OA drop, bars 1-4 to 13-16"),
+    ("eval/scratch/structure_contrast", "structure contrast, from scratch"),
     ("eval/sim_pitch", "pitch similarity (paper's)"),
     ("eval/sim_step", "step similarity (paper's)"),
     ("eval/sim_duration", "duration similarity (paper's)"),

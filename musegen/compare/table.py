@@ -52,8 +52,11 @@ CONTROL_KEYS = (
     "unigram",
     "uniform_random",
     "repeat_primer",
+    "bars_shuffled",
+    "bar_looped",
 )
-"""The evaluation's control rows (``evaluation.samples.CONTROL_ROWS``) as key suffixes."""
+"""The evaluation's control rows (``evaluation.samples.CONTROL_ROWS`` and ``FORM_ROWS``) as
+key suffixes."""
 
 
 @dataclass

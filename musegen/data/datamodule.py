@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -283,21 +284,33 @@ class NoteDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
 
+    def _played_split(self) -> tuple[str, NoteSplit]:
+        """The training songs, else the validation or test songs (``data.split=test``)."""
+        if self.entry is None:
+            self.prepare_data()
+        splits = self.splits or {n: NoteSplit(self.entry / n) for n in SPLITS}  # type: ignore[operator]
+        name = next((n for n in SPLITS if splits[n].n_songs), "train")
+        return name, splits[name]
+
+    def velocity_counts(self) -> np.ndarray:
+        """How many training notes of each LPD-5 track have each velocity, ``(5, 128)``
+        int64 (``data.performance.velocity_counts``), counted in chunks (bounded memory on
+        the full LPD). Prepares the data if needed."""
+        _, split = self._played_split()
+        columns, counts = split.columns, np.zeros((len(LPD5_TRACKS), 128), dtype=np.int64)
+        for lo in range(0, split.n_notes, CHUNK):
+            hi = lo + CHUNK
+            counts += velocity_counts(columns["track"][lo:hi], columns["velocity"][lo:hi])
+        return counts
+
     def performance(self) -> Performance:
         """How the training songs are played: their median tempo and each track's median
         velocity (``data.performance``), what a model trained on them plays by default.
         From the validation or test songs when there are no training songs
-        (``data.split=test``). Needs ``setup``."""
-        for name in SPLITS:
-            split = self.splits[name]
-            if split.n_songs:
-                break
-        columns, counts = split.columns, 0
-        for lo in range(0, split.n_notes, CHUNK):  # bounded memory on the full LPD
-            hi = lo + CHUNK
-            counts = counts + velocity_counts(columns["track"][lo:hi], columns["velocity"][lo:hi])
+        (``data.split=test``)."""
+        name, split = self._played_split()
         what = f"{split.n_songs:,} {'training' if name == 'train' else name} songs"
-        return Performance.of_songs(split.main_qpm, counts, what)
+        return Performance.of_songs(split.main_qpm, self.velocity_counts(), what)
 
     def summary(self) -> dict:
         """Songs, notes and windows per split, for logs and reports."""

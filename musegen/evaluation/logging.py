@@ -23,9 +23,12 @@ def report_scalars(report: dict[str, Any]) -> dict[str, float]:
     """Flat ``eval/...`` scalars of an evaluation report (NaNs and nulls dropped).
 
     Continuations: ``eval/oa``, ``eval/kl`` (the mean overlap), ``eval/<stat>/<Track>`` (the
-    per-instrument statistics) and ``eval/<metric>`` (MusPy's); pieces from scratch the same
-    under ``eval/scratch/``. A control row adds its name: ``eval/oa/real_vs_real``. Reports
-    written before the overlap existed keep their keys (``eval/sim_pitch``, ...).
+    per-instrument statistics) and ``eval/<metric>`` (MusPy's); over time (``over_time``),
+    ``eval/bar_oa/<block>`` (the mean per-bar OA of bars 1-4, ...), ``eval/bar_oa_drop``,
+    ``eval/structureness`` and ``eval/structure_contrast`` (means over pieces) and their
+    ``..._in_band`` shares; pieces from scratch the same under ``eval/scratch/``. A control
+    row adds its name: ``eval/oa/real_vs_real``, ``eval/scratch/structureness/bar_looped``.
+    Reports written before the overlap existed keep their keys (``eval/sim_pitch``, ...).
     """
     model = report.get("model")
     out: dict[str, Any] = {}
@@ -49,6 +52,14 @@ def report_scalars(report: dict[str, Any]) -> dict[str, float]:
             for stat, cells in scored.get(table, {}).items():
                 for row, cell in cells.items():
                     out[f"{prefix}{stat}{suffix(row)}"] = cell.get("mean")
+        over_time = scored.get("over_time") or {}
+        for row, result in over_time.get("rows", {}).items():
+            for block, value in zip(over_time["blocks"], result["oa_blocks"], strict=False):
+                out[f"{prefix}bar_oa/{block}{suffix(row)}"] = value
+            out[f"{prefix}bar_oa_drop{suffix(row)}"] = result.get("oa_drop")
+            for measure, stat in result.get("structure", {}).items():
+                out[f"{prefix}{measure}{suffix(row)}"] = stat.get("mean")
+                out[f"{prefix}{measure}_in_band{suffix(row)}"] = stat.get("in_band")
     return {
         k: float(v)
         for k, v in out.items()

@@ -1,7 +1,9 @@
 """The tables of ``evaluation.md``, from the scored sets (``scoring.score_set``).
 
 Every cell reads ``mean ± std`` over pieces (per-instrument and musical tables) or over
-subsamples (overlap), ``–`` where no piece has the value.
+subsamples (overlap), ``–`` where no piece has the value. The tables of the evaluation over
+time (``metrics.over_time``) give means over pieces and over blocks of four bars, and the
+structure's 10th-90th percentiles over pieces.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
-from musegen.metrics.tracks import MUSEGAN_LPD5, TRACK_STATS
+from musegen.metrics.tracks import GLOBAL_STATS, MUSEGAN_LPD5, TRACK_STATS
 
 MUSEGAN_ROW = "*MuseGAN, LPD-5 training data (theirs, 4-bar phrases)*"
 
@@ -94,14 +96,13 @@ def track_markdown(scored: Mapping[str, Any], track_ids: Sequence[int]) -> str:
             table(["row", "pieces with notes"] + [STAT_HEADERS[s] for s in stats], body),
             "",
         ]
-    between = [k for k in tables if k.startswith("TD/")] + [
-        "scale_consistency",
-        "pitch_class_entropy",
-    ]
+    between = [k for k in tables if k.startswith("TD/")] + [k for k in GLOBAL_STATS if k in tables]
     body = [[row] + [cell(tables[k].get(row)) for k in between] for row in rows]
     parts += [
         "**Between instruments** (TD: MuseGAN's tonal distance, lower = more in agreement; "
-        "over all pitched tracks: MusPy's scale consistency and pitch-class entropy, bits)",
+        "over all pitched tracks: MusPy's scale consistency and pitch-class entropy, bits, "
+        "and semitone clusters: the share of the sounding time in which two notes a "
+        "semitone apart sound together)",
         "",
         table(["row"] + [k.replace("TD/", "TD ") for k in between], body),
     ]
@@ -125,6 +126,10 @@ def overlap_markdown(scored: Mapping[str, Any]) -> str:
         + [_oa(overlap[r]["mean"]["kl"], overlap[r]["mean"]["kl_std"]) for r in rows]
     )
     return table(["feature", *rows], body)
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}" if math.isfinite(value) else "–"
 
 
 def _mean(scored: Mapping[str, Any], stat: str, row: str) -> float:
@@ -177,10 +182,143 @@ def listening_notes(report: Mapping[str, Any]) -> str:
                 f"{far[0]} plays {far[1]:.0%} of its notes outside the real range "
                 f"(real music: {far[2]:.0%})"
             )
+        clusters = _mean(scored, "semitone_clusters", model)
+        if math.isfinite(clusters):
+            parts.append(
+                f"two notes a semitone apart sound together in {clusters:.0%} of the sounding "
+                f"time (real: {_pct(_mean(scored, 'semitone_clusters', real))})"
+            )
         mean = scored["overlap"].get(model, {}).get("mean", {}).get("oa")
         ceiling = scored["overlap"].get(real, {}).get("mean", {}).get("oa")
         if mean is not None and ceiling is not None:
             parts.append(f"mean OA {mean:.3f} against {ceiling:.3f} for held-out real music")
+        over_time = over_time_notes(scored, model)
+        if over_time:
+            parts.append("over time: " + over_time)
         if parts:
             lines.append(f"- **{KIND_TITLES[kind].capitalize()}**: " + "; ".join(parts) + ".")
     return "\n".join(lines)
+
+
+# --- the evaluation over time -------------------------------------------------------------
+
+REAL = "real vs real"
+
+BAR_HEADERS = {
+    "notes": "notes a bar",
+    "duration": "mean duration (beats)",
+    "polyphony": "polyphony",
+    "pitch_class_entropy": "pitch-class entropy (bits)",
+    "in_key": "in key (scale of bars 1-4)",
+    "previous_bar": "similarity to the previous bar",
+}
+
+STRUCTURE_HEADERS = {
+    "structureness": "structureness",
+    "structure_contrast": "structure contrast",
+}
+
+
+def _f(value: Any) -> float:
+    """A number of a report (``None`` in JSON where undefined) as a float, NaN for none."""
+    return math.nan if value is None else float(value)
+
+
+def _n(value: Any, digits: int = 3) -> str:
+    value = _f(value)
+    return "–" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _feature_header(name: str) -> str:
+    stat, _, track = name.partition("/")
+    return BAR_HEADERS.get(stat, stat) + (f", {track}" if track else "")
+
+
+def bars_markdown(over_time: Mapping[str, Any], model: str) -> str:
+    """The model's and real vs real's per-bar figures, block by block (bars 1-4, 5-8, ...):
+    the mean over the block's bars of each feature's mean over pieces, and of the per-bar
+    OA."""
+    rows = [r for r in (model, REAL) if r in over_time["rows"]]
+    blocks = over_time["blocks"]
+    shown = [
+        i
+        for i in range(len(blocks))
+        if any(
+            math.isfinite(_f(over_time["rows"][r]["curve_blocks"][f][i]))
+            for r in rows
+            for f in over_time["features"]
+        )
+    ]
+    header = ["per bar"] + [
+        f"{blocks[i]}: {'real' if r == REAL else r}" for i in shown for r in rows
+    ]
+    body = [
+        [_feature_header(f)]
+        + [_n(over_time["rows"][r]["curve_blocks"][f][i]) for i in shown for r in rows]
+        for f in over_time["features"]
+    ]
+    body.append(
+        ["**per-bar OA**"] + [_n(over_time["rows"][r]["oa_blocks"][i]) for i in shown for r in rows]
+    )
+    return table(header, body)
+
+
+def _band(stat: Mapping[str, Any]) -> str:
+    if not math.isfinite(_f(stat.get("mean"))):
+        return "–"
+    return f"{_f(stat['mean']):.3f} ({_f(stat['p10']):.2f}-{_f(stat['p90']):.2f})"
+
+
+def structure_markdown(over_time: Mapping[str, Any]) -> str:
+    """Every row's structure (mean and 10th-90th percentile over pieces, and the share of
+    pieces inside the reference's band), its per-bar OA at the two blocks of the drop and
+    the drop; the reference's own structure last."""
+    drop = over_time.get("drop") or {}
+    blocks = over_time["blocks"]
+    ends = [drop[k] for k in ("from", "to") if k in drop]
+    header = ["row"]
+    for name in STRUCTURE_HEADERS.values():
+        header += [f"{name} (p10-p90)", "in real band"]
+    header += [f"per-bar OA {b}" for b in ends] + (["OA drop"] if ends else [])
+    body = []
+    lines = dict(over_time["rows"]) | {"*reference*": over_time["reference"]}
+    for row, result in lines.items():
+        cells = [row]
+        for measure in STRUCTURE_HEADERS:
+            stat = result["structure"][measure]
+            cells += [_band(stat), _n(stat.get("in_band"), 2)]
+        if "oa_blocks" in result:
+            cells += [_n(result["oa_blocks"][blocks.index(b)]) for b in ends]
+            cells += [_n(result.get("oa_drop"))] if ends else []
+        else:
+            cells += ["–"] * (len(ends) + bool(ends))
+        body.append(cells)
+    return table(header, body)
+
+
+def over_time_notes(scored: Mapping[str, Any], model: str) -> str:
+    """The headline of the evaluation over time, in words: the per-bar OA of the first and
+    the last block and its drop (model and real vs real), and the model's structure against
+    real's 10th-90th percentiles; empty when the report has none."""
+    over_time = scored.get("over_time") or {}
+    rows, drop = over_time.get("rows") or {}, over_time.get("drop")
+    if model not in rows:
+        return ""
+    parts = []
+    if drop and REAL in rows:
+        i, j = over_time["blocks"].index(drop["from"]), over_time["blocks"].index(drop["to"])
+        m, r = rows[model]["oa_blocks"], rows[REAL]["oa_blocks"]
+        parts.append(
+            f"per-bar OA {_n(m[i])} in bars {drop['from']} and {_n(m[j])} in bars {drop['to']} "
+            f"(drop {_n(rows[model]['oa_drop'])}; real vs real {_n(r[i])} and {_n(r[j])}, "
+            f"drop {_n(rows[REAL]['oa_drop'])})"
+        )
+    for measure, name in STRUCTURE_HEADERS.items():
+        mine = rows[model]["structure"][measure]
+        real = rows.get(REAL, {}).get("structure", {}).get(measure, {})
+        if math.isfinite(_f(mine.get("mean"))) and math.isfinite(_f(real.get("p10"))):
+            parts.append(
+                f"{name} {_f(mine['mean']):.2f} (real: {_f(real['p10']):.2f}-"
+                f"{_f(real['p90']):.2f}, 10th-90th percentile)"
+            )
+    return "; ".join(parts)

@@ -9,7 +9,10 @@ Written to ``evaluation.json`` (everything), ``evaluation.md`` (the tables) and
    per-instrument statistics, the distribution overlap of Yang & Lerch (mean OA over the
    features; the summary of a model), and MusPy's and MuseGAN's metrics; beside the model,
    every control row (real vs real, scrambled instruments, key broken, unigram, uniform
-   random, repeat primer), scored by the same code;
+   random, repeat primer), scored by the same code; and the evaluation over time
+   (``metrics.over_time``): per-bar curves, their overlap with real bars at the same bar
+   number and the structure of every row, two controls of form added (bars shuffled, one
+   bar looped), drawn in ``over_time.png``;
 3. the paper's cosine similarity made precise (``metrics.similarity``) with its reference
    rows, kept because it is the paper's measure, and shown to reward copying: the repeated
    primer and the unigram sampler score above another real song.
@@ -31,11 +34,14 @@ from musegen.data.performance import Performance
 from musegen.errors import UserError
 from musegen.evaluation.markdown import (
     KIND_TITLES,
+    bars_markdown,
     listening_notes,
     overlap_markdown,
+    structure_markdown,
     summary_markdown,
     track_markdown,
 )
+from musegen.evaluation.plots import over_time_plot
 from musegen.evaluation.samples import SampleSet, continuation_set, reference_split, scratch_set
 from musegen.evaluation.scoring import score_set
 from musegen.generation.continuation import DecodeOptions
@@ -311,8 +317,57 @@ def _num(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:.4f}"
 
 
-def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResult]) -> str:
-    """``evaluation.md``: every table of the report."""
+CURVES = "over_time.png"
+"""The curves of the evaluation over time, beside ``evaluation.md``."""
+
+
+def over_time_section(report: dict[str, Any], curves: str | None) -> list[str]:
+    """The evaluation over time: what it measures, the curves and, per kind, the model's and
+    real vs real's per-bar figures by blocks of bars and every row's structure."""
+    kinds = {k: s["over_time"] for k, s in report["kinds"].items() if s.get("over_time")}
+    if not kinds:
+        return []
+    md = [
+        "## Over time: bar by bar, and the form",
+        "",
+        "Each piece read bar by bar (from scratch: every bar from the start; continuations: "
+        "bar 1 holds the first generated note, and the last bar, cut by the note count, is "
+        "left out). Per bar, averaged over the pieces: notes a bar per track, the pitched tracks' "
+        "mean durations, polyphony, pitch-class entropy, the share of pitched notes in the "
+        "scale of the piece's bars 1-4, and the similarity to the previous bar; the per-bar "
+        "OA compares these with the reference's bars at the same bar number (Yang & Lerch, "
+        "mean over the features). Structureness: how well the piece repeats itself at its "
+        "best lag of 1-8 bars (after Wu & Yang's structureness indicator, ISMIR 2020; a "
+        "looped bar scores 1); structure contrast: structureness minus the piece's mean "
+        "bar-to-bar similarity (bars shuffled score near 0, a loop 0). Two controls of form "
+        "are scored here only: real bars shuffled (form broken, every bar real) and one real "
+        "bar looped. docs/evaluation.md has the definitions.",
+        "",
+    ]
+    if curves:
+        md += [f"![The evaluation over time]({curves})", ""]
+    for kind, over_time in kinds.items():
+        md += [
+            f"### {KIND_TITLES[kind].capitalize()}: per bar (model and real vs real)",
+            "",
+            bars_markdown(over_time, report["model"]),
+            "",
+            f"### {KIND_TITLES[kind].capitalize()}: structure of every row",
+            "",
+            "Mean over pieces (10th-90th percentile); in real band: the share of pieces within "
+            "the reference's 10th-90th percentiles (real music: about 0.8).",
+            "",
+            structure_markdown(over_time),
+            "",
+        ]
+    return md
+
+
+def report_markdown(
+    report: dict[str, Any], similarity: dict[str, SimilarityResult], curves: str | None = None
+) -> str:
+    """``evaluation.md``: every table of the report; ``curves``: the PNG of the evaluation
+    over time, relative to the report's folder (None: none drawn)."""
     name, losses = report["model"], report["test"]
     st = report["settings"]
     md = [f"# Evaluation of {name}", "", f"Checkpoint: `{report['ckpt_path']}`", ""]
@@ -332,6 +387,7 @@ def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResu
         "",
         summary_markdown(report["kinds"]),
         "",
+        *over_time_section(report, curves),
     ]
     songs = {"test": "test", "val": "validation"}[st.get("split", "test")]
     for kind, scored in report["kinds"].items():
@@ -387,8 +443,15 @@ def report_markdown(report: dict[str, Any], similarity: dict[str, SimilarityResu
 def write_report(
     report: dict[str, Any], similarity: dict[str, SimilarityResult], out_dir: Path
 ) -> None:
-    """``evaluation.json``, ``evaluation.md`` and ``index.html``, each atomically."""
-    md = report_markdown(report, similarity)
+    """``evaluation.json``, ``evaluation.md``, its curves and ``index.html``, each
+    atomically."""
+    curves = over_time_plot(
+        report["kinds"],
+        report["model"],
+        {k: t.capitalize() for k, t in KIND_TITLES.items()},
+        out_dir / CURVES,
+    )
+    md = report_markdown(report, similarity, CURVES if curves else None)
     write_json_atomic(out_dir / "evaluation.json", report, indent=2)
     write_bytes_atomic(out_dir / "evaluation.md", md.encode())
     media = [

@@ -22,7 +22,13 @@ row                         pieces
 ``unigram``                 notes drawn field by field from the training notes' frequencies
 ``uniform random``          notes drawn uniformly (pitch, track, step and duration range)
 ``repeat primer``           the primer cycled (continuations only)
+``bars shuffled``           the real pieces with their bars in a random order (form broken,
+                            every bar real)
+``bar looped``              one bar of each real piece repeated (far too much repetition)
 ==========================  =============================================================
+
+The last two are controls of form (``FORM_ROWS``): they keep real bars, so only the
+evaluation over time (``metrics.over_time``) scores them; every other row is scored by it too.
 
 Random choices (which excerpts, which controls) come from ``numpy.random.default_rng`` seeded
 with ``[seed, purpose, piece]``: a row does not change when another row's count does.
@@ -37,10 +43,12 @@ from typing import Any
 import numpy as np
 
 from musegen.data.note_cache import NoteSplit
+from musegen.data.note_timing import note_onsets
 from musegen.data.performance import Performance, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.generation.continuation import DecodeOptions, continue_primers, pieces_from_scratch
-from musegen.metrics.controls import break_key, scramble_tracks
+from musegen.metrics.bars import BarLayout
+from musegen.metrics.controls import break_key, loop_bar, scramble_tracks, shuffle_bars
 from musegen.metrics.references import UniformSampler, UnigramSampler, repeat_primer
 
 CONTROL_ROWS: tuple[str, ...] = (
@@ -53,9 +61,12 @@ CONTROL_ROWS: tuple[str, ...] = (
 )
 """Rows scored beside every model, in report order (``repeat primer``: continuations only)."""
 
+FORM_ROWS: tuple[str, ...] = ("bars shuffled", "bar looped")
+"""Controls of form, scored by the evaluation over time only (after ``CONTROL_ROWS``)."""
+
 KINDS: tuple[str, ...] = ("continuation", "scratch")
 
-_SEEDS = {name: i for i, name in enumerate(("ref", "real", *CONTROL_ROWS))}
+_SEEDS = {name: i for i, name in enumerate(("ref", "real", *CONTROL_ROWS, *FORM_ROWS))}
 
 
 @dataclass
@@ -75,6 +86,8 @@ class SampleSet:
     primers: list[np.ndarray] = field(default_factory=list)
     sources: list[int] = field(default_factory=list)
     tempos: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    layout: BarLayout = field(default_factory=BarLayout)
+    """Which bars of each piece the evaluation over time reads (``metrics.bars``)."""
 
 
 def _rng(seed: int, purpose: str, index: int = 0) -> np.random.Generator:
@@ -192,6 +205,34 @@ def controls(
     return rows
 
 
+def form_controls(
+    real: Sequence[np.ndarray],
+    layout: BarLayout,
+    seed: int,
+    fill: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> dict[str, list[np.ndarray]]:
+    """The controls of form (``FORM_ROWS``) of these real pieces: their movable bars
+    (``BarLayout.movable``) shuffled, or one of them looped and cut by ``fill(notes, real)``
+    to the real piece's extent (its notes for continuations, its bars from scratch)."""
+    res, beats = layout.resolution, layout.beats_per_bar
+    spans = [layout.movable(note_onsets(r, res)) for r in real]
+    return {
+        "bars shuffled": [
+            shuffle_bars(r, _rng(seed, "bars shuffled", i), lo, hi, res, beats)
+            for i, (r, (lo, hi)) in enumerate(zip(real, spans, strict=True))
+        ],
+        "bar looped": [
+            fill(loop_bar(r, _rng(seed, "bar looped", i), lo, hi, res, beats), r)
+            for i, (r, (lo, hi)) in enumerate(zip(real, spans, strict=True))
+        ],
+    }
+
+
+def same_notes(notes: np.ndarray, real_piece: np.ndarray) -> np.ndarray:
+    """A continuation control cut to as many notes as the real continuation."""
+    return notes[: len(real_piece)]
+
+
 def empty_primers(count: int) -> list[np.ndarray]:
     return [np.empty(0, dtype=NOTE_DTYPE) for _ in range(count)]
 
@@ -235,10 +276,12 @@ def continuation_set(
     tempos = [split.tempo(int(i)) for i in usable]
     ref_split, _ = reference_split(dm)
     length = int(np.median([len(r) for r in real]))
+    layout = BarLayout(resolution=options.resolution, beats_per_bar=bar_steps // options.resolution)
     result = SampleSet(
         "continuation",
         note_excerpts(ref_split, length, settings.reference_samples, settings.seed, bar_steps),
         primers=primers,
+        layout=layout,
         sources=[int(i) for i in usable],
         tempos={  # the model plays at the tempo its primer ends on; real music at its own
             model_name: [
@@ -258,10 +301,11 @@ def continuation_set(
             ref_split.columns,
             track_ids,
             settings.seed,
-            fill=lambda notes, r: notes[: len(r)],
+            fill=same_notes,
             draw=len,
         )
     )
+    result.rows.update(form_controls(real, layout, settings.seed, same_notes))
     return result
 
 
@@ -294,10 +338,16 @@ def scratch_set(
         beats_per_bar=bar_steps // options.resolution,
         performance=performance,
     )
+    layout = BarLayout(bars, bars, options.resolution, bar_steps // options.resolution)
+
+    def same_bars(notes: np.ndarray, real_piece: np.ndarray) -> np.ndarray:
+        return cut_bars(notes, bars, bar_steps)
+
     result = SampleSet(
         "scratch",
         bar_excerpts(ref_split, bars, settings.reference_samples, settings.seed, bar_steps).pieces,
         primers=empty_primers(len(real)),
+        layout=layout,
         sources=excerpts.songs,
         tempos={
             model_name: [tempo_map(performance.tempo)] * len(generated),
@@ -312,8 +362,9 @@ def scratch_set(
             ref_split.columns,
             track_ids,
             settings.seed,
-            fill=lambda notes, r: cut_bars(notes, bars, bar_steps),
+            fill=same_bars,
             draw=lambda r: 4 * len(r) + 16,
         )
     )
+    result.rows.update(form_controls(real, layout, settings.seed, same_bars))
     return result

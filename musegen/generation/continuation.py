@@ -22,6 +22,7 @@ from musegen.data.tracks import LPD5_TRACKS
 from musegen.generation.decode import MODES, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
 from musegen.generation.sampling import DrumHits, Picker, Sampling
+from musegen.generation.sounding import SoundingKeys
 from musegen.progress import progress_bar
 
 LONG = 2000
@@ -54,6 +55,9 @@ class DecodeOptions:
     drum_hits : bool
         A drum note is one hit, one time step long (``sampling.DrumHits``); False keeps the
         drum durations as drawn (how musegen drew them before the rule, for comparison).
+    no_repeats : bool
+        No note restarts a key still sounding on its track (``generation.sounding``): the
+        step is drawn among those that wait for the key; False draws it as the network says.
     """
 
     sampling: Sampling = field(default_factory=Sampling)
@@ -64,6 +68,7 @@ class DecodeOptions:
     tracks: tuple[str, ...] | None = None
     context: int | str | None = "trained"
     drum_hits: bool = True
+    no_repeats: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -77,6 +82,15 @@ class DecodeOptions:
             raise ValueError(
                 f"context must be trained, null or an integer >= 2, got {self.context!r}"
             )
+
+
+def buckets(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The musical value of each step and duration class of ``net`` (none with regressed
+    timing), for rules that draw them in two stages (``sampling.Picker``)."""
+    tables = getattr(net, "tables", None)
+    if tables is None:
+        return {}
+    return {f: torch.from_numpy(tables.classes.buckets(f)) for f in ("step", "duration")}
 
 
 def continue_primers(
@@ -119,7 +133,11 @@ def continue_primers(
     generator = torch.Generator(device=device).manual_seed(int(options.seed))
     names = net.config.track_names or [LPD5_TRACKS[t] for t in track_ids]
     drums = DrumHits.of(net, options.resolution) if options.drum_hits else None
-    pick = Picker(options.sampling, generator, names, options.tracks, drums)
+    tables = getattr(net, "tables", None)
+    keys = None
+    if options.no_repeats and tables is not None:
+        keys = SoundingKeys(tables.step_values, tables.resolution, max(net.n_tracks, 1))
+    pick = Picker(options.sampling, generator, names, options.tracks, drums, buckets(net), keys)
     long = num_notes >= LONG and stop_time is None  # a long piece, not a fixed number of bars
     with progress_bar(int(num_notes), "Generating notes", enabled=long) as bar:
         out = generate(

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from musegen.fields import INPUT_FIELDS
+from musegen.fields import INPUT_FIELDS, VELOCITY
 from musegen.generation.sampling import Picker
 
 FIELDS = INPUT_FIELDS
@@ -39,12 +39,14 @@ in the data): the network then draws the first real note itself."""
 def start_notes(batch_size: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """The neutral one-note primer of ``primer=none``: shape ``(B, 1)`` per field."""
     zeros = torch.zeros(batch_size, 1, device=device)
+    integers = torch.zeros(batch_size, 1, dtype=torch.int64, device=device)
     return {
         "pitch": torch.full((batch_size, 1), REST_PITCH, dtype=torch.int64, device=device),
         "step": zeros,
         "duration": zeros,
-        "track": torch.zeros(batch_size, 1, dtype=torch.int64, device=device),
-        "time": torch.zeros(batch_size, 1, dtype=torch.int64, device=device),
+        "track": integers,
+        "time": integers,
+        VELOCITY: integers,
     }
 
 
@@ -95,8 +97,9 @@ def generate(
     net : NoteNet
         The trained network (``hidden``, ``step`` and ``heads.draw``).
     primer : dict of Tensor, shape=(B, P)
-        ``pitch``, ``step``, ``duration``, ``track`` (the model's track indices) and
-        ``time`` (onsets in time steps; zeros when absent), P >= 1.
+        ``pitch``, ``step``, ``duration``, ``track`` (the model's track indices),
+        ``time`` (onsets in time steps; zeros when absent) and ``velocity`` (zeros when
+        absent), P >= 1.
     num_notes : int
         Notes to generate after the primer.
     pick : Picker
@@ -121,7 +124,7 @@ def generate(
     -------
     dict of Tensor, shape=(B, n)
         The generated notes only (the primer is not repeated); ``n = num_notes``, or fewer
-        with ``stop_time``.
+        with ``stop_time``. ``velocity`` only where the network draws it.
     """
     if num_notes < 1:
         raise ValueError(f"num_notes must be >= 1, got {num_notes}")
@@ -133,7 +136,9 @@ def generate(
     batch, p_len = primer["pitch"].shape  # (B, P)
     device = primer["pitch"].device
     primer = dict(primer)
-    primer.setdefault("time", torch.zeros(batch, p_len, dtype=torch.int64, device=device))
+    for name in ("time", VELOCITY):
+        primer.setdefault(name, torch.zeros(batch, p_len, dtype=torch.int64, device=device))
+    drawn = set(net.config.fields) | {"pitch", "step", "duration", "track", "time"}
     history = {  # (B, P + N): the primer, then the notes as they are drawn
         k: torch.cat(
             [primer[k], torch.zeros(batch, num_notes, dtype=primer[k].dtype, device=device)], 1
@@ -151,6 +156,7 @@ def generate(
         with _onednn(onednn):
             return _last_hidden(net, span(lo, hi))
 
+    pick.start(primer)
     window = seq_len or p_len
     if mode == "incremental":
         fed = min(p_len, context) if context else p_len  # notes the state has read
@@ -164,10 +170,12 @@ def generate(
             if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
             last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
+            pick.played(note)
             for k in FIELDS:
-                history[k][:, end] = note[k]
+                if k in note:  # a velocity the network does not draw stays 0
+                    history[k][:, end] = note[k]
             if _done(last_time, stop_time, i):
-                return {k: v[:, p_len : end + 1] for k, v in history.items()}
+                return {k: v[:, p_len : end + 1] for k, v in history.items() if k in drawn}
             if mode == "incremental" and i + 1 < num_notes:
                 if context and fed >= context:  # as far as training went: re-read the last half
                     fed = context // 2
@@ -175,7 +183,7 @@ def generate(
                 else:
                     h, state = net.step(note, state)  # (B, H)
                     fed += 1
-    return {k: v[:, p_len:] for k, v in history.items()}
+    return {k: v[:, p_len:] for k, v in history.items() if k in drawn}
 
 
 def _done(last_time: torch.Tensor, stop_time: int | None, i: int, every: int = 16) -> bool:

@@ -39,6 +39,7 @@ def notes_to_tensors(
         "duration": as_t(stacked["duration"].astype(np.float32), device=device),
         "track": as_t(track, device=device),
         "time": as_t(stacked["time"].astype(np.int64), device=device),
+        "velocity": as_t(stacked["velocity"].astype(np.int64), device=device),
     }
 
 
@@ -54,7 +55,8 @@ def tensors_to_notes(
     ``time`` continues from ``start_times[b]`` (the onset of the primer's last note, in time
     steps) by the rounded cumulative steps, so onsets stay on the song's grid. ``velocity``:
     one for every note, or one per piece and LPD-5 track, ``shape=(B, 5)``
-    (``performance.Performance.velocities``).
+    (``performance.Performance.velocities``), where the network draws none; a drawn
+    ``generated["velocity"]`` is written as it is.
     """
     ids = np.asarray(list(lpd_track_ids), dtype=np.uint8)
     cols = {k: v.detach().cpu().numpy() for k, v in generated.items()}
@@ -71,7 +73,10 @@ def tensors_to_notes(
         notes["step"] = steps[b] / resolution
         notes["duration"] = np.maximum(to_grid(cols["duration"][b], resolution), 1) / resolution
         notes["track"] = ids[cols["track"][b]]
-        notes["velocity"] = table[b, notes["track"]]
+        if "velocity" in cols:  # drawn by the network
+            notes["velocity"] = np.clip(cols["velocity"][b], 1, 127)
+        else:
+            notes["velocity"] = table[b, notes["track"]]
         out.append(notes)
     return out
 

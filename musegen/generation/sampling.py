@@ -9,7 +9,16 @@ duration classes. Rules layer, each setting only what it names (``null``: keep):
 1. the global rule (``sampling.temperature``, ...);
 2. a track's rule (``sampling.tracks.Bass.temperature=0.7``): every field drawn after the
    note's track, for the notes of that track;
-3. a field's rule (``sampling.step.temperature=0.5``): that field, whatever the track.
+3. a field's rule (``sampling.step.temperature=0.5``): that field, whatever the track;
+4. a track's rule for one field (``sampling.tracks.Bass.duration.temperature=1.0``).
+
+Step and duration classes can also be drawn in two stages (``buckets: musical``, a field's
+setting): first the musical value (a sixteenth, an eighth, a quarter, ...: the classes
+nearest it summed, ``models.time_classes.TimeClasses.buckets``) under the rule, then the
+exact class within it under the same rule. A cold rule then sharpens which musical value is
+drawn, not which of 385 exact classes: the exact classes spread a long note's probability
+over many neighbours (0.92, 0.96, 1.0 beats), and a temperature below 1 over exact classes
+favours a short value that a single class holds.
 
 ``Picker`` draws with these rules, masks the tracks a user excluded (``tracks=[Drums,Bass]``
 in ``musegen.generate``), keeps a drum note a hit (``DrumHits``), and is what the heads call
@@ -30,10 +39,12 @@ from omegaconf import OmegaConf
 
 from musegen.config_checks import ConfigError, integer, number, require
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS, track_ids
-from musegen.fields import NOTE_FIELDS
+from musegen.fields import PREDICTED_FIELDS
+from musegen.generation.sounding import SoundingKeys
 
-SAMPLED_FIELDS = NOTE_FIELDS
-RULES = ("temperature", "top_k", "top_p")
+SAMPLED_FIELDS = PREDICTED_FIELDS
+RULES = ("temperature", "top_k", "top_p", "buckets")
+BUCKETS = ("exact", "musical")
 
 Values = tuple[tuple[str, Any], ...]
 """The settings a partial rule sets, as ``(name, value)`` pairs."""
@@ -51,17 +62,24 @@ class Sampling:
         Keep only the ``top_k`` most likely values; 0 keeps all.
     top_p : float
         Keep the smallest set of values whose probability reaches ``top_p``; 1 keeps all.
+    buckets : {"exact", "musical"}
+        Step and duration: draw the exact class, or the musical value first (module
+        docstring). A field's setting; the other fields ignore it.
     fields : tuple of (str, values)
-        A field's own settings (``pitch``, ``step``, ``duration``, ``track``), where it sets any.
+        A field's own settings (``pitch``, ``step``, ...), where it sets any.
     tracks : tuple of (str, values)
         A track's own settings (by its LPD-5 name), where it sets any.
+    track_fields : tuple of (str, str, values)
+        A track's settings for one field (``tracks.Bass.duration``), where it sets any.
     """
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
+    buckets: str = "exact"
     fields: tuple[tuple[str, Values], ...] = ()
     tracks: tuple[tuple[str, Values], ...] = ()
+    track_fields: tuple[tuple[str, str, Values], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -70,20 +88,27 @@ class Sampling:
             raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.buckets not in BUCKETS:
+            raise ValueError(f"buckets must be one of {list(BUCKETS)}, got {self.buckets!r}")
 
     def rule(self, field: str, track: str | None = None) -> Sampling:
         """The rule of ``field`` for a note on ``track``: global, then the track's settings,
-        then the field's (module docstring)."""
+        then the field's, then the track's for the field (module docstring)."""
         values = {k: getattr(self, k) for k in RULES}
         if track is not None:
             values.update(dict(self.tracks).get(track, ()))
         values.update(dict(self.fields).get(field, ()))
+        if track is not None:
+            for name, of, own in self.track_fields:
+                if name == track and of == field:
+                    values.update(own)
         return Sampling(**values)
 
     @property
     def track_names(self) -> list[str]:
-        """The tracks with a rule of their own."""
-        return [name for name, _ in self.tracks]
+        """The tracks with a rule of their own (for every field after the track, or one)."""
+        names = [name for name, _ in self.tracks]
+        return names + [n for n, _, _ in self.track_fields if n not in names]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for reports: the global rule, each field's and each track's settings."""
@@ -91,8 +116,11 @@ class Sampling:
         for field, _ in self.fields:
             rule = self.rule(field)
             out[field] = {k: getattr(rule, k) for k in RULES}
-        if self.tracks:
-            out["tracks"] = {name: dict(values) for name, values in self.tracks}
+        if self.tracks or self.track_fields:
+            tracks: dict[str, Any] = {name: dict(values) for name, values in self.tracks}
+            for name, field, values in self.track_fields:
+                tracks.setdefault(name, {})[field] = dict(values)
+            out["tracks"] = tracks
         return out
 
     @classmethod
@@ -113,6 +141,7 @@ class Sampling:
             if values:
                 fields.append((field, values))
         tracks: list[tuple[str, Values]] = []
+        track_fields: list[tuple[str, str, Values]] = []
         for name, sub in (node.get("tracks") or {}).items():
             try:
                 (track,) = track_ids([name])
@@ -122,11 +151,20 @@ class Sampling:
                 ) from None
             canonical = LPD5_TRACKS[track]  # reports and the picker see one spelling
             values = _checked(sub or {}, f"{key}.tracks.{name}.")
-            if values and any(known == canonical for known, _ in tracks):
+            own = [
+                (canonical, field, _checked(sub.get(field) or {}, f"{key}.tracks.{name}.{field}."))
+                for field in SAMPLED_FIELDS
+                if sub and sub.get(field)
+            ]
+            known = {n for n, _ in tracks} | {n for n, _, _ in track_fields}
+            if (values or own) and canonical in known:
                 raise ConfigError(f"{key}.tracks.{name}: {canonical} has a rule already")
             if values:
                 tracks.append((canonical, values))
-        rules = replace(base, fields=tuple(fields), tracks=tuple(tracks))
+            track_fields += [(n, f, v) for n, f, v in own if v]
+        rules = replace(
+            base, fields=tuple(fields), tracks=tuple(tracks), track_fields=tuple(track_fields)
+        )
         for field in SAMPLED_FIELDS:  # every combination is a valid rule
             for track in [None, *rules.track_names]:
                 rules.rule(field, track)
@@ -140,6 +178,7 @@ def _checked(node: Any, prefix: str) -> Values:
         ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
         ("top_k", integer(0), "an integer >= 0 (0: off)", int),
         ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)", float),
+        ("buckets", lambda v: v in BUCKETS, f"one of {', '.join(BUCKETS)}", str),
     )
     values = []
     for name, ok, what, kind in checks:
@@ -194,6 +233,26 @@ def sample(
     u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) * cdf[:, -1:]
     index = torch.searchsorted(cdf, u, right=True).squeeze(-1)  # (B,) first cdf > u
     return index.clamp_max(cdf.shape[-1] - 1)
+
+
+def sample_in_buckets(
+    logits: torch.Tensor,
+    sampling: Sampling,
+    generator: torch.Generator,
+    bucket: torch.Tensor,
+    groups: Sequence[tuple[torch.Tensor, Sampling]] = (),
+) -> torch.Tensor:
+    """``sample`` in two stages: a bucket of classes (``bucket``: ``(V,)`` each class's
+    bucket index), drawn from the buckets' summed probabilities under the rules, then a
+    class within it under the same rules (module docstring). Two uniform numbers a row."""
+    logits = logits.float()
+    probs = logits.softmax(-1)  # (B, V)
+    index = bucket.expand_as(probs)
+    n_buckets = int(bucket.max()) + 1
+    mass = torch.zeros(probs.shape[0], n_buckets, device=probs.device).scatter_add(1, index, probs)
+    chosen = sample(mass.log(), sampling, generator, groups)  # (B,) empty buckets: log 0
+    inside = torch.where(bucket[None, :] == chosen[:, None], logits, float("-inf"))  # (B, V)
+    return sample(inside, sampling, generator, groups)
 
 
 @dataclass(frozen=True)
@@ -253,6 +312,12 @@ class Picker:
     drums : DrumHits, optional
         Keep drum notes one step long (``generation.continuation`` passes the network's);
         None leaves durations as drawn.
+    buckets : mapping of str to Tensor, optional
+        Each step and duration class's musical value (``TimeClasses.buckets``), for the
+        fields whose rule draws ``buckets="musical"``.
+    keys : SoundingKeys, optional
+        Mask the steps that would restart a key still sounding on the note's track
+        (``generation.sounding``); the decoder reports each note (``start``, ``played``).
     """
 
     def __init__(
@@ -262,8 +327,10 @@ class Picker:
         track_names: Sequence[str] | None = None,
         allowed: Sequence[str] | None = None,
         drums: DrumHits | None = None,
+        buckets: Mapping[str, torch.Tensor] | None = None,
+        keys: SoundingKeys | None = None,
     ) -> None:
-        self.sampling, self.generator, self.drums = sampling, generator, drums
+        self.sampling, self.generator, self.drums, self.keys = sampling, generator, drums, keys
         names = [n.lower() for n in (track_names or [])]
         self.track_rules = {
             names.index(name.lower()): name
@@ -281,6 +348,10 @@ class Picker:
             f: [(i, sampling.rule(f, name)) for i, name in self.track_rules.items()]
             for f in SAMPLED_FIELDS
             if f != "track"
+        }
+        # the fields drawn in two stages, each with its classes' musical values
+        self._buckets = {
+            f: b for f, b in (buckets or {}).items() if self._rules[f].buckets == "musical"
         }
         self._mask: torch.Tensor | None = None  # -inf on the excluded tracks, built once
         self._hit: torch.Tensor | None = None  # -inf but on the one-step duration class
@@ -300,6 +371,16 @@ class Picker:
             hit[self.drums.step_class] = 0.0  # type: ignore[union-attr]
             self._hit = hit
         return self._hit
+
+    def start(self, primer: Mapping[str, torch.Tensor]) -> None:
+        """The decoder's primer, ``(B, P)`` tensors: which keys sound as it ends."""
+        if self.keys is not None:
+            self.keys.start(primer)
+
+    def played(self, note: Mapping[str, torch.Tensor]) -> None:
+        """A note the decoder drew and placed (``(B,)`` tensors with its ``time``)."""
+        if self.keys is not None:
+            self.keys.played(note)
 
     def settle(self, note: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A drawn note, ``{field: (B,)}`` with step and duration in beats, with every drum
@@ -323,8 +404,14 @@ class Picker:
                 logits = torch.where(drum[:, None], logits + self._hit_mask(logits), logits)
             else:
                 self._unmasked = True
+        if field == "step" and self.keys is not None and "pitch" in drawn:
+            logits = self.keys.mask_steps(logits, drawn)  # no restart of a sounding key
         groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)
             groups = [(track == i, rule) for i, rule in self._track_rules[field]]
+        bucket = self._buckets.get(field)
+        if bucket is not None:
+            bucket = bucket.to(logits.device)
+            return sample_in_buckets(logits, self._rules[field], self.generator, bucket, groups)
         return sample(logits, self._rules[field], self.generator, groups)

@@ -24,8 +24,10 @@ row                 per piece and track
 ==================  ==============================================================
 
 and, over all pitched tracks together, ``scale_consistency`` and ``pitch_class_entropy``
-(MusPy's). A statistic a piece cannot have (no bass notes: no bass pitch) is NaN and left out
-of the mean, and the number of pieces that had it is reported beside it.
+(MusPy's) and ``semitone_clusters`` (``semitone_cluster_share``: the share of the sounding
+time in which two notes a semitone apart sound together). A statistic a piece cannot have
+(no bass notes: no bass pitch) is NaN and left out of the mean, and the number of pieces
+that had it is reported beside it.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ TRACK_STATS: tuple[str, ...] = (
 )
 """Per-track statistics, in report order (rows are ``<stat>/<track name>``)."""
 
-GLOBAL_STATS: tuple[str, ...] = ("scale_consistency", "pitch_class_entropy")
+GLOBAL_STATS: tuple[str, ...] = ("scale_consistency", "pitch_class_entropy", "semitone_clusters")
+"""Statistics over all pitched tracks together, in report order."""
 
 MUSEGAN_LPD5: dict[str, float] = {
     "EB/Bass": 0.0806,
@@ -225,6 +228,31 @@ def tonal_distance(notes: np.ndarray, track_a: int, track_b: int, resolution: in
     return float(np.linalg.norm(ta - tb, axis=1).mean())
 
 
+# --- semitone clusters --------------------------------------------------------------------
+
+
+def semitone_cluster_share(notes: np.ndarray, resolution: int = 24) -> float:
+    r"""The share of the sounding time in which two pitched notes a semitone apart sound
+    together.
+
+    .. math:: \#(steps\ with\ pitches\ p, p + 1\ on) / \#(steps\ with\ a\ pitch\ on)
+
+    Pitched notes of every track merged into one binary roll (drums left out; a pitch on in
+    two tracks counts once; a minor ninth is not a semitone). Real music has almost none: a
+    passing note against a held one, a trill. NaN without pitched notes.
+    """
+    notes = np.asarray(notes)
+    onset, length = bar_aligned_timing(notes, resolution)
+    keep = ~_IS_DRUM[notes["track"]]
+    onset, length, pitch = onset[keep], length[keep], notes["pitch"][keep].astype(np.int64)
+    if onset.size == 0:
+        return NAN
+    roll = np.zeros((int((onset + length).max()), 128), dtype=bool)  # (T, 128)
+    roll[expand_runs(onset, length), np.repeat(pitch, length)] = True
+    cluster = (roll[:, 1:] & roll[:, :-1]).any(axis=1)  # (T,): p and p + 1 both on
+    return float(cluster.sum() / roll.any(axis=1).sum())
+
+
 # --- per piece ---------------------------------------------------------------------------
 
 
@@ -299,6 +327,7 @@ def piece_track_stats(
         out[f"TD/{LPD5_TRACKS[a]}-{LPD5_TRACKS[b]}"] = tonal_distance(notes, a, b, resolution)
     out["scale_consistency"] = scale_consistency(notes)
     out["pitch_class_entropy"] = pitch_class_entropy(notes)
+    out["semitone_clusters"] = semitone_cluster_share(notes, resolution)
     return out
 
 

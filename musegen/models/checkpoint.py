@@ -209,6 +209,7 @@ def check_compatible(path: str | Path, expected: NoteNetConfig) -> None:
         ("heads", "task.heads"),
         ("track_names", "data.tracks"),
         ("n_tracks", "data.tracks"),
+        ("velocity", "task.velocity_classes"),
     ):
         if name == "track_names" and stored.track_names is None:  # written before names
             continue

@@ -7,8 +7,9 @@ weights, so that ``checkpoint.load_network`` rebuilds the same network without H
 
 * format 1: no ``timing`` (regression), sometimes no ``track_names``;
 * format 2: ``timing`` with the categorical class set;
-* format 3 (this one): ``heads`` (their design and field order) and ``context`` (the notes
-  training showed the network at once, which generation keeps to).
+* format 3: ``heads`` (their design and field order) and ``context`` (the notes training
+  showed the network at once, which generation keeps to);
+* format 4 (this one): ``velocity``, the velocity classes where velocity is a field.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from musegen.fields import NOTE_FIELDS
+from musegen.fields import NOTE_FIELDS, VELOCITY
 from musegen.models.time_classes import TimeClasses
+from musegen.models.velocity_classes import VelocityClasses
 
 TIMINGS = ("regression", "categorical")
 DEFAULT_ORDER = ("track", "pitch", "step", "duration")
 """The chained heads' default order: which instrument, which pitch, when, how long
 (measured against step-first and pitch-first orders in experiments/README.md, "Note model")."""
-FORMAT = 3
+FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,11 @@ class HeadsConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(str(f) for f in self.order))
-        if sorted(self.order) != sorted(NOTE_FIELDS):
+        fields = sorted(f for f in self.order if f != VELOCITY)
+        if fields != sorted(NOTE_FIELDS) or self.order.count(VELOCITY) > 1:
             raise ValueError(
-                f"task.head_order must name each of {list(NOTE_FIELDS)} once, "
-                f"got {list(self.order)}"
+                f"task.head_order must name each of {list(NOTE_FIELDS)} once (and "
+                f"{VELOCITY} at most once), got {list(self.order)}"
             )
         if not isinstance(self.width, int) or self.width < 0:
             raise ValueError(f"task.head_width must be an integer >= 0, got {self.width!r}")
@@ -111,6 +114,9 @@ class NoteNetConfig:
         The longest run of notes training fed the network (``data.seq_len``): generation
         re-reads its last notes when it gets there (``generation.decode``). ``None`` (written
         before it was stored): generation carries the state indefinitely.
+    velocity : VelocityClasses, optional
+        Velocity as a field (``models.velocity_classes``), predicted after the track unless
+        ``heads.order`` places it; None: not modelled (the writer takes the music's).
     """
 
     net: dict[str, Any]
@@ -120,6 +126,7 @@ class NoteNetConfig:
     timing: TimingConfig = field(default_factory=TimingConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     context: int | None = None
+    velocity: VelocityClasses | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "net", copy.deepcopy(dict(self.net)))
@@ -137,11 +144,20 @@ class NoteNetConfig:
             )
         if self.context is not None and (not isinstance(self.context, int) or self.context < 1):
             raise ValueError(f"context must be an integer >= 1 or null, got {self.context!r}")
+        if self.velocity is not None and not self.timing.categorical:
+            raise ValueError(
+                "task.velocity_classes needs task.timing=categorical (velocity is drawn as "
+                "classes beside the time classes); set task.velocity_classes=0"
+            )
 
     @property
     def fields(self) -> tuple[str, ...]:
-        """The fields the heads predict, in their drawing order (no track with one track)."""
-        return tuple(f for f in self.heads.order if f != "track" or self.n_tracks > 1)
+        """The fields the heads predict, in their drawing order (no track with one track;
+        the velocity, where modelled, after the track unless the order places it)."""
+        order = [f for f in self.heads.order if f != VELOCITY or self.velocity is not None]
+        if self.velocity is not None and VELOCITY not in order:
+            order.insert(order.index("track") + 1, VELOCITY)
+        return tuple(f for f in order if f != "track" or self.n_tracks > 1)
 
     def with_backbone(self, **kwargs: Any) -> NoteNetConfig:
         """The same config with backbone arguments changed (e.g. ``hidden_size``)."""
@@ -158,6 +174,7 @@ class NoteNetConfig:
             "timing": self.timing.to_dict(),
             "heads": self.heads.to_dict(),
             "context": self.context,
+            "velocity": None if self.velocity is None else self.velocity.to_dict(),
         }
 
     @classmethod
@@ -172,4 +189,5 @@ class NoteNetConfig:
             timing=TimingConfig.from_dict(value.get("timing")),
             heads=HeadsConfig.from_dict(value.get("heads")),
             context=value.get("context"),
+            velocity=VelocityClasses.from_dict(value.get("velocity")),
         )

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from musegen.fields import NOTE_FIELDS, TIME_FIELDS
+from musegen.fields import NOTE_FIELDS, PREDICTED_FIELDS, TIME_FIELDS, VELOCITY
 from musegen.models.time_classes import ClassTables
 
-COMPONENTS = NOTE_FIELDS
-"""The loss's components: one per field of a note (``models.fields``)."""
+COMPONENTS = PREDICTED_FIELDS
+"""The loss's components: one per field a head may predict (``fields``)."""
 
 
 def mse_positive_pressure(
@@ -45,6 +45,7 @@ class LossWeights:
     step: float = 1.0
     duration: float = 1.0
     track: float = 1.0
+    velocity: float = 1.0
 
     @classmethod
     def from_mapping(
@@ -75,7 +76,9 @@ def note_losses(
 ) -> dict[str, torch.Tensor]:
     """Each field's loss (``<field>_loss``) and the weighted total (``loss``), as scalars,
     plus the exact-grid accuracy of step and duration, and with categorical timing the note
-    NLL: the sum of the fields' cross-entropies in nats, whatever the weights.
+    NLL: the sum of the note fields' cross-entropies in nats, whatever the weights. A
+    modelled velocity adds ``velocity_loss`` (its NLL, beside the note NLL, not in it) and
+    its weighted share of ``loss``.
 
     ``pred`` (a head design's output, ``{field: (..., V)}``; regressed step and duration
     ``(...)`` beats) and ``target`` (``{field: (...)}``, step and duration in beats) cover the
@@ -99,6 +102,10 @@ def note_losses(
     if tables is not None:  # every field a cross-entropy: their sum is the note's NLL
         out["note_nll"] = sum(out[f"{f}_loss"] for f in NOTE_FIELDS)
     out["loss"] = sum(getattr(weights, f) * out[f"{f}_loss"] for f in NOTE_FIELDS)
+    if VELOCITY in pred:  # how loud: scored beside the note, trained with it
+        classes = tables.encode(VELOCITY, target[VELOCITY])
+        out["velocity_loss"] = _cross_entropy(pred[VELOCITY], classes)
+        out["loss"] = out["loss"] + weights.velocity * out["velocity_loss"]
     return out
 
 

@@ -91,9 +91,11 @@ class NoteNet(nn.Module):
             raise TypeError(f"NoteNet takes a NoteNetConfig, got {type(config).__name__}")
         self.config = config
         classes = config.timing.classes
-        self.tables = ClassTables(classes) if classes is not None else None
+        self.tables = ClassTables(classes, config.velocity) if classes is not None else None
         encoder = dict(config.encoder)
         key_dim = encoder.pop("key_dim", 0)
+        if config.velocity is None:  # no velocity to read where none is modelled
+            encoder.pop("velocity_dim", None)
         self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
         names = [n.lower() for n in config.track_names or ()]
         drums = names.index("drums") if "drums" in names else None
@@ -121,7 +123,12 @@ class NoteNet(nn.Module):
         """Backbone output after each note: ``(B, T, H)``, and the state after the last (with
         the key input, ``(backbone state, pitch-class counts)``)."""
         x = self.encoder(
-            notes["pitch"], notes["step"], notes["duration"], notes.get("track"), notes.get("time")
+            notes["pitch"],
+            notes["step"],
+            notes["duration"],
+            notes.get("track"),
+            notes.get("time"),
+            notes.get("velocity"),
         )
         x, counts, state = self._with_key(x, notes["pitch"], notes.get("track"), state)
         h, state = self._backbone(x, state)  # (B, T, H), state
@@ -164,10 +171,18 @@ class NoteNet(nn.Module):
         """Incremental decoding: feed one note per sequence, ``(B,)`` tensors, with the state
         from the previous call (``None`` at the start); get the backbone's output after it,
         ``(B, H)`` (``heads.draw`` reads it), and the new state. Run ``eval()`` first."""
-        column = {k: None if note.get(k) is None else note[k][:, None] for k in ("track", "time")}
+        column = {
+            k: None if note.get(k) is None else note[k][:, None]
+            for k in ("track", "time", "velocity")
+        }
         pitch = note["pitch"][:, None]  # (B, 1)
         x = self.encoder(
-            pitch, note["step"][:, None], note["duration"][:, None], column["track"], column["time"]
+            pitch,
+            note["step"][:, None],
+            note["duration"][:, None],
+            column["track"],
+            column["time"],
+            column["velocity"],
         )  # (B, 1, D)
         x, counts, state = self._with_key(x, pitch, column["track"], state)
         if hasattr(self.backbone, "step"):

@@ -8,6 +8,10 @@ Timing enters in one of two ways (``time_input``):
   (``time_classes``), the same classes the heads predict: a quarter note and a dotted one
   are then two learned vectors, not two nearby numbers.
 
+``velocity_dim > 0`` (where velocity is a field, ``task.velocity_classes``) adds an
+embedding of the note's velocity class: the dynamics so far, which the velocity head
+continues.
+
 ``position_dim > 0`` adds where the note starts in its bar: an embedding of
 ``time mod bar_steps`` (the onset in time steps; a bar of 4 beats, as LPD stores no time
 signature). Steps alone say how far apart notes are, not where the beat is: a model that
@@ -47,6 +51,9 @@ class NoteEncoder(nn.Module):
         Width of the bar-position embedding; 0: no position input.
     bar_steps : int
         Time steps of a bar (``4 * resolution``).
+    velocity_dim : int
+        Width of the velocity-class embedding (needs ``tables`` with velocity classes); 0:
+        no velocity input.
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class NoteEncoder(nn.Module):
         tables: ClassTables | None = None,
         position_dim: int = 0,
         bar_steps: int = 96,
+        velocity_dim: int = 0,
     ) -> None:
         super().__init__()
         for key, value, low in (
@@ -66,6 +74,7 @@ class NoteEncoder(nn.Module):
             ("track_dim", track_dim, 1),
             ("time_dim", time_dim, 0),
             ("position_dim", position_dim, 0),
+            ("velocity_dim", velocity_dim, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"task.encoder.{key} must be an integer >= {low}, got {value!r}")
@@ -88,8 +97,17 @@ class NoteEncoder(nn.Module):
             time_width = time_dim or 2
         self.bar_steps = int(bar_steps)
         self.position_emb = nn.Embedding(self.bar_steps, position_dim) if position_dim else None
+        self.velocity_emb = None
+        if velocity_dim:
+            if tables is None or tables.velocity is None:
+                raise ValueError("task.encoder.velocity_dim needs task.velocity_classes")
+            self.velocity_emb = nn.Embedding(tables.size("velocity"), velocity_dim)
         self.out_dim = (
-            pitch_dim + (track_dim if self.track_emb is not None else 0) + time_width + position_dim
+            pitch_dim
+            + (track_dim if self.track_emb is not None else 0)
+            + time_width
+            + position_dim
+            + velocity_dim
         )
 
     def forward(
@@ -99,9 +117,10 @@ class NoteEncoder(nn.Module):
         duration: torch.Tensor,
         track: torch.Tensor | None = None,
         time: torch.Tensor | None = None,
+        velocity: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Notes as ``(B, T)`` tensors (pitch, track, time int64; step, duration float in
-        beats) -> ``(B, T, out_dim)``."""
+        """Notes as ``(B, T)`` tensors (pitch, track, time, velocity int64; step, duration
+        float in beats) -> ``(B, T, out_dim)``."""
         if self.time_input == "classes":
             timing = torch.cat(
                 [
@@ -123,4 +142,9 @@ class NoteEncoder(nn.Module):
             if time is None:
                 raise ValueError("note onsets (time) are required with the position input")
             parts.append(self.position_emb(torch.remainder(time, self.bar_steps)))  # (B, T, p)
+        if self.velocity_emb is not None:
+            if velocity is None:
+                raise ValueError("note velocities are required with the velocity input")
+            classes = self.tables.encode("velocity", velocity)  # (B, T)
+            parts.append(self.velocity_emb(classes))  # (B, T, velocity_dim)
         return torch.cat(parts, dim=-1)  # (B, T, out_dim)

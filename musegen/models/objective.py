@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from musegen.fields import INPUT_FIELDS, NOTE_FIELDS
+from musegen.fields import INPUT_FIELDS, PREDICTED_FIELDS
 from musegen.models.losses import LossWeights, note_losses
 
 TARGETS = ("last", "all")
@@ -30,7 +30,7 @@ def teacher_forcing(
     """Split ``(B, L + 1)`` windows into inputs ``[:, :-1]`` and next-note targets ``[:, 1:]``,
     both ``(B, L)``: target ``t`` is the note after input ``t``."""
     inputs = {k: batch[k][:, :-1] for k in INPUT_FIELDS if k in batch}  # (B, L)
-    targets = {k: batch[k][:, 1:] for k in NOTE_FIELDS if k in batch}  # (B, L)
+    targets = {k: batch[k][:, 1:] for k in PREDICTED_FIELDS if k in batch}  # (B, L)
     return inputs, targets
 
 

@@ -46,6 +46,7 @@ from musegen.models.objective import (
 from musegen.models.optim import ADAM, describe, factory
 from musegen.models.sizing import size_for_budget
 from musegen.models.time_classes import TimeClasses, split_coverage
+from musegen.models.velocity_classes import VelocityClasses
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,12 @@ class NextNoteTask(L.LightningModule):
     context : int, optional
         The notes of a training window (``data.seq_len``): with ``target="all"`` generation
         keeps to it; with ``"last"`` it carries the state (see where it is stored).
+    velocity_classes : int
+        Velocity as a field of that many classes (``models.velocity_classes``; categorical
+        timing), predicted after the track; 0: not modelled (the tutorial's).
+    velocity : mapping, optional
+        The fitted classes (``VelocityClasses.to_dict``): ``instantiate.task`` fits them on
+        the training notes; without them, ``velocity_classes`` equal-width classes.
     loss_weights : mapping
         Weights of the pitch / step / duration / track losses; either one mapping, or one per
         timing (``{"regression": {...}, "categorical": {...}}``), of which ``timing``'s is used.
@@ -185,6 +192,8 @@ class NextNoteTask(L.LightningModule):
         head_order: list[str] | tuple[str, ...] = DEFAULT_ORDER,
         head_width: int = 0,
         context: int | None = None,
+        velocity_classes: int = 0,
+        velocity: Mapping[str, Any] | None = None,
         loss_weights: Mapping[str, Any] | None = None,
         positive_pressure: float = 10.0,
         optimizer: Any = None,
@@ -209,6 +218,14 @@ class NextNoteTask(L.LightningModule):
             raise ValueError(
                 f"task.param_budget must be a positive integer or null, got {param_budget!r}"
             )
+        if (
+            isinstance(velocity_classes, bool)
+            or not isinstance(velocity_classes, int)
+            or (velocity_classes < 0)
+        ):
+            raise ValueError(
+                f"task.velocity_classes must be an integer >= 0, got {velocity_classes!r}"
+            )
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(
                 f"task.scheduler_interval: {scheduler_interval!r} is not epoch or step"
@@ -221,6 +238,9 @@ class NextNoteTask(L.LightningModule):
         if network is not None:  # a stored network (checkpoint.load_task): used as it is
             config = NoteNetConfig.from_dict(network)
         else:
+            classes = VelocityClasses.from_dict(_plain(velocity))
+            if velocity_classes and classes is None:
+                classes = VelocityClasses.uniform(velocity_classes)
             config = NoteNetConfig(
                 net=net,
                 n_tracks=n_tracks,
@@ -234,6 +254,7 @@ class NextNoteTask(L.LightningModule):
                 # half a window would show generation fewer notes than training did, so such
                 # a network carries its state (measured: experiments/README.md, "Note model")
                 context=context if target == "all" else None,
+                velocity=classes if velocity_classes else None,
             )
             if param_budget:
                 config = size_for_budget(config, int(param_budget))
@@ -244,6 +265,7 @@ class NextNoteTask(L.LightningModule):
         self.pressure = float(positive_pressure)
         # One metric object per stage: sharing one would mix train and val batches.
         names = METRICS + (("note_nll",) if self.net.categorical else ())
+        names += ("velocity_loss",) if config.velocity is not None else ()
         self.train_metrics = StageMetrics(names)
         self.val_metrics = StageMetrics(names)
         self.test_metrics = StageMetrics(names)

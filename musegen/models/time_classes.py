@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from musegen.fields import TIME_FIELDS
+from musegen.fields import TIME_FIELDS, VELOCITY
+from musegen.models.velocity_classes import VelocityClasses
 
 FIELDS = TIME_FIELDS
 MINIMUM = {"step": 0, "duration": 1}
@@ -87,6 +88,18 @@ class TimeClasses:
         """Class indices -> grid values (int64)."""
         return self.values(field)[np.asarray(classes, dtype=np.int64)]
 
+    def buckets(self, field: str) -> np.ndarray:
+        """Each class's musical value, as a bucket index (int64, ``shape=(n_classes,)``,
+        ascending): the nearest of ``MUSICAL_BEATS`` in log time; 0 (a chord's step) and one
+        time step (a hit) are buckets of their own."""
+        values = self.values(field).astype(np.float64)
+        musical = np.asarray(MUSICAL_BEATS) * self.resolution
+        nearest = np.abs(np.log(np.maximum(values, 1.0))[:, None] - np.log(musical)[None, :])
+        raw = np.argmin(nearest, axis=1) + 2
+        raw[values == 1] = 1
+        raw[values == 0] = 0
+        return np.unique(raw, return_inverse=True)[1].astype(np.int64)
+
     def coverage(self, field: str, grid: np.ndarray) -> dict[str, int]:
         """How many values are a class value (``exact``), go to a nearest class
         (``inexact``) or lie past the last class (``overflow``)."""
@@ -98,6 +111,12 @@ class TimeClasses:
         exact = int(np.count_nonzero(np.isin(inside, values)))
         return {"exact": exact, "inexact": int(grid.size - exact - overflow), "overflow": overflow}
 
+
+MUSICAL_BEATS: tuple[float, ...] = (
+    1 / 8, 1 / 6, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4, 1, 3 / 2, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64
+)  # fmt: skip
+"""The note values a listener counts in, in beats: 32nd to 16 bars, dotted and triplet ones
+among them (``TimeClasses.buckets``)."""
 
 CHUNK = 1 << 22
 """Notes per chunk when a split's memory-mapped columns are counted (bounded memory)."""
@@ -118,13 +137,13 @@ def split_coverage(classes: TimeClasses, columns: dict[str, np.ndarray]) -> dict
 
 
 class ClassTables(torch.nn.Module):
-    """The class set's lookup tables as tensors (non-persistent buffers, rebuilt from the
+    """The class sets' lookup tables as tensors (non-persistent buffers, rebuilt from the
     config, so checkpoints hold only weights): beats -> class and class -> beats on any
-    device, vectorised."""
+    device, vectorised; with ``velocity`` (``VelocityClasses``) the same for velocities."""
 
-    def __init__(self, classes: TimeClasses) -> None:
+    def __init__(self, classes: TimeClasses, velocity: VelocityClasses | None = None) -> None:
         super().__init__()
-        self.classes = classes
+        self.classes, self.velocity = classes, velocity
         self.resolution = classes.resolution
         for field in FIELDS:
             self.register_buffer(
@@ -133,17 +152,28 @@ class ClassTables(torch.nn.Module):
             self.register_buffer(
                 f"{field}_values", torch.from_numpy(classes.values(field)), persistent=False
             )
+        if velocity is not None:
+            starts = torch.tensor(velocity.starts, dtype=torch.int64)
+            self.register_buffer("velocity_starts", starts, persistent=False)
+            values = torch.tensor(velocity.values, dtype=torch.int64)
+            self.register_buffer("velocity_values", values, persistent=False)
 
     def size(self, field: str) -> int:
         return int(getattr(self, f"{field}_values").numel())
 
-    def encode(self, field: str, beats: torch.Tensor) -> torch.Tensor:
-        """Beats (float) -> class indices (int64), same shape: rounded to the grid first."""
+    def encode(self, field: str, value: torch.Tensor) -> torch.Tensor:
+        """Values -> class indices (int64), same shape: beats (float, rounded to the grid
+        first) for step and duration, MIDI velocities for velocity."""
+        if field == VELOCITY:
+            return torch.bucketize(value.long().contiguous(), self.velocity_starts, right=True)
         lut = getattr(self, f"{field}_lut")
-        grid = torch.round(beats.double() * self.resolution).long()
+        grid = torch.round(value.double() * self.resolution).long()
         return lut[grid.clamp(0, lut.numel() - 1)]
 
     def decode(self, field: str, classes: torch.Tensor) -> torch.Tensor:
         """Class indices -> beats (float32): ``value / resolution``, whose grid value
-        ``rint(beats * resolution)`` comes back exactly."""
+        ``rint(beats * resolution)`` comes back exactly; velocity classes -> velocities
+        (int64)."""
+        if field == VELOCITY:
+            return self.velocity_values[classes]
         return getattr(self, f"{field}_values")[classes].float() / self.resolution

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import torch
 
-from musegen.fields import TIME_FIELDS
+from musegen.fields import CLASSED_FIELDS
 from musegen.models.time_classes import ClassTables
 
 
@@ -31,9 +31,10 @@ def decode_fields(
     drawn: dict[str, torch.Tensor], tables: ClassTables | None
 ) -> dict[str, torch.Tensor]:
     """Drawn classes -> the note's values: step and duration classes to beats (categorical
-    timing), the rest as drawn (pitch, track index)."""
+    timing), a velocity class to its velocity, the rest as drawn (pitch, track index)."""
     out = dict(drawn)
     if tables is not None:
-        for field in TIME_FIELDS:
-            out[field] = tables.decode(field, drawn[field])
+        for field in CLASSED_FIELDS:
+            if field in drawn:
+                out[field] = tables.decode(field, drawn[field])
     return out

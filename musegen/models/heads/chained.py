@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from musegen.fields import TIME_FIELDS
+from musegen.fields import CLASSED_FIELDS, VELOCITY
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads.base import Pick, decode_fields
 from musegen.models.note_encoder import N_PITCHES
@@ -47,14 +47,17 @@ class ChainedHeads(nn.Module):
             "duration": tables.size("duration"),
             "track": config.n_tracks,
         }
+        if config.velocity is not None:
+            sizes[VELOCITY] = tables.size(VELOCITY)
         self.project = nn.Linear(hidden_size, width)
         self.embed = nn.ModuleDict({f: nn.Embedding(sizes[f], width) for f in self.order[:-1]})
         self.out = nn.ModuleDict({f: nn.Linear(width, sizes[f]) for f in self.order})
 
     def _value(self, field: str, targets: dict[str, torch.Tensor]) -> torch.Tensor:
-        """A target field as the index its embedding reads (a class for step and duration)."""
+        """A target field as the index its embedding reads (a class for step, duration and
+        velocity)."""
         value = targets[field]
-        return self.tables.encode(field, value) if field in TIME_FIELDS else value
+        return self.tables.encode(field, value) if field in CLASSED_FIELDS else value
 
     def forward(
         self, h: torch.Tensor, targets: dict[str, torch.Tensor] | None = None

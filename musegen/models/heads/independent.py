@@ -11,8 +11,9 @@ layers for the pitch (128-way), the track (with several tracks) and, by ``task.t
   like the pitch.
 
 The fields are drawn in the order the decoder always drew them (pitch, track, step,
-duration), so a checkpoint written before the chained heads draws the same notes from the
-same seed; the track comes first when a per-track sampling rule must see it.
+duration; the velocity, where modelled, last), so a checkpoint written before the chained
+heads draws the same notes from the same seed; the track comes first when a per-track
+sampling rule must see it.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from musegen.fields import TIME_FIELDS
+from musegen.fields import TIME_FIELDS, VELOCITY
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads.base import Pick, decode_fields
 from musegen.models.note_encoder import N_PITCHES
 from musegen.models.time_classes import ClassTables
 
-ORDER = ("pitch", "track", "step", "duration")
+ORDER = ("pitch", "track", "step", "duration", VELOCITY)
 
 
 class IndependentHeads(nn.Module):
@@ -43,6 +44,9 @@ class IndependentHeads(nn.Module):
         else:
             self.timing = nn.Linear(hidden_size, 2)  # step and duration, in beats
         self.track = nn.Linear(hidden_size, config.n_tracks) if config.n_tracks > 1 else None
+        self.velocity = None
+        if config.velocity is not None:
+            self.velocity = nn.Linear(hidden_size, tables.size(VELOCITY))
 
     def forward(
         self, h: torch.Tensor, targets: dict[str, torch.Tensor] | None = None
@@ -58,14 +62,18 @@ class IndependentHeads(nn.Module):
             out["step"], out["duration"] = timing[..., 0], timing[..., 1]
         if self.track is not None:
             out["track"] = self.track(h)  # (..., n_tracks)
+        if self.velocity is not None:
+            out[VELOCITY] = self.velocity(h)  # (..., n_velocity_classes)
         return out
 
     def draw(self, h: torch.Tensor, pick: Pick) -> dict[str, torch.Tensor]:
         """One next note per row of ``h`` ``(B, H)``: ``{field: (B,)}`` (module docstring)."""
         logits = self(h)
-        order = ("track", "pitch", "step", "duration") if pick.track_first else ORDER
+        order = ("track", "pitch", "step", "duration", VELOCITY) if pick.track_first else ORDER
         drawn: dict[str, torch.Tensor] = {}
         for field in order:
+            if field == VELOCITY and field not in logits:  # not modelled
+                continue
             if field not in logits:  # one track: the only one
                 drawn[field] = torch.zeros(h.shape[0], dtype=torch.int64, device=h.device)
             elif field in TIME_FIELDS and not self.categorical:

@@ -1,0 +1,72 @@
+"""Which keys still sound, so that a drawn note never restarts one on its track.
+
+Real music read from pianorolls never starts a note on a key of a track while that key
+still sounds there (a roll's notes of one pitch are separate runs), yet a network that
+draws a note's duration and, later, the next note's step can: 8% of a Lakh model's notes
+did. The MIDI writer then ends the earlier note (``note_timing.end_at_repeats``), which is
+not what the network drew. Here, while decoding, each piece keeps the time at which every
+(track, key) falls silent; when the step of a note is drawn after its track and pitch, steps
+that would start it before then are masked out, so the note waits for its key.
+
+Drawn before the step, the pitch cannot know whether it will collide; a design that draws
+the step before the pitch (or regresses it) is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+
+class SoundingKeys:
+    """Until when each key of each track sounds, per piece: ``(B, n_tracks, 128)`` time
+    steps, and the onset of the last note (``(B,)``).
+
+    Parameters
+    ----------
+    step_values : Tensor, shape=(n_classes,)
+        Each step class's value in time steps (``ClassTables.step_values``).
+    resolution : int
+        Time steps per beat.
+    n_tracks : int
+        The model's tracks.
+    """
+
+    def __init__(self, step_values: torch.Tensor, resolution: int, n_tracks: int) -> None:
+        self.step_values, self.resolution, self.n_tracks = step_values, resolution, n_tracks
+        self.until: torch.Tensor | None = None  # (B, n_tracks, 128)
+        self.last: torch.Tensor | None = None  # (B,)
+
+    def _ends(self, notes: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        length = torch.round(notes["duration"] * self.resolution).long().clamp_min(1)
+        return notes["time"] + length
+
+    def start(self, primer: Mapping[str, torch.Tensor]) -> None:
+        """Read the primer, ``(B, P)`` tensors with ``time`` (a piece from scratch: the
+        neutral start note, which sounds on no real key)."""
+        batch = primer["pitch"].shape[0]
+        until = torch.zeros(
+            batch, self.n_tracks * 128, dtype=torch.int64, device=primer["pitch"].device
+        )
+        key = primer["track"] * 128 + primer["pitch"]  # (B, P)
+        self.until = until.scatter_reduce(1, key, self._ends(primer), "amax").view(batch, -1, 128)
+        self.last = primer["time"][:, -1].clone()
+
+    def played(self, note: Mapping[str, torch.Tensor]) -> None:
+        """Take in one drawn note per piece, ``(B,)`` tensors with its ``time``."""
+        rows = torch.arange(note["pitch"].shape[0], device=note["pitch"].device)
+        key = (rows, note["track"], note["pitch"])
+        self.until[key] = torch.maximum(self.until[key], self._ends(note))  # type: ignore[index]
+        self.last = note["time"]
+
+    def mask_steps(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The step logits ``(B, V)`` with the steps that would restart a sounding key (the
+        drawn track's drawn pitch) at -inf; where every step would (a key held past the
+        longest step), the longest is kept."""
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        track = drawn.get("track", torch.zeros_like(drawn["pitch"]))  # one track: no head
+        wait = self.until[rows, track, drawn["pitch"]] - self.last  # type: ignore[index]
+        early = self.step_values.to(logits.device)[None, :] < wait[:, None]  # (B, V)
+        early[:, -1] &= ~early.all(dim=1)
+        return logits.masked_fill(early, float("-inf"))

@@ -1,0 +1,80 @@
+"""Sampling rules for one track's field, and drawing step and duration by musical value."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from musegen.config_checks import ConfigError
+from musegen.generation.sampling import Picker, Sampling, sample, sample_in_buckets
+from musegen.models.time_classes import MUSICAL_BEATS, TimeClasses
+
+COLD = Sampling(temperature=1e-4)
+
+
+def _logits(*probs: float) -> torch.Tensor:
+    return torch.tensor([[math.log(p) for p in probs]])
+
+
+def test_a_cold_draw_by_musical_value_takes_the_likeliest_value_not_the_likeliest_class() -> None:
+    # three neighbouring classes of one value (0.25 + 0.20 + 0.15 = 0.60) and one class of
+    # another (0.40): the likeliest class is the lone one, the likeliest value the first
+    logits = _logits(0.25, 0.20, 0.15, 0.40)
+    bucket = torch.tensor([0, 0, 0, 1])
+    assert int(sample(logits, COLD, torch.Generator().manual_seed(0))[0]) == 3
+    assert int(sample_in_buckets(logits, COLD, torch.Generator().manual_seed(0), bucket)[0]) == 0
+
+
+def test_at_temperature_one_the_two_stages_draw_the_softmax() -> None:
+    probs = np.array([0.25, 0.20, 0.15, 0.40])
+    logits = _logits(*probs).expand(40_000, -1)
+    got = sample_in_buckets(
+        logits, Sampling(), torch.Generator().manual_seed(1), torch.tensor([0, 0, 0, 1])
+    )
+    share = np.bincount(got.numpy(), minlength=4) / got.numel()
+    assert np.abs(share - probs).max() < 0.01  # the same distribution, two uniforms a row
+
+
+def test_the_musical_buckets_of_the_classes_by_hand() -> None:
+    classes = TimeClasses()  # 24 steps a beat
+    values, buckets = classes.values("duration"), classes.buckets("duration")
+    bucket_of = dict(zip(values.tolist(), buckets.tolist(), strict=True))
+    # a quarter note (24 steps) and its neighbours nearer 24 than 18 or 36 in log time
+    assert bucket_of[21] == bucket_of[24] == bucket_of[29] != bucket_of[20]
+    assert bucket_of[1] == 0 and bucket_of[2] == bucket_of[3] != bucket_of[4]  # a hit; 1/8
+    assert buckets.max() + 1 == len(set(bucket_of.values())) <= len(MUSICAL_BEATS) + 2
+    steps = classes.buckets("step")
+    assert steps[0] == 0 and steps[1] == 1  # a chord's step 0 on its own
+
+
+def test_a_tracks_rule_for_one_field_wins() -> None:
+    rules = Sampling.from_config(
+        {
+            "temperature": 0.9,
+            "step": {"temperature": 0.5, "buckets": "musical"},
+            "tracks": {"bass": {"temperature": 0.7, "duration": {"temperature": 1.2}}},
+        }
+    )
+    assert rules.rule("duration", "Bass").temperature == 1.2  # the track's, for the field
+    assert rules.rule("step", "Bass").temperature == 0.5  # the field's over the track's
+    assert rules.rule("pitch", "Bass").temperature == 0.7  # the track's
+    assert rules.rule("duration", "Piano").temperature == 0.9  # the global one
+    assert rules.rule("step").buckets == "musical" and rules.rule("duration").buckets == "exact"
+    assert rules.to_dict()["tracks"] == {
+        "Bass": {"temperature": 0.7, "duration": {"temperature": 1.2}}
+    }
+    with pytest.raises(ConfigError, match=r"^sampling\.tracks\.Bass\.duration\.temperature must"):
+        Sampling.from_config({"tracks": {"Bass": {"duration": {"temperature": 0}}}})
+    with pytest.raises(ConfigError, match=r"^sampling\.step\.buckets must be one of exact"):
+        Sampling.from_config({"step": {"buckets": "coarse"}})
+
+
+def test_the_picker_draws_by_musical_value_only_where_the_rule_says() -> None:
+    logits = _logits(0.25, 0.20, 0.15, 0.40)
+    bucket = {"duration": torch.tensor([0, 0, 0, 1]), "step": torch.tensor([0, 0, 0, 1])}
+    rules = Sampling(temperature=1e-4, fields=(("duration", (("buckets", "musical"),)),))
+    pick = Picker(rules, torch.Generator().manual_seed(0), buckets=bucket)
+    assert int(pick("duration", logits, {})[0]) == 0 and int(pick("step", logits, {})[0]) == 3
