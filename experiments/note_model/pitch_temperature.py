@@ -41,9 +41,9 @@ def _override(run: Path, key: str) -> str:
 
 
 def _tested_checkpoint(run: Path) -> Path:
-    """The checkpoint the run's test and evaluation used (``evaluation.json``)."""
-    report = json.loads((run / "evaluation" / "evaluation.json").read_text())
-    return Path(report["ckpt_path"])
+    """The checkpoint the run's test and evaluation used (``metrics.json``'s ``best_ckpt``,
+    relative to the run folder)."""
+    return run / json.loads((run / "metrics.json").read_text())["best_ckpt"]
 
 
 def evaluate(run: Path, temperature: float, out: Path) -> dict[str, float]:

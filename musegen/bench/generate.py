@@ -8,7 +8,10 @@ Baselines, measured in the same run:
 4. every backbone at that size against the default one (lstm_gru), 64 pieces and one;
 5. the Transformer's key/value cache against re-running the whole context at every note,
    after contexts of 64, 256 and 1,024 notes: the ratio grows with the length (the cache
-   costs one position a note, the re-run the whole context).
+   costs one position a note, the re-run the whole context);
+6. a note as ``experiment=lakh`` draws it now (velocity a field, drum notes as hits, no
+   restart of a sounding key, durations by musical value) against the four-field note drawn
+   plainly, at equal size.
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
@@ -23,11 +26,14 @@ from omegaconf import OmegaConf
 from musegen.bench.report import Row
 from musegen.bench.timing import best_of
 from musegen.config_checks import CONFIG_DIR, group_choices
+from musegen.generation.continuation import buckets
 from musegen.generation.decode import generate
-from musegen.generation.sampling import Picker, Sampling
+from musegen.generation.sampling import DrumHits, Picker, Sampling
+from musegen.generation.sounding import SoundingKeys
 from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
 from musegen.models.network import NoteNet
 from musegen.models.sizing import size_for_budget
+from musegen.models.velocity_classes import VelocityClasses
 
 NUM_NOTES = 1000
 
@@ -51,14 +57,20 @@ def _backbone(name: str) -> dict:
     return OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml").net)
 
 
-def _five_track_net(heads: str, backbone: str = "lstm_gru") -> NoteNet:
-    """A backbone on five tracks with categorical timing, sized to 800k."""
+TRACKS = ("Drums", "Piano", "Guitar", "Bass", "Strings")
+
+
+def _five_track_net(heads: str, backbone: str = "lstm_gru", velocity: int = 0) -> NoteNet:
+    """A backbone on five tracks with categorical timing, sized to 800k; ``velocity``
+    classes as a field (0: none)."""
     config = NoteNetConfig(
         net={**_backbone(backbone), "dropout": 0.0},
         n_tracks=5,
-        encoder={"pitch_dim": 64, "track_dim": 8, "position_dim": 16},
+        track_names=TRACKS,
+        encoder={"pitch_dim": 64, "track_dim": 8, "position_dim": 16, "velocity_dim": 8},
         timing=TimingConfig("categorical"),
         heads=HeadsConfig(heads, width=128),
+        velocity=VelocityClasses.uniform(velocity) if velocity else None,
     )
     return NoteNet(size_for_budget(config, 800_000)).eval()
 
@@ -81,15 +93,28 @@ def notes_per_second(
     n: int,
     repeats: int = 3,
     context: int | None = -1,
+    drawn_as_now: bool = False,
 ) -> float:
-    """Generated notes per second, all pieces of the batch counted (best of ``repeats``)."""
+    """Generated notes per second, all pieces of the batch counted (best of ``repeats``).
+    ``drawn_as_now``: the picker ``generation.continuation`` builds (drum hits, no restart of
+    a sounding key, durations by musical value), else a plain one."""
     primer = _primer(batch, seq_len)
+    primer["time"] = torch.cumsum(torch.round(primer["step"] * 24).long(), 1)
     if net.n_tracks == 1:
         primer["track"] = torch.zeros_like(primer["track"])
 
+    def picker() -> Picker:
+        if not drawn_as_now:
+            return Picker(Sampling(), torch.Generator().manual_seed(0))
+        rules = Sampling(fields=(("duration", (("buckets", "musical"),)),))
+        keys = SoundingKeys(net.tables.step_values, 24, net.n_tracks)
+        drums = DrumHits.of(net)
+        return Picker(
+            rules, torch.Generator().manual_seed(0), TRACKS, None, drums, buckets(net), keys
+        )
+
     def run() -> None:
-        pick = Picker(Sampling(), torch.Generator().manual_seed(0))
-        generate(net, primer, n, pick, mode, seq_len, context=context)
+        generate(net, primer, n, picker(), mode, seq_len, context=context)
 
     return batch * n / best_of(run, repeats).best
 
@@ -174,7 +199,35 @@ def run(argv: list[str] | None = None) -> list[Row]:
                 target=">= 0.8x",
             )
         )
-    return rows + backbone_rows(args.repeats) + cache_rows(args.repeats)
+    return rows + backbone_rows(args.repeats) + cache_rows(args.repeats) + note_rows(args.repeats)
+
+
+def note_rows(repeats: int) -> list[Row]:
+    """A note as ``experiment=lakh`` draws it now against the four-field note drawn plainly
+    (chained heads, five tracks, 800k parameters, after 25 notes)."""
+    now, before = _five_track_net("chained", velocity=12), _five_track_net("chained")
+    rows = []
+    for batch in (1, 64):
+        ours = notes_per_second(now, batch, 25, "incremental", 400, repeats, drawn_as_now=True)
+        base = notes_per_second(before, batch, 25, "incremental", 400, repeats)
+        print(
+            f"  note as drawn now, batch {batch}: {ours:9.0f} notes/s | four fields, plain "
+            f"{base:9.0f} notes/s | ratio {ours / base:5.2f}x"
+        )
+        rows.append(
+            Row(
+                "generate",
+                f"generation, five tracks, 800k parameters, batch {batch}: the note drawn now",
+                "notes/s",
+                ours,
+                "velocity field, drum hits, no key restarts, durations by value",
+                base,
+                "four fields, drawn plainly",
+                higher_is_better=True,
+                target=">= 0.85x",
+            )
+        )
+    return rows
 
 
 def backbone_rows(repeats: int) -> list[Row]:

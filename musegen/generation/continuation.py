@@ -90,7 +90,8 @@ def buckets(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     tables = getattr(net, "tables", None)
     if tables is None:
         return {}
-    return {f: torch.from_numpy(tables.classes.buckets(f)) for f in ("step", "duration")}
+    fields = ("duration",) if tables.position else ("step", "duration")  # a position: no value
+    return {f: torch.from_numpy(tables.classes.buckets(f)) for f in fields}
 
 
 def continue_primers(
@@ -135,8 +136,14 @@ def continue_primers(
     drums = DrumHits.of(net, options.resolution) if options.drum_hits else None
     tables = getattr(net, "tables", None)
     keys = None
-    if options.no_repeats and tables is not None:
-        keys = SoundingKeys(tables.step_values, tables.resolution, max(net.n_tracks, 1))
+    if tables is not None and (options.no_repeats or tables.position):
+        keys = SoundingKeys(
+            tables.step_values,
+            tables.resolution,
+            max(net.n_tracks, 1),
+            bar=tables.classes.bar if tables.position else None,
+            repeats=not options.no_repeats,
+        )
     pick = Picker(options.sampling, generator, names, options.tracks, drums, buckets(net), keys)
     long = num_notes >= LONG and stop_time is None  # a long piece, not a fixed number of bars
     with progress_bar(int(num_notes), "Generating notes", enabled=long) as bar:

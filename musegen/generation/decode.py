@@ -157,6 +157,7 @@ def generate(
             return _last_hidden(net, span(lo, hi))
 
     pick.start(primer)
+    tables = getattr(net, "tables", None)
     window = seq_len or p_len
     if mode == "incremental":
         fed = min(p_len, context) if context else p_len  # notes the state has read
@@ -167,6 +168,8 @@ def generate(
             if mode == "window":
                 h, _ = read(end - window, end)
             note = pick.settle(net.heads.draw(h, pick))  # {field: (B,)}
+            if tables is not None:  # an onset class counted from the bar line: the gap
+                note = tables.place(note, last_time)
             if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
             last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()

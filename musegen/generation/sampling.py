@@ -405,7 +405,7 @@ class Picker:
             else:
                 self._unmasked = True
         if field == "step" and self.keys is not None and "pitch" in drawn:
-            logits = self.keys.mask_steps(logits, drawn)  # no restart of a sounding key
+            logits = self.keys.mask_steps(logits, drawn)  # no onset before the allowed one
         groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)

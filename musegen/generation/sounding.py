@@ -31,10 +31,24 @@ class SoundingKeys:
         Time steps per beat.
     n_tracks : int
         The model's tracks.
+    bar : int, optional
+        Step classes are onsets counted from the bar line before the previous note
+        (``TimeClasses(onset="position")``), a bar of ``bar`` time steps: those before the
+        previous note are masked too.
+    repeats : bool
+        Leave sounding keys alone (mask only what ``bar`` asks).
     """
 
-    def __init__(self, step_values: torch.Tensor, resolution: int, n_tracks: int) -> None:
+    def __init__(
+        self,
+        step_values: torch.Tensor,
+        resolution: int,
+        n_tracks: int,
+        bar: int | None = None,
+        repeats: bool = False,
+    ) -> None:
         self.step_values, self.resolution, self.n_tracks = step_values, resolution, n_tracks
+        self.bar, self.repeats = bar, repeats
         self.until: torch.Tensor | None = None  # (B, n_tracks, 128)
         self.last: torch.Tensor | None = None  # (B,)
 
@@ -67,6 +81,9 @@ class SoundingKeys:
         rows = torch.arange(logits.shape[0], device=logits.device)
         track = drawn.get("track", torch.zeros_like(drawn["pitch"]))  # one track: no head
         wait = self.until[rows, track, drawn["pitch"]] - self.last  # type: ignore[index]
+        wait = torch.zeros_like(wait) if self.repeats else wait.clamp_min(0)
+        if self.bar is not None:  # a class counts from the bar line before the last onset
+            wait = wait + torch.remainder(self.last, self.bar)  # type: ignore[arg-type]
         early = self.step_values.to(logits.device)[None, :] < wait[:, None]  # (B, V)
         early[:, -1] &= ~early.all(dim=1)
         return logits.masked_fill(early, float("-inf"))

@@ -95,7 +95,7 @@ def note_losses(
             hit = _grid(value.clamp_min(0)) == _grid(target[field])
             out[f"{field}_acc"] = hit.float().mean()
         else:
-            classes = tables.encode(field, target[field]) if field in TIME_FIELDS else target[field]
+            classes = tables.classes_of(field, target) if field in TIME_FIELDS else target[field]
             out[f"{field}_loss"] = _cross_entropy(pred[field], classes)
             out[f"{field}_acc"] = (pred[field].argmax(-1) == classes).float().mean()
     out.pop("track_acc", None)

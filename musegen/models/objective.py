@@ -28,9 +28,13 @@ def teacher_forcing(
     batch: Mapping[str, torch.Tensor],
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Split ``(B, L + 1)`` windows into inputs ``[:, :-1]`` and next-note targets ``[:, 1:]``,
-    both ``(B, L)``: target ``t`` is the note after input ``t``."""
+    both ``(B, L)``: target ``t`` is the note after input ``t``. The targets also carry
+    ``before``, the onset of the note each follows (what an onset counted from the bar line
+    is counted from, ``ClassTables.classes_of``)."""
     inputs = {k: batch[k][:, :-1] for k in INPUT_FIELDS if k in batch}  # (B, L)
     targets = {k: batch[k][:, 1:] for k in PREDICTED_FIELDS if k in batch}  # (B, L)
+    if "time" in inputs:
+        targets["before"] = inputs["time"]  # (B, L)
     return inputs, targets
 
 

@@ -15,12 +15,26 @@ A value that is not a class value is mapped to the nearest one (ties to the shor
 notes are counted (``coverage``) and reported with the data. Decoding a class gives its value,
 a whole number of grid steps, so generated notes land exactly on the grid.
 
+Two other codings can be chosen (``task.time_classes``):
+
+* ``vocabulary: musical``: the classes are the note values a listener counts in
+  (``MUSICAL_BEATS``: 32nds to 16 bars, dotted and triplet ones among them; and a step of 0,
+  a duration of one time step), about 20 a field instead of 385. Every step and duration is
+  taken to the nearest, so the notes trained on are not the data's own: their NLL does not
+  compare with the exact classes'.
+* ``onset: position``: a note's onset is predicted as where it falls counted from the bar
+  line before the previous note (its position in its bar, and how many bars later), not as
+  the gap since the previous onset: class ``c`` is the onset ``bar(previous) + c``. The
+  same events, one to one (within the classes' reach), so the note NLL compares; one wrong
+  gap no longer shifts the beat of every later note, since the bar line is the reference.
+
 MMT (Dong et al. 2023) keeps a list of "known durations" in the same spirit; NoteTuple
 (Hawthorne et al. 2018) predicts time-shift and duration classes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,6 +45,8 @@ from musegen.fields import TIME_FIELDS, VELOCITY
 from musegen.models.velocity_classes import VelocityClasses
 
 FIELDS = TIME_FIELDS
+VOCABULARIES = ("exact", "musical")
+ONSETS = ("gap", "position")
 MINIMUM = {"step": 0, "duration": 1}
 """The smallest value of each field in grid steps: a chord's notes share an onset (step 0);
 no note is shorter than one step."""
@@ -44,22 +60,46 @@ class TimeClasses:
     exact_beats: int = 16
     coarse_beats: int = 4
     max_beats: int = 64
+    vocabulary: str = "exact"
+    onset: str = "gap"
 
     def __post_init__(self) -> None:
         if self.resolution < 1 or self.coarse_beats < 1:
             raise ValueError("task.time_classes: resolution and coarse_beats must be >= 1")
         if not 0 < self.exact_beats <= self.max_beats:
             raise ValueError("task.time_classes: need 0 < exact_beats <= max_beats")
+        if self.vocabulary not in VOCABULARIES:
+            raise ValueError(
+                f"task.time_classes.vocabulary: {self.vocabulary!r} is not one of {VOCABULARIES}"
+            )
+        if self.onset not in ONSETS:
+            raise ValueError(f"task.time_classes.onset: {self.onset!r} is not one of {ONSETS}")
+        if self.onset == "position" and self.vocabulary != "exact":
+            raise ValueError(
+                "task.time_classes.onset=position needs vocabulary=exact: a position in the "
+                "bar is counted in time steps"
+            )
 
     @classmethod
     def from_config(cls, config: Any) -> TimeClasses:
-        return cls(**{k: int(v) for k, v in dict(config or {}).items()})
+        words = ("vocabulary", "onset")
+        return cls(**{k: v if k in words else int(v) for k, v in dict(config or {}).items()})
 
-    def to_config(self) -> dict[str, int]:
+    def to_config(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def bar(self) -> int:
+        """Time steps of a bar (4 beats: LPD stores no time signature)."""
+        return 4 * self.resolution
+
     def values(self, field: str) -> np.ndarray:
-        """Each class's value in grid steps, ascending: int64, shape=(n_classes,)."""
+        """Each class's value in grid steps, ascending: int64, shape=(n_classes,). With
+        ``onset="position"`` a step class's value is the onset counted from the bar line
+        before the previous note."""
+        if self.vocabulary == "musical":
+            musical = np.rint(np.asarray(MUSICAL_BEATS) * self.resolution).astype(np.int64)
+            return np.unique(np.concatenate([[MINIMUM[field], 1], musical]))
         exact_end = self.exact_beats * self.resolution
         coarse = self.coarse_beats * self.resolution
         exact = np.arange(MINIMUM[field], exact_end + 1, dtype=np.int64)
@@ -160,6 +200,31 @@ class ClassTables(torch.nn.Module):
 
     def size(self, field: str) -> int:
         return int(getattr(self, f"{field}_values").numel())
+
+    @property
+    def position(self) -> bool:
+        """Whether a step class is an onset counted from the previous note's bar line."""
+        return self.classes.onset == "position"
+
+    def classes_of(self, field: str, notes: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The class of ``field`` of each note of a targets dict (``models.objective``): what
+        the loss scores and the chained heads embed. With ``onset="position"`` a step's
+        class counts from the bar line before the previous note (``notes["before"]``, its
+        onset in time steps)."""
+        if field == "step" and self.position:
+            grid = torch.round(notes["step"].double() * self.resolution).long()
+            grid = grid + torch.remainder(notes["before"], self.classes.bar)
+            return self.step_lut[grid.clamp(0, self.step_lut.numel() - 1)]
+        return self.encode(field, notes[field])
+
+    def place(self, note: dict[str, torch.Tensor], before: torch.Tensor) -> dict[str, torch.Tensor]:
+        """A drawn note whose step was decoded as an onset class (``onset="position"``)
+        with the step as the gap since ``before`` (``(B,)`` time steps), in beats."""
+        if not self.position:
+            return note
+        counted = torch.round(note["step"] * self.resolution).long()  # from the bar line
+        gap = (counted - torch.remainder(before, self.classes.bar)).clamp_min(0)
+        return {**note, "step": gap.float() / self.resolution}
 
     def encode(self, field: str, value: torch.Tensor) -> torch.Tensor:
         """Values -> class indices (int64), same shape: beats (float, rounded to the grid

@@ -56,8 +56,9 @@ class ChainedHeads(nn.Module):
     def _value(self, field: str, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """A target field as the index its embedding reads (a class for step, duration and
         velocity)."""
-        value = targets[field]
-        return self.tables.encode(field, value) if field in CLASSED_FIELDS else value
+        if field in CLASSED_FIELDS:
+            return self.tables.classes_of(field, targets)
+        return targets[field]
 
     def forward(
         self, h: torch.Tensor, targets: dict[str, torch.Tensor] | None = None

@@ -1,0 +1,182 @@
+"""Note length, density and form of a model's music against real music, from its evaluations.
+
+    python experiments/note_length/measure.py grid CKPT OUT NAME="OVERRIDE ..." ...
+    python experiments/note_length/measure.py table OUT.md RUN_OR_EVAL ...
+
+``grid`` evaluates one checkpoint on the validation songs of its run's split
+(``python -m musegen.evaluate split=val``, the run's own settings with each NAME's overrides
+on top), one evaluation per NAME into ``OUT/<NAME>/``, and writes ``OUT/grid.md`` and
+``.csv``: where sampling settings are chosen, never on the test songs. ``table`` reads the
+``evaluation.json`` of finished runs (their test songs) or of evaluations and writes the same
+figures, one row each, for the results. Made for experiments/README.md, "Note length and
+density".
+
+The figures, for continuations and pieces from scratch, each beside real music's (held-out
+real vs real of the same report): per pitched track the mean duration in beats and the notes
+per bar (the per-bar curves of the evaluation over time, averaged over the bars), the worst
+track's same-pitch overlap, the semitone-cluster share, the mean OA, the per-bar OA of bars
+1-4 and of the last block real music reaches, and the structure contrast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REAL = "real vs real"
+PITCHED = ("Piano", "Guitar", "Bass", "Strings")
+KINDS = {"continuation": "cont", "scratch": "scratch"}
+
+
+def _mean(values: list[float]) -> float:
+    ok = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.fmean(ok) if ok else math.nan
+
+
+def _cell(table: dict[str, Any], stat: str, row: str) -> float:
+    value = (table.get(stat) or {}).get(row, {}).get("mean")
+    return math.nan if value is None else float(value)
+
+
+def figures(report: dict[str, Any]) -> dict[str, float]:
+    """The figures of one ``evaluation.json`` (module docstring), flat: ``<kind>/<figure>``
+    for the model and ``<kind>/<figure>/real`` for real vs real."""
+    model = report["model"]
+    out: dict[str, float] = {}
+    for kind, short in KINDS.items():
+        scored = report["kinds"][kind]
+        tracks = scored["tracks"]
+        over = scored.get("over_time", {})
+        for row, suffix in ((model, ""), (REAL, "/real")):
+            for track in PITCHED:
+                if f"duration/{track}" in tracks:
+                    out[f"{short}/duration/{track}{suffix}"] = _cell(
+                        tracks, f"duration/{track}", row
+                    )
+                curve = over.get("rows", {}).get(row, {}).get("curves", {}).get(f"notes/{track}")
+                if curve is not None:
+                    out[f"{short}/notes_per_bar/{track}{suffix}"] = _mean(curve)
+            overlaps = [_cell(tracks, s, row) for s in tracks if s.startswith("overlap/")]
+            out[f"{short}/overlap_worst{suffix}"] = max(
+                (v for v in overlaps if math.isfinite(v)), default=math.nan
+            )
+            out[f"{short}/semitone_clusters{suffix}"] = _cell(tracks, "semitone_clusters", row)
+            out[f"{short}/oa{suffix}"] = (
+                scored["overlap"].get(row, {}).get("mean", {}).get("oa", math.nan)
+            )
+            result = over.get("rows", {}).get(row, {})
+            blocks = result.get("oa_blocks") or []
+            drop = over.get("drop") or {}
+            labels = over.get("blocks") or []
+            if blocks and drop:
+                out[f"{short}/bar_oa_first{suffix}"] = blocks[0]
+                out[f"{short}/bar_oa_last{suffix}"] = blocks[labels.index(drop["to"])]
+            contrast = result.get("structure", {}).get("structure_contrast", {})
+            out[f"{short}/structure{suffix}"] = contrast.get("mean", math.nan)
+        real_contrast = over.get("rows", {}).get(REAL, {}).get("structure", {})
+        band = real_contrast.get("structure_contrast", {})
+        out[f"{short}/structure/real_p10"] = band.get("p10", math.nan)
+        out[f"{short}/structure/real_p90"] = band.get("p90", math.nan)
+    for key, value in (report.get("test") or {}).items():
+        if key in ("test/note_nll", "test/velocity_loss"):
+            out[key] = value
+    return {k: (math.nan if v is None else float(v)) for k, v in out.items()}
+
+
+COLUMNS = (
+    ("cont/duration/Piano", "Piano dur"),
+    ("cont/duration/Guitar", "Guitar dur"),
+    ("cont/duration/Bass", "Bass dur"),
+    ("cont/duration/Strings", "Strings dur"),
+    ("cont/notes_per_bar/Piano", "Piano n/bar"),
+    ("cont/notes_per_bar/Guitar", "Guitar n/bar"),
+    ("cont/notes_per_bar/Bass", "Bass n/bar"),
+    ("cont/notes_per_bar/Strings", "Strings n/bar"),
+    ("cont/overlap_worst", "overlap (worst track)"),
+    ("cont/semitone_clusters", "semitone clusters"),
+    ("cont/oa", "cont. OA"),
+    ("scratch/oa", "scratch OA"),
+    ("scratch/bar_oa_first", "scratch bar OA 1-4"),
+    ("scratch/bar_oa_last", "scratch bar OA 13-16"),
+    ("scratch/structure", "scratch structure contrast"),
+    ("test/note_nll", "note NLL"),
+    ("test/velocity_loss", "velocity NLL"),
+)
+
+
+def _fmt(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def write_table(rows: dict[str, dict[str, float]], out: Path, title: str) -> None:
+    """``out`` (.md) and its .csv: a row per name, each figure beside real music's."""
+    used = [(k, t) for k, t in COLUMNS if any(k in r for r in rows.values())]
+    lines = [f"# {title}", "", "| row | " + " | ".join(t for _, t in used) + " |"]
+    lines.append("|" + " --- |" * (len(used) + 1))
+    for name, r in rows.items():
+        cells = [_fmt(r.get(k, math.nan)) for k, _ in used]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    first = next(iter(rows.values()))
+    real = [_fmt(first.get(f"{k}/real", math.nan)) for k, _ in used]
+    lines.append("| *real vs real* | " + " | ".join(real) + " |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    keys = sorted({k for r in rows.values() for k in r})
+    with open(out.with_suffix(".csv"), "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["row", *keys])
+        for name, r in rows.items():
+            writer.writerow([name, *(repr(r.get(k, math.nan)) for k in keys)])
+
+
+def grid(ckpt: Path, out: Path, settings: list[str]) -> dict[str, dict[str, float]]:
+    rows = {}
+    for item in settings:
+        name, _, overrides = item.partition("=")
+        folder = out / name
+        if not (folder / "evaluation.json").exists():
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "musegen.evaluate",
+                    f"ckpt_path={ckpt}",
+                    "split=val",
+                    "losses=false",
+                    "audio=false",
+                    "num_samples=0",
+                    f"out_dir={folder}",
+                    f"hydra.run.dir={folder}/hydra",
+                    *overrides.split(),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        rows[name] = figures(json.loads((folder / "evaluation.json").read_text()))
+    write_table(rows, out / "grid.md", f"Validation songs: {ckpt.parent.parent.name}")
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 3 or argv[0] not in ("grid", "table"):
+        raise SystemExit(__doc__)
+    if argv[0] == "grid":
+        grid(Path(argv[1]), Path(argv[2]), argv[3:])
+        return
+    rows = {}
+    for path in map(Path, argv[2:]):
+        report = path / "evaluation" / "evaluation.json" if path.is_dir() else path
+        if path.is_dir() and not report.exists():
+            report = path / "evaluation.json"
+        rows[path.name] = figures(json.loads(report.read_text()))
+    write_table(rows, Path(argv[1]), "Test songs")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,124 @@
+"""Where the next note starts: the onset counted from the bar line (``onset: position``), a
+musical vocabulary of note values, and steps that wait for a key still sounding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from musegen.generation.continuation import DecodeOptions, continue_primers
+from musegen.generation.decode import generate
+from musegen.generation.sampling import Picker, Sampling
+from musegen.generation.sounding import SoundingKeys
+from musegen.metrics.tracks import same_pitch_overlap
+from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
+from musegen.models.losses import LossWeights, note_losses
+from musegen.models.network import NoteNet
+from musegen.models.objective import teacher_forcing
+from musegen.models.time_classes import ClassTables, TimeClasses
+from tests.test_performance import _notes
+
+TRACKS = ("Drums", "Piano", "Guitar", "Bass", "Strings")
+
+
+def _net(onset: str = "gap", vocabulary: str = "exact", seed: int = 0) -> NoteNet:
+    torch.manual_seed(seed)
+    classes = TimeClasses(exact_beats=8, max_beats=16, vocabulary=vocabulary, onset=onset)
+    config = NoteNetConfig(
+        {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 16},
+        n_tracks=5,
+        track_names=TRACKS,
+        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4},
+        timing=TimingConfig("categorical", classes),
+        heads=HeadsConfig("chained", ("track", "pitch", "step", "duration"), 16),
+    )
+    return NoteNet(config).eval()
+
+
+def test_an_onset_counted_from_the_bar_line_by_hand() -> None:
+    tables = ClassTables(TimeClasses(onset="position"))
+    # the previous note at step 30 of its bar (time 126 = bar 1 + 30), the next 70 later:
+    # counted from that bar line, class 100; as a gap it would be class 70
+    targets = {"step": torch.tensor([70 / 24]), "before": torch.tensor([126])}
+    assert int(tables.classes_of("step", targets)[0]) == 100
+    assert int(ClassTables(TimeClasses()).classes_of("step", targets)[0]) == 70
+    placed = tables.place({"step": torch.tensor([100 / 24])}, torch.tensor([126]))
+    assert float(placed["step"][0]) * 24 == pytest.approx(70)
+    with pytest.raises(ValueError, match="vocabulary=exact"):
+        TimeClasses(onset="position", vocabulary="musical")
+
+
+def test_the_loss_scores_the_onset_class_and_the_note_nll_is_of_the_same_events() -> None:
+    net = _net("position")
+    batch = {k: v for k, v in _batch().items()}
+    inputs, targets = teacher_forcing(batch)
+    assert torch.equal(targets["before"], inputs["time"])
+    pred, _ = net(inputs, targets=targets)
+    losses = note_losses(pred, targets, LossWeights(), tables=net.tables)
+    onset = torch.round(targets["step"] * 24).long() + targets["before"] % 96
+    want = torch.nn.functional.cross_entropy(pred["step"].flatten(0, 1), onset.flatten())
+    assert float(losses["step_loss"]) == pytest.approx(float(want))
+
+
+def _batch() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(2)
+    step = torch.randint(0, 40, (2, 8), generator=g)
+    time = torch.cumsum(step, 1) + 17
+    return {
+        "pitch": torch.randint(30, 90, (2, 8), generator=g),
+        "step": step / 24,
+        "duration": torch.randint(1, 30, (2, 8), generator=g) / 24,
+        "track": torch.randint(0, 5, (2, 8), generator=g),
+        "time": time,
+        "velocity": torch.full((2, 8), 90),
+    }
+
+
+def test_decoding_with_onset_positions_keeps_time_order_and_equals_the_window_rerun() -> None:
+    net = _net("position")
+    with torch.no_grad():  # a network that wants the bar line before the previous note
+        net.heads.out["step"].bias.zero_()
+        net.heads.out["step"].bias[0] = 8.0
+    primer = {k: v[:1, :5] for k, v in _batch().items()}
+    outs = []
+    for mode in ("incremental", "window"):
+        keys = SoundingKeys(net.tables.step_values, 24, 5, bar=96, repeats=True)
+        pick = Picker(Sampling(), torch.Generator().manual_seed(4), TRACKS, keys=keys)
+        outs.append(generate(net, primer, 30, pick, mode=mode, seq_len=64))
+    for field in outs[0]:
+        assert torch.equal(outs[0][field], outs[1][field]), field
+    time = torch.cat([primer["time"][:, -1:], outs[0]["time"]], 1)
+    assert (time.diff(dim=1) >= 0).all()  # never before the previous onset
+    assert (outs[0]["step"] == 0).any()  # the favoured class, where the bar line allowed it
+
+
+def test_the_musical_vocabulary_by_hand() -> None:
+    classes = TimeClasses(vocabulary="musical")
+    values = classes.values("duration")
+    assert values[:9].tolist() == [1, 3, 4, 6, 8, 12, 16, 18, 24]  # ... 2/3, 3/4, 1 beat
+    # 20 steps: 18 is nearer than 24; 21: a tie, to the shorter; 22: 24; 15: 16
+    got = classes.decode("duration", classes.encode("duration", np.array([20, 21, 22, 15])))
+    assert got.tolist() == [18, 18, 24, 16]
+
+
+def test_no_note_restarts_a_key_still_sounding_on_its_track() -> None:
+    """A network that repeats one key with long notes at short steps: with the mask every
+    note waits for its key, without it 8 of 10 collide; the MIDI writer would cut them."""
+    net = _net(seed=3)
+    with torch.no_grad():
+        for field, index in (("track", 1), ("pitch", 60), ("step", 6), ("duration", 47)):
+            out = net.heads.out[field]
+            out.weight.zero_()
+            out.bias.fill_(-30.0)
+            out.bias[index] = 30.0
+        net.heads.out["step"].bias[48] = 25.0  # a step of two beats, less likely
+    primer = [_notes([(0, 60, 24, 80, 1)])]
+    held = continue_primers(net, primer, 10, list(range(5)), DecodeOptions(seed=0))[0]
+    free = continue_primers(
+        net, primer, 10, list(range(5)), DecodeOptions(seed=0, no_repeats=False)
+    )[0]
+    assert np.all(np.diff(free["time"]) == 6) and same_pitch_overlap(free, 1) > 0.5
+    piece = np.concatenate([primer[0], held])
+    assert same_pitch_overlap(piece, 1) == 0.0
+    assert np.all(held["step"] * 24 == 48)  # each waits the 48 steps of the one before
