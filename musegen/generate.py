@@ -30,6 +30,7 @@ from musegen.data.performance import DEFAULT_QPM, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, reported, terminate_on_sigterm
+from musegen.generation.accompany_file import Piece, accompaniments
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.decode import MODES
 from musegen.generation.notes import midi_primer
@@ -189,37 +190,37 @@ def run_generation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
         log.info("no run config beside the checkpoint: sampling and context from conf/generate")
     options = check_settings(cfg, settings)
     model_tracks = [LPD5_TRACKS[t] for t in run.track_ids]
-    tracks = selected_tracks(cfg.get("tracks"), model_tracks)
-    options = replace(options, seq_len=run.seq_len, tracks=tracks)
-    primers = make_primers(run, cfg)
-    if cfg.get("tempo") is not None:  # one tempo for every piece
-        primers.tempos = [tempo_map(float(cfg.tempo))] * len(primers.notes)
-        primers.tempo_source = "tempo= on the command line"
-    continuations = continue_primers(
-        run.net, primers.notes, cfg.num_notes, run.track_ids, options, None, run.performance
-    )
+    if cfg.get("accompany") is not None:
+        pieces, extra = accompaniments(cfg, run, replace(options, seq_len=run.seq_len))
+        options = replace(options, tracks=tuple(extra.pop("tracks")))
+    else:
+        tracks = selected_tracks(cfg.get("tracks"), model_tracks)
+        options = replace(options, seq_len=run.seq_len, tracks=tracks)
+        pieces, extra = continuations(cfg, run, options)
+    drawn = "velocity" in run.net.config.fields
     samples = []
-    for i, (primer, continuation) in enumerate(zip(primers.notes, continuations, strict=True)):
-        piece = np.concatenate([primer, continuation])
+    for i, piece in enumerate(pieces):
         files = write_sample(
-            piece,
+            piece.notes,
             out_dir,
             f"sample_{i:03d}",
-            primer_len=len(primer),
-            tempo=primers.tempos[i],
+            primer_len=piece.primer_len,
+            tempo=piece.tempo,
             audio=bool(cfg.audio),
             synth=str(cfg.synth),
             track_ids=run.track_ids,
             title=f"{run.model_name} sample {i}",
         )
-        velocity = run.performance.velocities(primer)
+        velocity = run.performance.velocities(piece.notes[: piece.primer_len])
         samples.append(
             {
-                "notes": int(len(piece) - len(primer)),
-                "primer_notes": len(primer),
-                "primer_song": primers.songs[i],
-                "tempo": tempo_record(primers.tempos[i], primers.tempo_source),
-                "velocity": {LPD5_TRACKS[t]: int(velocity[t]) for t in run.track_ids},
+                "notes": int(len(piece.notes) - piece.primer_len),
+                "primer_notes": piece.primer_len,
+                "primer_song": piece.song,
+                "tempo": tempo_record(piece.tempo, piece.tempo_source),
+                "velocity": "drawn by the model"
+                if drawn
+                else {LPD5_TRACKS[t]: int(velocity[t]) for t in run.track_ids},
                 "files": {k: str(v) for k, v in files.items()},
             }
         )
@@ -232,14 +233,35 @@ def run_generation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
         "settings_from": sources,
         "seed": options.seed,
         "mode": options.mode,
-        "tracks": list(tracks) if tracks else model_tracks,
+        "tracks": list(options.tracks) if options.tracks else model_tracks,
         "performance": run.performance.to_dict(),
-        "velocity_source": ("each track's median in the primer, else " + run.performance.source),
+        "velocity_source": "drawn by the model"
+        if drawn
+        else "each track's median in the primer, else " + run.performance.source,
+        **extra,
         "samples": samples,
     }
     write_json_atomic(out_dir / "generation.json", summary, indent=2)
     log.info("wrote %d samples to %s", len(samples), out_dir)
     return summary
+
+
+def continuations(
+    cfg: DictConfig, run: TrainedRun, options: DecodeOptions
+) -> tuple[list[Piece], dict[str, Any]]:
+    """The primers of ``cfg.primer`` continued for ``num_notes`` notes each."""
+    primers = make_primers(run, cfg)
+    if cfg.get("tempo") is not None:  # one tempo for every piece
+        primers.tempos = [tempo_map(float(cfg.tempo))] * len(primers.notes)
+        primers.tempo_source = "tempo= on the command line"
+    drawn = continue_primers(
+        run.net, primers.notes, cfg.num_notes, run.track_ids, options, None, run.performance
+    )
+    pieces = [
+        Piece(np.concatenate([p, c]), len(p), t, primers.tempo_source, song)
+        for p, c, t, song in zip(primers.notes, drawn, primers.tempos, primers.songs, strict=True)
+    ]
+    return pieces, {}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="generate")

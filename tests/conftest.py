@@ -100,6 +100,41 @@ def tiny_ckpt(tiny_run: Path) -> Path:
     return tiny_run / "checkpoints" / "last.ckpt"
 
 
+LAKH_TRACKS = ("Drums", "Piano", "Bass")
+
+
+@pytest.fixture(scope="session")
+def lakh_run(
+    session_data_dir: Path, lmd_lpd5: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A small LSTM-GRU trained for a few batches on 12 Lakh songs, three tracks (Drums,
+    Piano, Bass) and velocity classes fitted on them: a model that accompanies and plays
+    dynamics. Its run folder is complete; no evaluation (the tests that need one make it)."""
+    from omegaconf import OmegaConf
+
+    from musegen.train import compose_config, train
+
+    out = tmp_path_factory.mktemp("lakh-run")
+    cfg = compose_config(
+        small(
+            session_data_dir,
+            "data=lpd5",
+            f"data.root={lmd_lpd5}",
+            "data.max_songs=12",
+            f"data.tracks=[{','.join(LAKH_TRACKS)}]",
+            "task.velocity_classes=6",
+            "evaluate.enabled=false",
+            "test=false",
+        ),
+        output_dir=str(out),
+    )
+    train(cfg)
+    config = out / ".hydra" / "config.yaml"
+    config.parent.mkdir(exist_ok=True)
+    OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), config)
+    return out
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return need(SHARED_DATA)

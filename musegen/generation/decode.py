@@ -89,6 +89,7 @@ def generate(
     stop_time: int | None = None,
     context: int | None = -1,
     progress: Callable[[int], None] | None = None,
+    kept: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Sample ``num_notes`` notes after ``primer`` for every sequence of the batch.
 
@@ -119,12 +120,20 @@ def generate(
         (``net.config.context``).
     progress : callable, optional
         Called with the number of notes drawn since its last call, every ``PROGRESS_EVERY``.
+    kept : dict of Tensor, shape=(B, K), optional
+        Accompaniment: notes that are not drawn but given (``pitch``, ``step``, ``duration``,
+        ``track``, ``time``, ``velocity``; time-ordered, padded with ``time`` past the
+        piece's end). At every note the network draws one; where the next kept note starts
+        no later than the drawn one, the kept note is fed instead, as if drawn, and the draw
+        is dropped. The picker's track mask keeps the drawn notes off the kept tracks.
 
     Returns
     -------
     dict of Tensor, shape=(B, n)
         The generated notes only (the primer is not repeated); ``n = num_notes``, or fewer
-        with ``stop_time``. ``velocity`` only where the network draws it.
+        with ``stop_time``. ``velocity`` only where the network draws it. With ``kept``:
+        the kept notes among them, in time order, and ``kept``, each note's index among
+        the kept notes (-1: drawn).
     """
     if num_notes < 1:
         raise ValueError(f"num_notes must be >= 1, got {num_notes}")
@@ -158,6 +167,7 @@ def generate(
 
     pick.start(primer)
     tables = getattr(net, "tables", None)
+    given = _Kept(kept, batch, num_notes, resolution) if kept is not None else None
     window = seq_len or p_len
     if mode == "incremental":
         fed = min(p_len, context) if context else p_len  # notes the state has read
@@ -172,13 +182,16 @@ def generate(
                 note = tables.place(note, last_time)
             if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
-            last_time = note["time"] = last_time + torch.round(note["step"] * resolution).long()
+            note["time"] = last_time + torch.round(note["step"] * resolution).long()
+            if given is not None:  # a kept note that comes first is fed instead
+                note = given.first(note, last_time, i)
+            last_time = note["time"]
             pick.played(note)
             for k in FIELDS:
                 if k in note:  # a velocity the network does not draw stays 0
                     history[k][:, end] = note[k]
-            if _done(last_time, stop_time, i):
-                return {k: v[:, p_len : end + 1] for k, v in history.items() if k in drawn}
+            if _done(last_time, stop_time, i) and (given is None or given.exhausted):
+                return _result(history, p_len, end + 1, drawn, given)
             if mode == "incremental" and i + 1 < num_notes:
                 if context and fed >= context:  # as far as training went: re-read the last half
                     fed = context // 2
@@ -186,7 +199,54 @@ def generate(
                 else:
                     h, state = net.step(note, state)  # (B, H)
                     fed += 1
-    return {k: v[:, p_len:] for k, v in history.items() if k in drawn}
+    return _result(history, p_len, p_len + num_notes, drawn, given)
+
+
+class _Kept:
+    """The kept notes of an accompaniment and where each piece is among them."""
+
+    def __init__(self, kept: Mapping[str, torch.Tensor], batch: int, n: int, resolution: int):
+        self.notes, self.resolution = {k: v for k, v in kept.items()}, resolution
+        device = kept["time"].device
+        self.count = kept["time"].shape[1]
+        self.next = torch.zeros(batch, dtype=torch.int64, device=device)  # (B,)
+        self.rows = torch.arange(batch, device=device)
+        self.source = torch.full((batch, n), -1, dtype=torch.int64, device=device)
+        self.last = kept["time"].max(dim=1).values  # (B,) the padding: past every note
+
+    @property
+    def exhausted(self) -> bool:
+        return bool((self.next >= self.count).all())
+
+    def first(
+        self, note: dict[str, torch.Tensor], last_time: torch.Tensor, i: int
+    ) -> dict[str, torch.Tensor]:
+        """``note`` (drawn, with its ``time``), or the next kept note where it starts no
+        later (ties to the kept note: the music given comes first)."""
+        index = self.next.clamp_max(self.count - 1)  # (B,)
+        at = self.notes["time"][self.rows, index]
+        take = (self.next < self.count) & (at <= note["time"])  # (B,)
+        out = {}
+        for k, v in note.items():
+            given = self.notes[k][self.rows, index].to(v.dtype) if k in self.notes else v
+            out[k] = torch.where(take, given, v)
+        out["step"] = torch.where(take, (at - last_time).float() / self.resolution, note["step"])
+        self.source[:, i] = torch.where(take, index, -1)
+        self.next = self.next + take.long()
+        return out
+
+
+def _result(
+    history: dict[str, torch.Tensor],
+    lo: int,
+    hi: int,
+    drawn: set[str],
+    given: _Kept | None,
+) -> dict[str, torch.Tensor]:
+    out = {k: v[:, lo:hi] for k, v in history.items() if k in drawn}
+    if given is not None:
+        out["kept"] = given.source[:, : hi - lo]
+    return out
 
 
 def _done(last_time: torch.Tensor, stop_time: int | None, i: int, every: int = 16) -> bool:

@@ -1,0 +1,144 @@
+"""Accompaniment: keep some tracks of a piece note for note, and draw the others around them.
+
+The kept tracks (a user's melody and chords, say Piano and Guitar) are read from the whole
+piece, not only a primer. Decoding runs in time order over both (``decode.generate`` with
+``kept``): at every note the network draws one on an accompaniment track; where the next
+kept note starts no later, that note is fed to the network instead, as if drawn. So the bass
+and drums are drawn knowing every note of the melody up to their own onset, and none after
+it: the plain interleaving of a left-to-right model (the Anticipatory Music Transformer
+instead trains with the kept notes moved earlier, so that it sees them ahead; not done here).
+
+A piece can start from its own first bars (``primer_bars``: every modelled track of them,
+the real accompaniment included, primes the network) or from the first bar, from the
+neutral start note. The written piece is the primer, then every kept note exactly as given
+and the drawn notes, in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from musegen.data.note_timing import to_grid
+from musegen.data.performance import Performance
+from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.generation.continuation import DecodeOptions, buckets
+from musegen.generation.decode import generate, start_notes
+from musegen.generation.notes import notes_to_tensors
+from musegen.generation.sampling import DrumHits, Picker
+from musegen.generation.sounding import SoundingKeys
+
+MAX_BARS = 64
+"""The most bars of a piece that are accompanied; a longer piece is cut there (the caller
+says so): an accompaniment costs about as many notes as the piece, drawn one at a time."""
+NOTES_PER_KEPT = 4
+"""Notes drawn at most per kept note (besides ``EXTRA``): a bound, not a target; decoding
+stops at the kept music's end."""
+EXTRA = 256
+
+
+def split_piece(
+    notes: np.ndarray, keep: Sequence[int], primer_bars: int, bar: int, max_bars: int = MAX_BARS
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A piece's primer (every note of its first ``primer_bars`` bars) and its kept notes
+    after it (those on the LPD-5 tracks ``keep``), cut at ``max_bars`` bars; and whether
+    it was cut."""
+    notes = np.asarray(notes)
+    start, end = primer_bars * bar, max_bars * bar
+    cut = bool(len(notes) and notes["time"].max() >= end)
+    primer = notes[notes["time"] < start]
+    later = notes[(notes["time"] >= start) & (notes["time"] < end)]
+    return primer, later[np.isin(later["track"], list(keep))], cut
+
+
+def accompany(
+    net: torch.nn.Module,
+    primer: np.ndarray,
+    kept: np.ndarray,
+    track_ids: Sequence[int],
+    options: DecodeOptions,
+    performance: Performance | None = None,
+) -> np.ndarray:
+    """The piece: ``primer``, then ``kept`` (LPD-5 ids, time-ordered) note for note and the
+    notes the network draws on ``options.tracks`` around them, to the end of the kept music.
+
+    Raises
+    ------
+    ValueError
+        ``options.tracks`` unset (the tracks to draw must be named).
+    """
+    if not options.tracks:
+        raise ValueError("accompany: name the tracks to draw (options.tracks)")
+    resolution, device = options.resolution, next(net.parameters()).device
+    end = int((kept["time"] + to_grid(kept["duration"], resolution)).max()) if len(kept) else 0
+    end = max(end, int(primer["time"].max()) + 1 if len(primer) else 0)
+    tensors = (
+        notes_to_tensors([primer], track_ids, device) if len(primer) else start_notes(1, device)
+    )
+    given = notes_to_tensors([kept], track_ids, device) if len(kept) else None
+    generator = torch.Generator(device=device).manual_seed(int(options.seed))
+    tables = getattr(net, "tables", None)
+    keys = None
+    if tables is not None and (options.no_repeats or tables.position):
+        bar = tables.classes.bar if tables.position else None
+        keys = SoundingKeys(tables.step_values, tables.resolution, max(net.n_tracks, 1), bar)
+    drums = DrumHits.of(net, resolution) if options.drum_hits else None
+    names = list(net.config.track_names or [])
+    pick = Picker(options.sampling, generator, names, options.tracks, drums, buckets(net), keys)
+    budget = NOTES_PER_KEPT * len(kept) + EXTRA
+    out = generate(
+        net,
+        tensors,
+        budget,
+        pick,
+        mode=options.mode,
+        seq_len=options.seq_len,
+        resolution=resolution,
+        stop_time=end,
+        context=-1 if options.context == "trained" else options.context,
+        kept=given,
+    )
+    return _piece(out, primer, kept, track_ids, resolution, performance, end)
+
+
+def _piece(
+    out: dict[str, torch.Tensor],
+    primer: np.ndarray,
+    kept: np.ndarray,
+    track_ids: Sequence[int],
+    resolution: int,
+    performance: Performance | None,
+    end: int,
+) -> np.ndarray:
+    """The decoded notes as a note array after the primer: kept ones copied from ``kept``,
+    drawn ones at their drawn time (velocity: drawn, else the primer's or training's)."""
+    cols = {k: v[0].detach().cpu().numpy() for k, v in out.items()}
+    source = cols.get("kept", np.full(len(cols["time"]), -1))
+    time = cols["time"]
+    inside = (time < end) | (source >= 0)
+    ids = np.asarray(list(track_ids), dtype=np.uint8)
+    notes = np.zeros(len(time), dtype=NOTE_DTYPE)
+    notes["time"] = time
+    notes["pitch"] = cols["pitch"]
+    notes["duration"] = np.maximum(to_grid(cols["duration"], resolution), 1) / resolution
+    notes["track"] = ids[cols["track"]]
+    if "velocity" in cols:
+        notes["velocity"] = np.clip(cols["velocity"], 1, 127)
+    else:
+        context = np.concatenate([primer, kept]) if len(kept) else primer
+        notes["velocity"] = (performance or Performance()).velocities(context)[notes["track"]]
+    own = source >= 0
+    notes[own] = kept[source[own]]  # the given notes exactly as given
+    notes = notes[inside]
+    piece = np.concatenate([primer, notes])
+    piece["step"][1:] = np.diff(piece["time"]) / resolution
+    piece["step"][0] = piece["time"][0] / resolution if len(piece) else 0.0
+    return piece
+
+
+def accompaniment_options(options: DecodeOptions, draw: Sequence[str]) -> DecodeOptions:
+    """``options`` drawing on the tracks ``draw`` only."""
+    return replace(options, tracks=tuple(draw))
