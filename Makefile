@@ -13,7 +13,7 @@ SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps install train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow lint format bench docs-tables notebooks-clear clean
+.PHONY: help system-deps install demo train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow lint format bench docs-tables notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ install: ## create .venv (unless a virtualenv is active) and install musegen wit
 	$(PYTHON) -m pip install "$(TORCH)"
 	$(PYTHON) -m pip install --no-deps "$(TINYSOUNDFONT)"
 	$(PYTHON) -m pip install -e ".[dev,audio]"
+
+demo: ## no training: a real piece continued and accompanied by the shipped models, a page (logs/demo)
+	$(PYTHON) -m musegen.demo $(ARGS)
 
 train: ## train the default model (lstm_gru on the Bach chorales); extra overrides in ARGS="..."
 	$(PYTHON) -m musegen.train $(ARGS)

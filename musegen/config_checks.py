@@ -228,6 +228,17 @@ def check_config(cfg: DictConfig) -> None:
     ckpt = _get(cfg, "ckpt_path")
     if ckpt is not None and not Path(str(ckpt)).expanduser().is_file():
         raise ConfigError(f"ckpt_path: no such checkpoint file {ckpt}")
+    init = _get(cfg, "init_from")
+    if init is not None:
+        from musegen.pretrained import resolve
+
+        if ckpt is not None:
+            raise ConfigError(
+                "init_from and ckpt_path: ckpt_path resumes a run, init_from starts a new one "
+                "from trained weights; give one"
+            )
+        if not resolve(init, "init_from").is_file():
+            raise ConfigError(f"init_from: no such checkpoint file {init}")
     if not _get(cfg, "train") and not _get(cfg, "test"):
         raise ConfigError("train and test are both false: nothing to do")
     if not _get(cfg, "train") and ckpt is None:

@@ -65,17 +65,21 @@ def task(
     track_names: list[str],
     context: int | None = None,
     velocity_counts: Callable[[], Any] | None = None,
+    velocity: Any = None,
 ) -> Any:
     """The LightningModule of ``cfg.task`` for these modelled tracks and the training window
     (the datamodule's ``track_names`` and ``seq_len``); with ``task.velocity_classes``, the
-    velocity classes fitted on the training notes' velocities (``velocity_counts()``, the
-    datamodule's, which prepares the data; without it equal-width classes)."""
+    velocity classes ``velocity`` (a fine-tuned network's own), else fitted on the training
+    notes' velocities (``velocity_counts()``, the datamodule's, which prepares the data;
+    without it equal-width classes)."""
     from musegen.models.velocity_classes import VelocityClasses
 
     names = list(track_names)
     extra: dict[str, Any] = {}
     n = cfg.task.get("velocity_classes", 0)
-    if velocity_counts is not None and isinstance(n, int) and not isinstance(n, bool) and n > 0:
+    if velocity is not None:
+        extra["velocity"] = velocity.to_dict()
+    elif velocity_counts is not None and isinstance(n, int) and not isinstance(n, bool) and n > 0:
         counts = velocity_counts().sum(axis=0)  # (128,) notes per velocity
         extra["velocity"] = VelocityClasses.fit(counts, n).to_dict()
     return instantiate(

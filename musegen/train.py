@@ -55,11 +55,19 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     with nullcontext() if launched_worker() else run_folder(output_dir):
         clean_stale(output_dir, recursive=True)  # a killed run's, when resuming in place
         datamodule = build.instantiate(cfg.data, "data")
+        start = initial_network(cfg.get("init_from"))
         task = build.task(
-            cfg, datamodule.track_names, datamodule.seq_len, datamodule.velocity_counts
+            cfg,
+            datamodule.track_names,
+            datamodule.seq_len,
+            datamodule.velocity_counts,
+            velocity=start.config.velocity if start is not None else None,
         )
         if cfg.get("ckpt_path"):
             check_compatible(cfg.ckpt_path, task.net.config)
+        if start is not None:  # fine-tuning: a new run from trained weights
+            check_compatible(cfg.init_from, task.net.config, key="init_from", stored=start.config)
+            task.net.load_state_dict(start.state_dict())
         loggers = build.instantiate_all(cfg.get("logger"), "logger")
         callbacks = [*build.callbacks(cfg), *(extra_callbacks or [])]
         trainer = build.instantiate(
@@ -98,6 +106,17 @@ def _fit_and_test(
         raise
     record.metrics["status"] = "finished"
     return record.write(trainer)
+
+
+def initial_network(init_from: str | None) -> Any:
+    """The trained network a fine-tuning run starts from (``init_from=``: a checkpoint, or
+    ``pretrained:<name>``), or None."""
+    if not init_from:
+        return None
+    from musegen.models.checkpoint import load_network
+    from musegen.pretrained import resolve
+
+    return load_network(resolve(init_from, "init_from"))
 
 
 def _in_run(path: str | None, run_dir: Path) -> str | None:

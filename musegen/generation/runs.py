@@ -64,7 +64,7 @@ class TrainedRun:
 
     @property
     def config_file(self) -> Path:
-        return self.run_dir / ".hydra" / "config.yaml"
+        return config_file(self.ckpt_path)
 
     @property
     def seq_len(self) -> int:
@@ -158,27 +158,41 @@ def check_device(device: str) -> str:
     return device
 
 
+def config_file(ckpt: Path) -> Path:
+    """Where a checkpoint's run config is: ``<run>/.hydra/config.yaml`` beside
+    ``<run>/checkpoints/``, or a shipped model's ``<name>.yaml`` beside it."""
+    from musegen.pretrained import FOLDER
+
+    ckpt = ckpt.resolve()
+    if ckpt.parent == FOLDER:
+        return ckpt.with_suffix(".yaml")
+    return ckpt.parent.parent / ".hydra" / "config.yaml"
+
+
 def load_run(ckpt_path: str | Path | None, device: str = "cpu") -> TrainedRun:
-    """Load ``ckpt_path`` (weights only) and its run's config, with one-line errors."""
+    """Load ``ckpt_path`` (weights only; ``pretrained:<name>`` for a model that ships with
+    the package) and its run's config, with one-line errors."""
+    from musegen.pretrained import resolve
+
     check_device(device)
     if ckpt_path is None or str(ckpt_path) in ("", "None", "???"):
         raise CheckpointError("ckpt_path is not set: ckpt_path=<run>/checkpoints/last.ckpt")
-    path = Path(str(ckpt_path)).expanduser()
+    path = resolve(ckpt_path)
     checkpoint = read_checkpoint(path, map_location=device)
     net = network_from(checkpoint, path, map_location=device)
     performance = Performance.from_dict(stored_performance(checkpoint))
-    config_file = path.resolve().parent.parent / ".hydra" / "config.yaml"
+    found = config_file(path)
     config = None
-    if config_file.exists():
+    if found.exists():
         try:
-            config = OmegaConf.load(config_file)
+            config = OmegaConf.load(found)
         except (OmegaConfBaseException, OSError, ValueError, yaml.YAMLError) as exc:
             raise RunError(
-                f"{config_file}: not a readable run config ({first_line(exc)}); "
+                f"{found}: not a readable run config ({first_line(exc)}); "
                 "give data.<key>= overrides or restore the run's config"
             ) from None
         if not isinstance(config, DictConfig):
-            raise RunError(f"{config_file}: not a run config (not a mapping)")
+            raise RunError(f"{found}: not a run config (not a mapping)")
     return TrainedRun(path, net, model_track_ids(net.config.track_names), config, performance)
 
 

@@ -190,17 +190,25 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> Nex
     return task.to(map_location).eval()
 
 
-def check_compatible(path: str | Path, expected: NoteNetConfig) -> None:
-    """Fail early, in one line, when resuming from another model's checkpoint.
+def check_compatible(
+    path: str | Path,
+    expected: NoteNetConfig,
+    key: str = "ckpt_path",
+    stored: NoteNetConfig | None = None,
+) -> None:
+    """Fail early, in one line naming the difference, when resuming (``ckpt_path``) or
+    fine-tuning (``init_from``) from a checkpoint of another network: another backbone or
+    size, encoder, timing or class vocabulary, heads, tracks or velocity classes.
 
-    ``expected`` is this run's ``NoteNet.config``. Lightning would otherwise fail deep
-    inside ``load_state_dict`` with a page of key names and shapes.
+    ``expected`` is this run's ``NoteNet.config``; ``stored`` the checkpoint's when it is
+    read already. Lightning would otherwise fail deep inside ``load_state_dict`` with a page
+    of key names and shapes.
     """
-    stored = network_config(read_checkpoint(path), path)
+    stored = stored or network_config(read_checkpoint(path), path)
     s_target, e_target = stored.net.get("_target_"), expected.net.get("_target_")
     if s_target != e_target:
         raise CheckpointError(
-            f"ckpt_path: {path} holds model {s_target!r}, but this run's model is {e_target!r}"
+            f"{key}: {path} holds model {s_target!r}, but this run's model is {e_target!r}"
         )
     for name, where in (
         ("net", "model.net"),
@@ -213,12 +221,23 @@ def check_compatible(path: str | Path, expected: NoteNetConfig) -> None:
     ):
         if name == "track_names" and stored.track_names is None:  # written before names
             continue
-        mine, theirs = getattr(stored, name), getattr(expected, name)
+        mine, theirs = _plain(getattr(stored, name)), _plain(getattr(expected, name))
         if mine != theirs:
+            where, mine, theirs = _first_difference(where, mine, theirs)
             raise CheckpointError(
-                f"ckpt_path: {path} was trained with {where}={_show(_plain(mine))}, "
-                f"this run has {_show(_plain(theirs))}"
+                f"{key}: {path} was trained with {where}={_show(mine)}, "
+                f"this run has {_show(theirs)}"
             )
+
+
+def _first_difference(where: str, mine: Any, theirs: Any) -> tuple[str, Any, Any]:
+    """The first key at which two config parts differ, and its two values: a whole network
+    config would not fit one line."""
+    while isinstance(mine, dict) and isinstance(theirs, dict):
+        keys = sorted(set(mine) | set(theirs), key=str)
+        key = next(k for k in keys if mine.get(k) != theirs.get(k))
+        where, mine, theirs = f"{where}.{key}", mine.get(key), theirs.get(key)
+    return where, mine, theirs
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,103 @@
+"""The trained models that come with the package: loaded by name, they generate, and their
+shipped weights give the note NLL their card records; fine-tuning starts from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from musegen import pretrained
+from musegen.config_checks import compose_checked
+from musegen.generate import run_generation
+from musegen.models.checkpoint import CheckpointError, load_network
+from musegen.pretrained.export import note_nll
+from tests.conftest import ROOT, SHARED_DATA, run_cli, small
+
+SONGS = {"bach": ROOT / "musegen" / "demo", "lakh": SHARED_DATA / "lmd_midi"}
+
+
+def test_the_models_are_listed_with_their_cards() -> None:
+    assert {"bach", "lakh"} <= set(pretrained.names())
+    for name in pretrained.names():
+        card = pretrained.card(name)
+        assert (pretrained.FOLDER / f"{name}.md").is_file() and card["licence"]
+        assert card["command"].startswith("python -m musegen.train") and card["commit"]
+        size = (pretrained.FOLDER / f"{name}.ckpt").stat().st_size
+        assert size <= 5e6 and card["size_mb"] == pytest.approx(size / 1e6)
+    done = run_cli("musegen.pretrained")
+    assert done.returncode == 0 and all(
+        f"pretrained:{n}" in done.stdout for n in pretrained.names()
+    )
+
+
+@pytest.mark.parametrize("name", pretrained.names())
+def test_a_shipped_model_generates_and_gives_its_cards_note_nll(name: str, tmp_path: Path) -> None:
+    card = pretrained.card(name)
+    folder = SONGS.get(name, SHARED_DATA / name)
+    songs = [folder / s for s in card["check"]["songs"]]
+    if not all(s.is_file() for s in songs):
+        pytest.skip(f"needs {folder} (the check songs of pretrained:{name})")
+    path = pretrained.resolve(f"pretrained:{name}")
+    net = load_network(path)
+    assert all(p.dtype == torch.float32 for p in net.parameters())  # half in the file only
+    assert note_nll(path, songs) == pytest.approx(card["check"]["note_nll"], abs=1e-4)
+    args = [f"ckpt_path=pretrained:{name}", f"out_dir={tmp_path}", "primer=none",
+            "num_samples=1", "num_notes=16", "audio=false"]  # fmt: skip
+    summary = run_generation(compose_checked("generate", args), args)
+    assert summary["settings_from"]["sampling"] == "run"  # the card's run's own sampling
+    assert (tmp_path / "sample_000.mid").is_file() and summary["samples"][0]["notes"] > 0
+
+
+def test_an_unknown_name_is_one_line_that_lists_the_names(tmp_path: Path) -> None:
+    with pytest.raises(
+        pretrained.PretrainedError,
+        match=r"^ckpt_path: no pretrained model 'nope'; the models: pretrained:bach",
+    ):
+        pretrained.resolve("pretrained:nope")
+    done = run_cli("musegen.generate", "ckpt_path=pretrained:nope", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no pretrained model 'nope'; the models: pretrained:bach" in done.stderr
+
+
+def test_fine_tuning_starts_a_new_run_from_trained_weights(
+    lakh_run: Path, session_data_dir: Path, lmd_lpd5: Path, tmp_path: Path
+) -> None:
+    """The same network on the same data at a learning rate of 1e-12: the new run ends with
+    the weights it started from (to 1e-9; a fresh network differs by about 0.1), in a run of
+    its own (step 1, not the old run's steps)."""
+    from musegen.train import compose_config, train
+    from tests.conftest import LAKH_TRACKS
+
+    start = lakh_run / "checkpoints" / "last.ckpt"
+    base = small(
+        session_data_dir,
+        "data=lpd5",
+        f"data.root={lmd_lpd5}",
+        "data.max_songs=12",
+        f"data.tracks=[{','.join(LAKH_TRACKS)}]",
+        "task.velocity_classes=6",
+        "evaluate.enabled=false",
+        "test=false",
+        f"init_from={start}",
+    )
+    cfg = compose_config(
+        [*base, "task.optimizer.lr=1e-12", "trainer.limit_train_batches=1"], str(tmp_path / "tuned")
+    )
+    metrics = train(cfg)
+    assert metrics["global_step"] == 1  # a new run, not the resumed one's count
+    before, after = (
+        load_network(start),
+        load_network(tmp_path / "tuned" / "checkpoints" / "last.ckpt"),
+    )
+    for (k, a), b in zip(before.state_dict().items(), after.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, rtol=0, atol=1e-9), k
+    wrong = compose_config([*base, "model.net.hidden_size=48"], str(tmp_path / "wrong"))
+    with pytest.raises(
+        CheckpointError,
+        match=r"^init_from: .* was trained with model\.net\.hidden_size=32, this run has 48$",
+    ):
+        train(wrong)
+    with pytest.raises(pretrained.PretrainedError, match="init_from: no pretrained model"):
+        train(compose_config([*base[:-1], "init_from=pretrained:nope"], str(tmp_path / "x")))
