@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale
 from musegen.config_checks import ConfigError, check_missing
+from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import reported, terminate_on_sigterm
 from musegen.evaluation.callback import EvaluateAfterTest
 from musegen.evaluation.report import check_scored_split
@@ -76,6 +77,8 @@ def run_evaluation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
     dm = run.datamodule(cfg.paths, data_overrides(cfg))
     dm.prepare_data()
     dm.setup("test")
+    if cfg.get("accompany"):
+        return accompaniment_report(cfg, run, task, dm, evaluation)
     split = evaluation.settings.split
     check_scored_split(dm, evaluation.settings.primer_len, split)  # before the test's minutes
     if cfg.get("losses", True) and split == "test":  # the test pass scores the test songs
@@ -86,6 +89,35 @@ def run_evaluation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
     else:
         evaluation.report = evaluation.evaluate(task, dm, ckpt_path=str(run.ckpt_path))
     return evaluation.report
+
+
+def accompaniment_report(
+    cfg: DictConfig, run: Any, task: Any, dm: Any, evaluation: EvaluateAfterTest
+) -> dict[str, Any]:
+    """``accompany=true``: the accompaniment of the kept tracks ``keep``, evaluated
+    (``evaluation.accompaniment``) into ``out_dir``."""
+    from musegen.data.performance import Performance
+    from musegen.evaluation.accompaniment import evaluate_accompaniment
+    from musegen.generation.accompany_file import resolve_tracks
+
+    bars = cfg.get("accompany_bars", 16)
+    if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
+        raise ConfigError(f"accompany_bars must be an integer >= 1, got {bars!r}")
+    model = [LPD5_TRACKS[t] for t in run.track_ids]
+    keep, _ = resolve_tracks(cfg.get("keep"), None, model, model)
+    report = evaluate_accompaniment(
+        task.net,
+        dm,
+        run.track_ids,
+        evaluation.out_dir,
+        keep,
+        bars,
+        evaluation.settings,
+        run.model_name,
+        Performance.from_dict(getattr(task, "performance", None)),
+    )
+    evaluation.report = report
+    return report
 
 
 def _trainer(device: str, evaluation: EvaluateAfterTest) -> Any:
@@ -106,7 +138,8 @@ def _trainer(device: str, evaluation: EvaluateAfterTest) -> Any:
 def _hydra_main(cfg: DictConfig) -> None:
     with reported():
         run_evaluation(cfg, hydra_overrides())
-    print((Path(cfg.out_dir) / "evaluation.md").read_text())
+    name = "accompaniment.md" if cfg.get("accompany") else "evaluation.md"
+    print((Path(cfg.out_dir) / name).read_text())
 
 
 def main() -> None:

@@ -1,0 +1,311 @@
+"""Accompaniment, evaluated: ``python -m musegen.evaluate ckpt_path=... accompany=true``.
+
+On the scored songs (``split``'s, the test songs by default), each song's first ``bars``
+bars: its kept tracks (``keep``, e.g. Piano and Guitar) are its own, and the model draws the
+others around them (``generation.accompany``, from the first bar). Rows, each a list of
+(kept, accompaniment) pairs of note arrays:
+
+==================  ==================================================================
+row                 accompaniment
+==================  ==================================================================
+(the model)         drawn around the kept tracks
+``real``            the song's own: the ceiling
+``another song``    the next song's own accompaniment over the same bars
+``shifted a beat``  the song's own, one beat later
+``unigram``         notes drawn from the training notes' frequencies on the
+                    accompaniment tracks, as many as the song's own
+==================  ==================================================================
+
+Scored: the cross-track figures (``metrics.accompaniment``), per row mean ± std over songs;
+and, as the main evaluation scores a set (``scoring.score_set``), the per-instrument
+statistics and the distribution overlap of the whole pieces (kept and accompaniment)
+against real excerpts of the training songs of as many bars. ``accompaniment.json`` and
+``.md`` hold them; ``index.html`` plays the first ``num_samples`` songs: the kept tracks
+alone, with the real accompaniment, with the model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musegen.atomic import write_bytes_atomic, write_json_atomic
+from musegen.data.performance import Performance, excerpt
+from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.data.tracks import LPD5_TRACKS
+from musegen.evaluation.markdown import overlap_markdown, table, track_markdown
+from musegen.evaluation.samples import SampleSet, bar_excerpt, bar_excerpts, reference_split
+from musegen.evaluation.scoring import score_set
+from musegen.generation.accompany import accompany
+from musegen.generation.continuation import DecodeOptions
+from musegen.metrics.accompaniment import FIGURES, figures
+from musegen.metrics.references import UnigramSampler
+from musegen.metrics.tracks import summarise
+from musegen.render.outputs import write_sample
+from musegen.render.page import Media, write_page
+
+REAL = "real"
+CONTROLS = ("another song", "shifted a beat", "unigram")
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def _joined(kept: np.ndarray, accompaniment: np.ndarray, resolution: int) -> np.ndarray:
+    """One time-ordered piece of both, its steps consistent with its times."""
+    piece = np.concatenate([kept, accompaniment])
+    piece = piece[np.lexsort((piece["pitch"], piece["track"], piece["time"]))]
+    piece["step"] = np.diff(piece["time"], prepend=0) / resolution
+    return piece
+
+
+def _shifted(notes: np.ndarray, by: int, end: int) -> np.ndarray:
+    out = np.array(notes, copy=True)
+    out["time"] += by
+    return out[out["time"] < end]
+
+
+def pairs(
+    net: Any,
+    dm: Any,
+    track_ids: Sequence[int],
+    keep: Sequence[int],
+    bars: int,
+    max_songs: int,
+    options: DecodeOptions,
+    split: str = "test",
+    performance: Performance | None = None,
+) -> tuple[dict[str, list[Pair]], list[int]]:
+    """Every row's (kept, accompaniment) pairs (module docstring), and the songs' indices
+    in the split: the songs whose first ``bars`` bars hold kept and accompaniment notes."""
+    resolution = options.resolution
+    bar = 4 * resolution
+    end = bars * bar
+    draw = [t for t in track_ids if t not in keep]
+    source = dm.splits[split]
+    windows, chosen = [], []
+    for i in range(source.n_songs):
+        window = bar_excerpt(source.song(i), 0, bars, bar)
+        mine = np.isin(window["track"], list(keep))
+        if mine.any() and (~mine).any():
+            windows.append((window[mine], window[~mine]))
+            chosen.append(i)
+        if len(chosen) == max_songs:
+            break
+    if len(chosen) < 2:
+        raise ValueError(
+            f"fewer than 2 {split} songs have both kept and accompaniment notes in their "
+            f"first {bars} bars"
+        )
+    drawn_options = replace(options, tracks=tuple(LPD5_TRACKS[t] for t in draw))
+    rows: dict[str, list[Pair]] = {"model": [], REAL: [], **{c: [] for c in CONTROLS}}
+    train, _ = reference_split(dm)
+    unigram = UnigramSampler.fit(_on_tracks(train.columns, draw), resolution)
+    empty = np.empty(0, dtype=NOTE_DTYPE)
+    for k, (kept, real) in enumerate(windows):
+        piece = accompany(
+            net, empty, kept, track_ids, replace(drawn_options, seed=options.seed + k), performance
+        )
+        drawn = piece[~np.isin(piece["track"], list(keep))]
+        rows["model"].append((kept, drawn[drawn["time"] < end]))
+        rows[REAL].append((kept, real))
+        rows["another song"].append((kept, windows[(k + 1) % len(windows)][1]))
+        rows["shifted a beat"].append((kept, _shifted(real, resolution, end)))
+        sampled = unigram.sample(len(real), np.random.default_rng([options.seed, 7, k]))
+        rows["unigram"].append((kept, sampled[sampled["time"] < end]))
+    return rows, chosen
+
+
+def _on_tracks(columns: Any, tracks: Sequence[int]) -> dict[str, np.ndarray]:
+    """The training notes' columns on ``tracks`` only (the unigram accompaniment's)."""
+    track = np.asarray(columns["track"])
+    keep = np.isin(track, list(tracks))
+    return {k: np.asarray(v)[keep] for k, v in columns.items()}
+
+
+def score_pairs(
+    rows: dict[str, list[Pair]],
+    reference: list[np.ndarray],
+    track_ids: Sequence[int],
+    seed: int,
+    resolution: int,
+) -> dict[str, Any]:
+    """The cross-track figures of every row, and the set scores of its whole pieces."""
+    crossing = {
+        row: {f: summarise([figures(k, a, resolution)[f] for k, a in found]) for f in FIGURES}
+        for row, found in rows.items()
+    }
+    whole = SampleSet(
+        "accompaniment",
+        reference,
+        rows={row: [_joined(k, a, resolution) for k, a in found] for row, found in rows.items()},
+    )
+    return {"figures": crossing, "set": score_set(whole, track_ids, seed, resolution)}
+
+
+def evaluate_accompaniment(
+    net: Any,
+    dm: Any,
+    track_ids: Sequence[int],
+    out_dir: Path,
+    keep: Sequence[str],
+    bars: int,
+    settings: Any,
+    model_name: str,
+    performance: Performance | None = None,
+) -> dict[str, Any]:
+    """Score ``net``'s accompaniments and write ``accompaniment.{json,md}`` and the page."""
+    keep_ids = [LPD5_TRACKS.index(t) for t in keep]
+    resolution = dm.resolution
+    options = DecodeOptions(
+        sampling=settings.sampling,
+        seed=settings.seed,
+        resolution=resolution,
+        context=settings.context,
+    )
+    rows, songs = pairs(
+        net, dm, track_ids, keep_ids, bars, settings.max_songs, options, settings.split, performance
+    )
+    rows = {model_name if r == "model" else r: v for r, v in rows.items()}
+    reference = bar_excerpts(
+        reference_split(dm)[0], bars, settings.reference_samples, settings.seed, 4 * resolution
+    ).pieces
+    scored = score_pairs(rows, reference, track_ids, settings.seed, resolution)
+    split = dm.splits[settings.split]
+    report = {
+        "model": model_name,
+        "keep": list(keep),
+        "accompaniment": [LPD5_TRACKS[t] for t in track_ids if t not in keep_ids],
+        "bars": bars,
+        "split": settings.split,
+        "song_ids": [split.song_ids[i] for i in songs],
+        "seed": settings.seed,
+        "sampling": settings.sampling.to_dict(),
+        **scored,
+        "samples": _write_samples(
+            rows, model_name, songs, split, out_dir, settings, track_ids, bars, resolution
+        ),
+    }
+    md = report_markdown(report, track_ids)
+    write_json_atomic(out_dir / "accompaniment.json", report, indent=2)
+    write_bytes_atomic(out_dir / "accompaniment.md", md.encode())
+    media = [
+        Media(s["caption"], out_dir / s["png"] if "png" in s else None,
+              out_dir / (s.get("wav") or s["ogg"]) if ("wav" in s or "ogg" in s) else None,
+              "Accompaniments", out_dir / s["mid"] if "mid" in s else None, s["pair"])
+        for s in report["samples"]
+    ]  # fmt: skip
+    write_page(out_dir / "index.html", f"Accompaniment by {model_name}", md, media)
+    return report
+
+
+def _write_samples(
+    rows: dict[str, list[Pair]],
+    model_name: str,
+    songs: list[int],
+    split: Any,
+    out_dir: Path,
+    settings: Any,
+    track_ids: Sequence[int],
+    bars: int,
+    resolution: int,
+) -> list[dict[str, Any]]:
+    """The first ``num_samples`` songs: kept alone, with the real accompaniment, with the
+    model's, each on ``bars`` bars at the song's tempo."""
+    samples = []
+    end = bars * 4 * resolution
+    for i in range(min(settings.num_samples, len(songs))):
+        kept, real = rows[REAL][i]
+        song = split.song_ids[songs[i]]
+        tempo = excerpt(split.tempo(songs[i]), 0, end)
+        pieces = (
+            ("kept", f"{song}: the kept tracks alone", kept),
+            ("real", f"{song}: with its real accompaniment", _joined(kept, real, resolution)),
+            (
+                "model",
+                f"{song}: with {model_name}'s accompaniment",
+                _joined(*rows[model_name][i], resolution),
+            ),
+        )
+        for name, caption, notes in pieces:
+            files = write_sample(
+                notes,
+                out_dir / "samples",
+                f"{name}_{i:03d}",
+                primer_len=0,
+                resolution=resolution,
+                tempo=tempo,
+                audio=settings.audio,
+                track_ids=list(track_ids),
+                title=caption,
+                synth=settings.synth,
+                audio_format=settings.audio_format,
+                bars=bars,
+            )
+            samples.append(
+                {"index": i, "song": song, "caption": caption, "pair": f"test song {song}"}
+                | {k: v.relative_to(out_dir).as_posix() for k, v in files.items()}
+            )
+    return samples
+
+
+def report_markdown(report: dict[str, Any], track_ids: Sequence[int]) -> str:
+    """``accompaniment.md``: the cross-track figures, then the set scores."""
+    header = ["row", *(f.replace("_", " ") for f in FIGURES)]
+    body = [[row, *(_cell(cells[f]) for f in FIGURES)] for row, cells in report["figures"].items()]
+    st = report["set"]
+    kept = ", ".join(report["keep"])
+    return "\n".join(
+        [
+            f"# Accompaniment by {report['model']}",
+            "",
+            f"The first {report['bars']} bars of {len(report['song_ids'])} {report['split']} "
+            f"songs: {kept} kept as the songs play them, "
+            f"{', '.join(report['accompaniment'])} drawn by the model around them, beside the "
+            "songs' own accompaniment and three controls (module musegen.evaluation."
+            "accompaniment). Mean ± std over the songs.",
+            "",
+            "## Between the tracks",
+            "",
+            "Key agreement: the share of the accompaniment's pitched notes in the kept tracks' "
+            "scale, bar by bar. Chord agreement: the share of them on a pitch class the kept "
+            "tracks sound at that moment. Onset agreement: the share of its onsets on a kept "
+            "onset. Bass agreement: the share of bass notes on the pitch class of the lowest "
+            "kept note sounding (musegen.metrics.accompaniment).",
+            "",
+            table(header, body),
+            "",
+            "## The whole pieces against real music (distribution overlap)",
+            "",
+            table(
+                ["row", "mean OA", "mean KL"],
+                [
+                    [row, _oa(o["mean"], "oa"), _oa(o["mean"], "kl")]
+                    for row, o in st["overlap"].items()
+                ],
+            ),
+            "",
+            overlap_markdown(st),
+            "",
+            "## Per instrument",
+            "",
+            track_markdown(st, [t for t in track_ids]),
+            "",
+        ]
+    )
+
+
+def _oa(mean: dict[str, float], key: str) -> str:
+    value, spread = mean.get(key), mean.get(f"{key}_std")
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.3f} ± {spread:.3f}" if spread is not None else f"{value:.3f}"
+
+
+def _cell(stat: dict[str, float]) -> str:
+    mean, std = stat.get("mean"), stat.get("std")
+    if mean is None or not np.isfinite(mean):
+        return "–"
+    return f"{mean:.3f} ± {std:.3f}"
