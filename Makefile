@@ -13,7 +13,7 @@ SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps install demo train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow lint format bench docs-tables notebooks-clear clean
+.PHONY: help system-deps install demo train compare compare-lakh compare-pop909 note-model data-lpd5 data-labels test test-slow mutants lint format bench docs-tables notebooks-clear clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: ## the default test suite (under 10 minutes on 2 cores)
 
 test-slow: ## the slow tests too (full training runs)
 	$(PYTHON) -m pytest -q -m "slow or not slow" $(ARGS)
+
+mutants: ## mutation testing (hours; not in make test): experiments/mutants/report.md; ARGS="--group sweeps"
+	$(PYTHON) experiments/mutants/run.py $(ARGS)
 
 lint: ## ruff lint and format check (the notebooks' code too)
 	$(PYTHON) -m ruff check musegen tests experiments notebooks

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -102,24 +100,12 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return Path(path)
 
 
-def strict(value: Any) -> Any:
-    """NaN and infinities -> ``None``, recursively (NumPy scalars to plain numbers): strict
-    JSON has no NaN, and a parser that follows it rejects a bare ``NaN``."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict(v) for v in value]
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        return strict(value.item())  # a NumPy or torch scalar
-    return value
-
-
 def write_json_atomic(path: str | Path, value: Any, **dumps: Any) -> Path:
-    """Write ``value`` as strict JSON (``null`` for NaN and infinities), atomically."""
-    text = json.dumps(strict(value), allow_nan=False, **dumps)
-    return write_bytes_atomic(path, text.encode())
+    """Write ``value`` as strict JSON (``jsonfile.dumps``: ``null`` for NaN and
+    infinities), atomically."""
+    from musegen.jsonfile import dumps as strict_dumps
+
+    return write_bytes_atomic(path, strict_dumps(value, **dumps).encode())
 
 
 def temp_dir(path: str | Path) -> Path:
@@ -207,6 +193,27 @@ def clean_stale(folder: str | Path, recursive: bool = False) -> list[Path]:
 
 
 @contextmanager
+def _flock(lock_file: Path, wait: bool) -> Iterator[bool]:
+    """The one ``flock`` of this module: hold an exclusive lock on ``lock_file`` for the
+    block, yielding True; when another process holds it, wait for it (``wait``) or yield
+    False at once without holding anything. The kernel drops a dead process's locks."""
+    import fcntl
+
+    with open(lock_file, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                yield False
+                return
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
 def exclusive(lock_file: str | Path, waiting: str | None = None) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_file`` (created if absent) for the block.
 
@@ -214,20 +221,15 @@ def exclusive(lock_file: str | Path, waiting: str | None = None) -> Iterator[Non
     the first is killed: the kernel drops a dead process's locks. ``waiting`` is logged once
     when the lock is busy. The lock file itself stays (removing it would race with a waiter).
     """
-    import fcntl
-
     lock_file = Path(lock_file)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting: %s", waiting or f"{lock_file} is locked by another process")
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
+    with _flock(lock_file, wait=False) as held:
+        if held:
             yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return
+    log.info("waiting: %s", waiting or f"{lock_file} is locked by another process")
+    with _flock(lock_file, wait=True):
+        yield
 
 
 RUN_LOCK = ".run.lock"
@@ -250,35 +252,21 @@ def run_folder(folder: str | Path, key: str = "hydra.run.dir") -> Iterator[None]
     """Hold ``folder``'s run lock for the block, or fail at once in one line naming ``key``
     when another live run holds it: two runs writing one folder would leave one's config
     beside the other's metrics. A killed run's lock goes with its process."""
-    import fcntl
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / RUN_LOCK, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FolderInUse.at(folder, key) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with _flock(folder / RUN_LOCK, wait=False) as held:
+        if not held:
+            raise FolderInUse.at(folder, key)
+        yield
 
 
 def folder_in_use(folder: str | Path) -> bool:
     """Whether a live run holds ``folder``'s run lock (the check before Hydra writes)."""
-    import fcntl
-
     lock = Path(folder) / RUN_LOCK
     if not lock.is_file():
         return False
-    with open(lock, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return False
+    with _flock(lock, wait=False) as held:
+        return not held
 
 
 def check_writable(folder: str | Path, key: str) -> Path:

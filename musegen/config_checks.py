@@ -8,24 +8,22 @@ Data keys are checked again by ``NoteDataModule`` itself; this module fails earl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from musegen.errors import UserError, first_line
+from musegen.checks import Check, ConfigError, check, integer, number
+from musegen.errors import first_line
+
+__all__ = ["ConfigError", "check_config", "check_overrides", "compose_checked", "integer", "number"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug")
 """Groups whose default is ``null``, so ``<group>=null`` is a valid choice."""
 MAX_SEED = 2**32 - 1
 """The largest seed ``lightning.seed_everything`` (NumPy's generator) accepts."""
-
-
-class ConfigError(UserError):
-    """A nonsense config value; the message is one line and starts with the key."""
 
 
 def group_choices(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
@@ -133,38 +131,15 @@ def _get(cfg: DictConfig, key: str) -> Any:
 
 
 def require(
-    cfg: DictConfig, key: str, ok, what: str, optional: bool = False, name: str | None = None
+    cfg: DictConfig, key: str, ok: Check, what: str, optional: bool = False, name: str | None = None
 ) -> None:
-    """Raise ``ConfigError("<name> must be <what>, got <value>")`` unless ``ok(value)``.
-
-    ``key`` is where the value sits in ``cfg``; ``name`` how the user writes it (default:
-    ``key``), for a node checked on its own.
-    """
+    """``checks.check`` of the value at ``key`` of a composed config (``ConfigError("<name>
+    must be <what>, got <value>")``); ``name`` is how the user writes it (default: ``key``),
+    for a node checked on its own; ``optional``: ``None`` passes."""
     value = _get(cfg, key)
     if value is None and optional:
         return
-    try:
-        good = bool(ok(value))
-    except TypeError:
-        good = False
-    if not good:
-        raise ConfigError(f"{name or key} must be {what}, got {value!r}")
-
-
-def integer(low: int):
-    """A check for an integer (not a bool) >= ``low``."""
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def number(low: float, high: float = math.inf, low_inclusive: bool = True):
-    """A check for a finite number in ``[low, high]`` (``(low, high]`` if not inclusive)."""
-
-    def ok(v: Any) -> bool:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            return False
-        return (v >= low if low_inclusive else v > low) and v <= high
-
-    return ok
+    check(value, name or key, ok, what)
 
 
 REQUIRED_HINTS = {

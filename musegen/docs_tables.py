@@ -35,6 +35,7 @@ import yaml
 
 from musegen.atomic import write_bytes_atomic
 from musegen.config_checks import group_choices
+from musegen.metrics import REAL_ROW
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python -m musegen.docs_tables"
@@ -200,7 +201,7 @@ def evaluation_table(root: Path) -> list[str]:
             f"{k.split('/')[1]} {tracks[k][model]['mean']:.3f} "
             f"({tracks[k]['real vs real']['mean']:.3f})"
             for k in keys
-            if model in tracks[k] and "real vs real" in tracks[k]
+            if model in tracks[k] and REAL_ROW in tracks[k]
         )
 
     header = ["row"] + [f"{title}: mean OA" for k, title in KINDS if k in overlap]

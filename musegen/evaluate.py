@@ -22,50 +22,29 @@ import hydra
 from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale
-from musegen.config_checks import ConfigError, check_missing
+from musegen.checks import at_least
+from musegen.config_checks import check_missing
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import reported, terminate_on_sigterm
 from musegen.evaluation.callback import EvaluateAfterTest
-from musegen.evaluation.report import check_scored_split
+from musegen.evaluation.report import SETTING_NAMES, check_scored_split
 from musegen.generation.run_defaults import hydra_overrides, with_run_settings
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
 from musegen.models.checkpoint import load_task
 
-SETTINGS = (
-    "max_songs",
-    "primer_len",
-    "max_notes",
-    "scratch_samples",
-    "scratch_bars",
-    "reference_samples",
-    "num_samples",
-    "audio",
-    "synth",
-    "audio_format",
-    "context",
-    "seed",
-    "split",
-)
-"""The keys of conf/evaluation/default.yaml, composed into this command's config."""
-RUN_SETTINGS = {"sampling": "sampling", **{key: f"evaluate.{key}" for key in SETTINGS}}
+RUN_SETTINGS = {key: key if key == "sampling" else f"evaluate.{key}" for key in SETTING_NAMES}
 """The settings a run's own config gives by default: key here -> key in the run's config."""
 
 
 def _evaluation(cfg: DictConfig, settings: dict[str, Any]) -> EvaluateAfterTest:
-    try:
-        return EvaluateAfterTest(
-            out_dir=check_writable(cfg.out_dir, "out_dir"),
-            **{key: settings[key] for key in ("sampling", *SETTINGS)},
-        )
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    return EvaluateAfterTest(out_dir=check_writable(cfg.out_dir, "out_dir"), prefix="", **settings)
 
 
 def run_evaluation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """``python -m musegen.evaluate``'s work, on a composed config; returns the report.
     ``overrides``: the command line's, which win over the run's own settings."""
     check_missing(cfg)
-    _evaluation(cfg, {key: cfg[key] for key in ("sampling", *SETTINGS)})  # the command line
+    _evaluation(cfg, {key: cfg[key] for key in SETTING_NAMES})  # the command line, first
     device = str(cfg.get("device", "cpu"))
     run = load_run(cfg.ckpt_path, device=device)
     settings, sources = with_run_settings(cfg, run.config, RUN_SETTINGS, overrides)
@@ -100,9 +79,7 @@ def accompaniment_report(
     from musegen.evaluation.accompaniment import evaluate_accompaniment
     from musegen.generation.accompany_file import resolve_tracks
 
-    bars = cfg.get("accompany_bars", 16)
-    if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
-        raise ConfigError(f"accompany_bars must be an integer >= 1, got {bars!r}")
+    bars = at_least(cfg.get("accompany_bars", 16), "accompany_bars", 1)
     model = [LPD5_TRACKS[t] for t in run.track_ids]
     keep, _ = resolve_tracks(cfg.get("keep"), None, model, model)
     report = evaluate_accompaniment(

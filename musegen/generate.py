@@ -28,11 +28,10 @@ from musegen.atomic import check_writable, clean_stale, write_json_atomic
 from musegen.config_checks import check_missing, integer, number, require
 from musegen.data.performance import DEFAULT_QPM, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
-from musegen.data.tracks import LPD5_TRACKS
+from musegen.data.tracks import LPD5_TRACKS, among
 from musegen.errors import UserError, reported, terminate_on_sigterm
 from musegen.generation.accompany_file import Piece, accompaniments
 from musegen.generation.continuation import DecodeOptions, continue_primers
-from musegen.generation.decode import MODES
 from musegen.generation.notes import midi_primer
 from musegen.generation.run_defaults import hydra_overrides, with_run_settings
 from musegen.generation.runs import (
@@ -64,7 +63,6 @@ def check_settings(cfg: DictConfig, settings: dict[str, Any] | None = None) -> D
     check_missing(cfg)
     for key in ("num_notes", "num_samples"):
         require(cfg, key, integer(1), "an integer >= 1")
-    require(cfg, "mode", lambda v: v in MODES, f"one of {', '.join(MODES)}")
     require(cfg, "seed", integer(0), "an integer >= 0")
     require(cfg, "synth", lambda v: v in SYNTHS, f"one of {', '.join(SYNTHS)}")
     require(
@@ -93,15 +91,12 @@ def selected_tracks(value: Any, model_tracks: list[str]) -> tuple[str, ...] | No
     listing them); None for every track."""
     if value is None:
         return None
-    names = [value] if isinstance(value, str) else list(value)
-    known = {t.lower(): t for t in model_tracks}
-    unknown = [str(n) for n in names if str(n).lower() not in known]
-    if unknown or not names:
-        raise GenerationError(
-            f"tracks: {', '.join(unknown) or 'empty'} is not a track of this model; "
-            f"its tracks are [{', '.join(model_tracks)}]"
-        )
-    return tuple(known[str(n).lower()] for n in names)
+    if isinstance(value, int | float) or not (isinstance(value, str) or hasattr(value, "__iter__")):
+        raise GenerationError(f"tracks must be a list of track names, got {value!r}")
+    names = among(value, model_tracks, "tracks")
+    if not names:
+        raise GenerationError(f"tracks: empty; the model's tracks are [{', '.join(model_tracks)}]")
+    return tuple(names)
 
 
 @dataclass

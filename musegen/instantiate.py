@@ -14,7 +14,7 @@ from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from musegen.config_checks import ConfigError
+from musegen.checks import ConfigError, integer
 from musegen.errors import UserError, first_line
 
 KEY_PREFIXES = ("data.", "model.", "task.", "trainer.", "callbacks.", "logger.", "evaluate.")
@@ -79,9 +79,24 @@ def task(
     n = cfg.task.get("velocity_classes", 0)
     if velocity is not None:
         extra["velocity"] = velocity.to_dict()
-    elif velocity_counts is not None and isinstance(n, int) and not isinstance(n, bool) and n > 0:
+    elif velocity_counts is not None and integer(1)(n):
         counts = velocity_counts().sum(axis=0)  # (128,) notes per velocity
         extra["velocity"] = VelocityClasses.fit(counts, n).to_dict()
+    for part in ("optimizer", "scheduler"):  # Hydra's partial nodes as factories
+        extra[part] = factory(cfg.task.get(part), f"task.{part}")
     return instantiate(
         cfg.task, "task", n_tracks=len(names), track_names=names, context=context, **extra
     )
+
+
+def factory(node: Any, key: str) -> Callable[..., Any] | None:
+    """A ``_partial_: true`` node as the factory it describes (``functools.partial``), or
+    None; a node without ``_target_`` is one line."""
+    if node is None:
+        return None
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(f"{key} must be a config node with _target_ and _partial_: true")
+    made = hydra.utils.instantiate(node, _partial_=True, _convert_="all")
+    if not callable(made):
+        raise ConfigError(f"{key}: {node['_target_']} did not give a factory")
+    return made

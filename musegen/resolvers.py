@@ -20,13 +20,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from musegen.data.note_timing import bar_steps
+
 
 def _uid() -> str:
     return secrets.token_hex(3)
-
-
-def _bar_steps(resolution: int) -> int:
-    return 4 * int(resolution)
 
 
 def sweep_group() -> str | None:
@@ -44,6 +42,6 @@ def sweep_group() -> str | None:
 if not OmegaConf.has_resolver("uid"):
     OmegaConf.register_new_resolver("uid", _uid, use_cache=True)
 if not OmegaConf.has_resolver("bar_steps"):
-    OmegaConf.register_new_resolver("bar_steps", _bar_steps)
+    OmegaConf.register_new_resolver("bar_steps", bar_steps)
 if not OmegaConf.has_resolver("sweep_group"):
     OmegaConf.register_new_resolver("sweep_group", sweep_group)

@@ -27,7 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from musegen.atomic import write_json_atomic
-from musegen.errors import UserError, first_line, log_to_files
+from musegen.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,7 @@ def run_job(body: Callable[[], Any], output_dir: str | Path, failed_value: Any =
         }
         write_json_atomic(Path(output_dir) / FAILED, record, indent=2)
         line = f"job failed: {reason}"
-        log.error(line)
-        log_to_files(line)
+        log.error(line)  # reaches the console and the job's train.log
         return failed_value
 
 
@@ -83,10 +82,15 @@ class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(str(config.hydra.sweep.dir))
         failed_jobs.clear()
-        for path in sorted(sweep.glob(f"*/{FAILED}"), key=lambda p: p.parent.name):
+        for path in sorted(sweep.glob(f"*/{FAILED}"), key=lambda p: _job_order(p.parent.name)):
             failed_jobs.append((path.parent.name, read_failure(path.parent) or "failed"))
         if failed_jobs:
             log.error("%d sweep job(s) failed: %s", len(failed_jobs), summary())
+
+
+def _job_order(name: str) -> tuple[int, int, str]:
+    """Hydra's numbered job folders in number order (2 before 10), any others after."""
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 
 def summary() -> str:

@@ -14,6 +14,7 @@ import torch
 from musegen.config_checks import compose_checked
 from musegen.data.midi_to_lpd import midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
+from musegen.errors import UserError
 from musegen.generate import run_generation
 from musegen.generation.accompany import accompany, split_piece
 from musegen.generation.accompany_file import AccompanyError, resolve_tracks
@@ -82,7 +83,7 @@ def test_the_tracks_are_checked_in_one_line() -> None:
         AccompanyError, match=r"has none of the kept tracks \[Bass\]; it has \[Piano, Drums\]"
     ):
         resolve_tracks(["Bass"], ["Drums"], model, in_file)
-    with pytest.raises(AccompanyError, match=r"keep: Strings is not a track of this model"):
+    with pytest.raises(UserError, match=r"keep: Strings is not a track of this model"):
         resolve_tracks(["Strings"], None, model, in_file)
 
 

@@ -155,6 +155,8 @@ def test_unknown_choice_lists_the_valid_ones(args: list[str]) -> None:
     ("override", "key"),
     [
         ("data.seq_len=0", "data.seq_len"),
+        ("data.seq_len=True", "data.seq_len"),  # not 1: a bool is no length
+        ("data.seq_len=1 task.target=all", "data.seq_len"),  # generation needs 2 notes
         ("task.optimizer.lr=-0.001", "task.optimizer.lr"),
         ("data.tracks=[Piano,Kazoo]", "data.tracks"),
         ("task.target=middle", "task.target"),
@@ -189,12 +191,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_reports_user_mistakes_in_one_line(tmp_path: Path) -> None:
     bad_model = _cli("model=foo")
-    assert bad_model.returncode != 0
+    assert bad_model.returncode == 2
     assert bad_model.stderr.strip().splitlines() == [
         "error: model=foo: unknown model; choose from gru, lstm, lstm_gru, rnn, transformer"
     ]
     bad_lr = _cli("task.optimizer.lr=-1", f"paths.log_dir={tmp_path}", "logger=csv")
-    assert bad_lr.returncode != 0
+    assert bad_lr.returncode == 2
     lines = bad_lr.stderr.strip().splitlines()
     assert lines[-1] == "error: task.optimizer.lr must be a number > 0, got -1", lines
     assert "Traceback" not in bad_lr.stderr
@@ -278,3 +280,17 @@ def test_compare_experiments_hold_one_budget_for_every_model(tmp_path: Path) -> 
     assert pop.data.root.endswith("shared/data/pop909") and list(pop.data.tracks) == ["Piano"]
     assert pop.trainer.max_steps == lakh.trainer.max_steps and pop.task.target == "all"
     assert pop.hydra.sweeper.params.model == lakh.hydra.sweeper.params.model
+
+
+def test_the_evaluation_group_states_the_settings_own_defaults() -> None:
+    """``conf/evaluation/default.yaml`` documents every evaluation setting; its values are the
+    dataclass's, so ``python -m musegen.evaluate`` and a training run's evaluation agree."""
+    from dataclasses import asdict
+
+    from musegen.evaluation.report import SETTING_NAMES, EvaluationSettings
+
+    stated = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "evaluation" / "default.yaml"))
+    defaults = asdict(EvaluationSettings())
+    defaults.pop("sampling")  # the sampling group's, composed beside it
+    assert set(stated) == set(SETTING_NAMES) - {"sampling"}
+    assert stated == defaults

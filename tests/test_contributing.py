@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from musegen.data.lpd_io import read_lpd_npz
+from musegen.data.pianoroll_notes import song_to_notes
 from tests.conftest import ROOT
 
 FENCE = re.compile(r"^( *)```(\w+)\n(.*?)^\1```", re.M | re.S)
@@ -116,8 +118,9 @@ def test_the_add_a_backbone_recipe_works_as_written(session_data_dir: Path, tmp_
 
 
 def test_the_add_a_head_design_recipe_works_as_written(lmd_lpd5: Path, tmp_path: Path) -> None:
-    """Two files of the package, nothing else: the new heads train on five tracks, and the
-    checkpoint rebuilds them by name."""
+    """Two files of the package, nothing else: the new heads train on five tracks, the
+    checkpoint rebuilds them by name, and ``musegen.generate`` draws notes with their
+    ``draw`` (training only ever calls ``forward``)."""
     blocks = recipe_blocks(
         (ROOT / "CONTRIBUTING.md").read_text(), "**A new head design**", "## Adding a data source"
     )
@@ -148,3 +151,25 @@ def test_the_add_a_head_design_recipe_works_as_written(lmd_lpd5: Path, tmp_path:
     assert metrics["test/pitch_loss"] > 0 and metrics["test/track_loss"] > 0
     stored = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert stored["musegen"]["network"]["heads"]["kind"] == "track_pitch"
+
+    # generation: the heads' draw, through the picker (two tracks allowed), from scratch
+    out = tmp_path / "generated"
+    done = _run(
+        project,
+        "-m",
+        "musegen.generate",
+        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+        "primer=none",
+        "num_samples=2",
+        "num_notes=16",
+        "tracks=[Drums,Bass]",
+        "audio=false",
+        f"out_dir={out}",
+        f"hydra.run.dir={tmp_path / 'generate'}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    samples = json.loads((out / "generation.json").read_text())["samples"]
+    assert [(s["primer_notes"], s["notes"]) for s in samples] == [(0, 16), (0, 16)]
+    for i in range(2):
+        notes = song_to_notes(read_lpd_npz(out / f"sample_{i:03d}.npz"))
+        assert set(notes["track"].tolist()) <= {0, 3}  # LPD-5's Drums and Bass only

@@ -219,7 +219,7 @@ def test_primer_from_scratch_and_from_a_midi_file(ckpt: Path, tmp_path: Path) ->
     ("args", "message"),
     [
         (["num_notes=0"], "error: num_notes must be an integer >= 1, got 0"),
-        (["sampling.temperature=0"], "error: sampling.temperature must be a number > 0, got 0"),
+        (["context=1"], "error: context must be trained, null or an integer >= 2, got 1"),
         (["sampling.top_p=1.5"], "error: sampling.top_p must be in (0, 1] (1: off), got 1.5"),
         (["ckpt_path=/nowhere/last.ckpt"], "error: /nowhere/last.ckpt: no such checkpoint file"),
     ],
@@ -340,7 +340,11 @@ def test_evaluate_split_val_continues_the_validation_songs(
     dm.prepare_data()
     dm.setup("test")
     val, test = dm.splits["val"].song_ids, dm.splits["test"].song_ids
-    assert report["split"] == "val" and report["test"] == {} and report["reference"] == "train"
+    assert (
+        report["settings"]["split"] == "val"
+        and report["test"] == {}
+        and report["reference"] == "train"
+    )
     assert report["song_ids"] and set(report["song_ids"]) <= set(val)
     assert not set(report["song_ids"]) & set(test)
     assert "validation songs" in (out / "evaluation.md").read_text()

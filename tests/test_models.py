@@ -109,6 +109,24 @@ def test_mse_positive_pressure_by_hand() -> None:
     assert mse_positive_pressure(pred, target, pressure=0.0).item() == pytest.approx(1.25 / 3)
 
 
+def test_regressed_timing_accuracy_rounds_on_the_runs_grid() -> None:
+    """0.3 beats against 0.25: one step apart on LPD's 24-step grid (rint 7.2 = 7 vs 6), the
+    same step on a 4-step grid (rint 1.2 = 1 vs 1)."""
+    pred = {
+        "pitch": torch.zeros(1, 128),
+        "step": torch.tensor([0.3]),
+        "duration": torch.tensor([1.0]),
+    }
+    target = {
+        "pitch": torch.zeros(1, dtype=torch.long),
+        "step": torch.tensor([0.25]),
+        "duration": torch.tensor([1.0]),
+    }
+    assert note_losses(pred, target, LossWeights())["step_acc"].item() == 0.0
+    assert note_losses(pred, target, LossWeights(), resolution=4)["step_acc"].item() == 1.0
+    assert _net("gru").resolution == 24  # its bar's 96 steps over 4 beats
+
+
 def test_note_losses_weighted_total() -> None:
     torch.manual_seed(0)
     net = _net("gru", n_tracks=3)

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import norm
 
 from musegen.metrics.features import features_for, pitch_class_histogram_in_key
-from musegen.metrics.overlap import compare_sets, kl_divergence, overlap_area
+from musegen.metrics.overlap import compare_sets, densities, kl_divergence, overlap_area
 
 
 def test_identical_samples_overlap_completely() -> None:
@@ -24,8 +24,20 @@ def test_disjoint_samples_do_not_overlap() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.0, 0.1, 400), rng.normal(10.0, 0.1, 400)
     assert overlap_area(a, b) < 1e-6
-    assert kl_divergence(a, b) > 20  # q is floored, so KL is large but finite
     assert overlap_area(np.full(30, 1.0), np.full(30, 2.0)) < 1e-6
+
+
+def test_disjoint_samples_have_the_floored_kl_by_hand() -> None:
+    """Where ``p`` has mass ``q`` is 0, so KL sees only the floor ``1e-12 * max(q)``:
+    ``KL = sum p log p dx - log(1e-12 max q)``, finite (without the floor it is infinite)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.0, 0.1, 400), rng.normal(10.0, 0.1, 400)
+    p, q, dx = densities(a, b)
+    mass = p > 0
+    assert not q[mass].any()  # the premise: disjoint on the grid
+    neg_entropy = float(np.sum(p[mass] * np.log(p[mass])) * dx)
+    expected = neg_entropy - math.log(1e-12 * q.max())
+    assert kl_divergence(a, b) == pytest.approx(expected, rel=1e-9)
 
 
 def test_two_gaussians_match_their_closed_forms() -> None:
@@ -69,6 +81,26 @@ def test_a_set_against_itself_scores_near_one_and_noise_far_below() -> None:
     no_bass = [_piece(list(60 + rng.choice([0, 4, 7], 32)), [1] * 32) for _ in range(10)]
     result = compare_sets(no_bass, real[:20], features)
     assert result["mean_pitch/Bass"].oa == 0.0 and result["mean_pitch/Bass"].n == 0
+
+
+def test_the_distances_compared_are_those_between_pieces_by_hand() -> None:
+    """One number a piece (its first pitch): the reference's intra-set distances are the
+    ``|r_i - r_j|`` of its pairs (no piece with itself), the inter-set ones every
+    ``|g_i - r_j|``."""
+
+    def first_pitch(notes: np.ndarray, resolution: int) -> np.ndarray:
+        return notes["pitch"][:1].astype(np.float64)
+
+    reference = [_piece([p, 40], [1, 1]) for p in (60, 61, 63, 67)]
+    generated = [_piece([p, 40], [1, 1]) for p in (60, 62, 65)]
+    d_rr = [1, 3, 7, 2, 6, 4]  # 61-60, 63-60, 67-60, 63-61, 67-61, 67-63
+    d_gr = [0, 1, 3, 7, 2, 1, 1, 5, 5, 4, 2, 2]  # 60, 62, 65 against 60, 61, 63, 67
+    result = compare_sets(generated, reference, {"first": first_pitch}, subsamples=0)
+    first = result["first"]
+    assert first.oa == pytest.approx(overlap_area(np.array(d_rr), np.array(d_gr)), abs=1e-12)
+    assert first.kl == pytest.approx(kl_divergence(np.array(d_rr), np.array(d_gr)), abs=1e-12)
+    assert (first.n, first.n_total, first.n_ref) == (3, 3, 4)
+    assert result["mean"].oa == first.oa and result["mean"].kl == first.kl
 
 
 def test_key_normalised_histogram_puts_the_tonic_first() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 import signal
@@ -351,7 +352,7 @@ def test_evaluate_on_a_whole_other_folder(tiny_ckpt: Path, lmd_lpd5: Path, tmp_p
     assert meta["splits"]["test"]["songs"] == 12 and meta["splits"]["train"]["songs"] == 0
 
 
-# --- round 3 (issue 21): sweeps, SIGTERM, non-finite losses, the last tracebacks ----------
+# --- sweeps, SIGTERM, non-finite losses, the last tracebacks -------------------------------
 @pytest.mark.slow  # ~22 s: a CLI sweep (test_compare's sweep also has a failed job)
 def test_a_sweep_with_a_failed_job_runs_the_rest_and_compares_them(tmp_path: Path) -> None:
     """The jobs with ``data.seq_len=0`` fail with a user error: each is recorded in its folder,
@@ -391,7 +392,8 @@ def test_a_job_that_raises_is_recorded_with_its_traceback(tmp_path: Path) -> Non
     def bug() -> None:
         raise RuntimeError("a bug in the job")
 
-    assert sweeps.run_job(bug, tmp_path, failed_value=float("nan")) != 0  # NaN: returned
+    # NaN: what musegen.train gives a sweeper (Optuna) for a failed job
+    assert math.isnan(sweeps.run_job(bug, tmp_path, failed_value=float("nan")))
     record = json.loads((tmp_path / "failed.json").read_text())
     assert record["error"] == "a bug in the job" and "RuntimeError" in record["traceback"]
     assert sweeps.read_failure(tmp_path) == "a bug in the job"

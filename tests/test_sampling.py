@@ -70,6 +70,14 @@ def test_a_tracks_rule_for_one_field_wins() -> None:
         Sampling.from_config({"tracks": {"Bass": {"duration": {"temperature": 0}}}})
     with pytest.raises(ConfigError, match=r"^sampling\.step\.buckets must be one of exact"):
         Sampling.from_config({"step": {"buckets": "coarse"}})
+    for bad, message in [
+        ({"temperature": 0}, "sampling.temperature must be a number > 0, got 0"),
+        ({"temperature": True}, "sampling.temperature must be a number > 0, got True"),
+        ({"top_p": 1.5}, "sampling.top_p must be in (0, 1] (1: off), got 1.5"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            Sampling.from_config(bad)
+        assert str(info.value) == message
 
 
 def test_the_picker_draws_by_musical_value_only_where_the_rule_says() -> None:

@@ -54,10 +54,10 @@ def test_histograms_by_hand() -> None:
         duration=[1, 1 / 24, 0.75, 8, 1 / 24],
         track=[1, 1, 3, 4, 0],  # the last one is a drum: out of the pitch features
     )
-    pitch = S.pitch_histogram(notes)
+    pitch = S.pitch_vector(notes)
     assert pitch.shape == (128,) and pitch.sum() == pytest.approx(1.0)
     assert pitch[[60, 64, 67, 72]].tolist() == [0.25] * 4 and pitch[36] == 0
-    pc = S.pitch_class_histogram(notes)
+    pc = S.pitch_class_vector(notes)
     assert pc.shape == (12,) and pc[[0, 4, 7]].tolist() == [0.5, 0.25, 0.25]
     # steps 0, 1/2, 1/12 (float32), 1, 0 -> bins 0, 7, 2, 10, 0
     step = S.step_histogram(notes)

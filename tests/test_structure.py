@@ -72,3 +72,34 @@ def test_no_module_imports_another_in_a_loop() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+MODEL_LAYER = {"musegen.fields", "musegen.errors", "musegen.checks", "musegen.atomic"}
+"""What ``musegen.models`` may import beyond itself and ``musegen.data``'s small rule modules:
+a model is built, trained and sampled without the data pipeline, the entry points or
+Hydra, so a checkpoint loads in any program (``torch.load`` plus these modules)."""
+
+DATA_RULES = {"musegen.data.note_timing", "musegen.data.tracks"}
+
+
+def _third_party(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_the_models_depend_only_on_their_own_layer() -> None:
+    graph = import_graph()
+    allowed = MODEL_LAYER | DATA_RULES
+    outside = {
+        name: sorted(n for n in deps if not n.startswith("musegen.models") and n not in allowed)
+        for name, deps in graph.items()
+        if name.startswith("musegen.models")
+    }
+    assert {k: v for k, v in outside.items() if v} == {}
+    hydra_users = [p.name for p in (PACKAGE / "models").rglob("*.py") if "hydra" in _third_party(p)]
+    assert hydra_users == []

@@ -33,6 +33,7 @@ from musegen.bench.timing import Timing, best_of
 from musegen.data.lpd_io import Song, TrackRoll, read_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.data.tracks import LPD5_TRACKS, lpd5_family
 
@@ -120,7 +121,7 @@ def _read_reference(path: Path) -> np.ndarray | str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pretty_midi warns about many Lakh files
-            return lpd5_counts(song_from_multitrack(pypianoroll.read(path, resolution=24)))
+            return lpd5_counts(song_from_multitrack(pypianoroll.read(path, resolution=RESOLUTION)))
     except Exception as exc:  # pypianoroll raises ValueError/IndexError/... on odd files
         return f"{type(exc).__name__}: {exc}"
 
@@ -223,7 +224,7 @@ def bench_midi(files: list[Path], repeats: int) -> list[Row]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for path in both:
-                pypianoroll.read(path, resolution=24)
+                pypianoroll.read(path, resolution=RESOLUTION)
 
     # the agreement pass above has just run both on every file: that is the warm-up
     t_ours = best_of(run_ours, repeats, warmup=0)

@@ -92,7 +92,7 @@ def notes_per_second(
     mode: str,
     n: int,
     repeats: int = 3,
-    context: int | None = -1,
+    context: int | str | None = "trained",
     drawn_as_now: bool = False,
 ) -> float:
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``).

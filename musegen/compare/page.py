@@ -31,6 +31,7 @@ from musegen.data.pianoroll_notes import song_to_notes
 from musegen.evaluation.markdown import KIND_TITLES, listening_notes
 from musegen.evaluation.report import SONGS as SONG_WORDS
 from musegen.evaluation.report import piece_bars
+from musegen.metrics import REAL_ROW
 from musegen.render.audio import audio_description, wav_to_ogg
 from musegen.render.page import Media, write_page
 from musegen.render.pianoroll_png import plot_pianoroll
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 SONGS = 3
 """Songs of each kind shown on the page (each with every row's piece of every seed)."""
 LISTEN = "listen"
-REAL = "real vs real"
+REAL = REAL_ROW
 
 
 @dataclass
@@ -134,7 +135,8 @@ def _media(sample: Sample, caption: str, bars: int, listen: Path, stem: str, pai
 
 def _pair_title(real: Sample) -> str:
     rec = real.record
-    split = SONG_WORDS.get((_report(real.run) or {}).get("split", "test"), "test song")
+    settings = (_report(real.run) or {}).get("settings", {})
+    split = SONG_WORDS.get(settings.get("split", "test"), "test song")
     if rec["kind"] == "continuation":
         return f"{split} {rec['song']}, continued after its first {rec['primer_len']} notes"
     return f"piece {rec['index'] + 1} from scratch, beside an excerpt of {split} {rec['song']}"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from musegen.atomic import clean_stale, exclusive, scratch_path, write_bytes_atomic
 from musegen.data.lpd_io import write_lpd_npz
+from musegen.data.note_timing import RESOLUTION
 from musegen.pools import parallel_map
 from musegen.progress import progress_bar
 
@@ -83,7 +84,7 @@ def build_bach(
     dest: str | Path,
     max_songs: int | None = None,
     workers: int | None = None,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     progress: bool = True,
 ) -> list[Path]:
     """Write the Bach chorales as LPD-5 npz files under ``dest`` (once) and list them.

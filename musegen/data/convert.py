@@ -23,6 +23,7 @@ from pathlib import Path
 from musegen.atomic import check_writable, clean_stale, write_json_atomic
 from musegen.data.lpd_io import write_lpd_npz
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
+from musegen.data.note_timing import RESOLUTION
 from musegen.errors import UserError, run_reported
 from musegen.pools import available_cpus, parallel_map
 from musegen.progress import progress_bar
@@ -53,7 +54,7 @@ def convert_tree(
     dest: Path,
     workers: int | None = None,
     progress: bool = True,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     skip_existing: bool = True,
 ) -> ConvertReport:
     """Convert every MIDI file under ``src`` into an LPD-5 npz file under ``dest``.

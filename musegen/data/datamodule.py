@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from musegen.checks import at_least, check, integer, one_of, optional
 from musegen.data.batches import EpochOrder, ShardedBatches
 from musegen.data.genres import genre_ids
 from musegen.data.note_cache import NoteSplit, cache_key, open_or_build
-from musegen.data.note_timing import model_track_lut
+from musegen.data.note_timing import RESOLUTION, model_track_lut
 from musegen.data.performance import Performance, velocity_counts
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
@@ -96,7 +97,7 @@ class NoteDataModule(L.LightningDataModule):
         label_source: str = "tagtraum",
         window_stride: int = 1,
         eval_stride: int | None = None,
-        resolution: int = 24,
+        resolution: int = RESOLUTION,
         transpose: int = 0,
         build_workers: int | None = None,
         pin_memory: bool = False,
@@ -106,8 +107,7 @@ class NoteDataModule(L.LightningDataModule):
         eval_context: int | None = None,
     ) -> None:
         super().__init__()
-        if source not in SOURCES:
-            raise ValueError(f"data.source: unknown source {source!r}; choose from {list(SOURCES)}")
+        check(source, "data.source", one_of(SOURCES), f"one of {', '.join(SOURCES)}")
         for key, value, low in (
             ("seq_len", seq_len, 1),
             ("batch_size", batch_size, 1),
@@ -115,21 +115,18 @@ class NoteDataModule(L.LightningDataModule):
             ("window_stride", window_stride, 1),
             ("resolution", resolution, 1),
         ):
-            if not isinstance(value, int) or value < low:
-                raise ValueError(f"data.{key} must be an integer >= {low}, got {value!r}")
-        if test_pass not in TEST_PASSES:
-            raise ValueError(f"data.test_pass: {test_pass!r} is not one of {list(TEST_PASSES)}")
+            at_least(value, f"data.{key}", low)
+        check(test_pass, "data.test_pass", one_of(TEST_PASSES), f"one of {', '.join(TEST_PASSES)}")
         self.test_pass = test_pass
         self.eval_context = seq_len // 2 if eval_context is None else eval_context
-        if not isinstance(self.eval_context, int) or not 0 <= self.eval_context < seq_len:
-            raise ValueError(
-                f"data.eval_context must be an integer in [0, data.seq_len={seq_len}), "
-                f"got {eval_context!r}"
-            )
-        if eval_stride is not None and eval_stride < 1:
-            raise ValueError(f"data.eval_stride must be >= 1, got {eval_stride!r}")
-        if max_songs is not None and max_songs < 1:
-            raise ValueError(f"data.max_songs must be >= 1 or null, got {max_songs!r}")
+        check(
+            self.eval_context,
+            "data.eval_context",
+            integer(0, seq_len - 1),
+            f"an integer in [0, data.seq_len={seq_len})",
+        )
+        check(eval_stride, "data.eval_stride", optional(integer(1)), "an integer >= 1 or null")
+        check(max_songs, "data.max_songs", optional(integer(1)), "an integer >= 1 or null")
         if genres and not labels:
             raise ValueError("data.genres needs data.labels: the path to LPD's labels.tar.gz")
         self.track_ids = track_ids(list(tracks))
@@ -141,11 +138,9 @@ class NoteDataModule(L.LightningDataModule):
         self.eval_stride = eval_stride or window_stride
         self.genres, self.labels, self.label_source = list(genres or []), labels, label_source
         self.resolution, self.build_workers = resolution, build_workers
-        if not isinstance(transpose, int) or not 0 <= transpose <= 12:
-            raise ValueError(
-                f"data.transpose must be an integer 0..12 (semitones), got {transpose!r}"
-            )
-        self.transpose = transpose
+        self.transpose = check(
+            transpose, "data.transpose", integer(0, 12), "an integer 0..12 (semitones)"
+        )
         self.pin_memory, self.progress = pin_memory, progress
         self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         self.track_lut = model_track_lut(self.track_ids)

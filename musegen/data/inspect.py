@@ -25,6 +25,7 @@ import numpy as np
 from musegen.data.lpd_io import LPDFormatError, Song, read_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.midi_to_lpd import MidiReadError, midi_to_song
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, run_reported
@@ -38,7 +39,7 @@ class InspectError(UserError):
     """A path that cannot be inspected (one line: which and why)."""
 
 
-def load_lpd5(path: Path, resolution: int = 24) -> Song:
+def load_lpd5(path: Path, resolution: int = RESOLUTION) -> Song:
     """Read an npz file (merged to LPD-5) or a MIDI file (converted) as an LPD-5 ``Song``.
 
     Raises
@@ -87,7 +88,7 @@ def _summary_or_reason(job: tuple[Path, int]) -> dict | str:
         return str(exc).removeprefix(f"{file}: ")
 
 
-def inspect_path(path: Path, resolution: int = 24, workers: int | None = None) -> dict:
+def inspect_path(path: Path, resolution: int = RESOLUTION, workers: int | None = None) -> dict:
     """The JSON-ready summary of a file or, recursively, a folder.
 
     Raises

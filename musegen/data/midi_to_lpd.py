@@ -36,6 +36,7 @@ import symusic
 from symusic.core import ScoreTick
 
 from musegen.data.lpd_io import Song, TrackRoll
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.performance import DEFAULT_QPM
 from musegen.data.pianoroll_notes import fill_roll
 from musegen.data.tracks import DROPPED, LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS, lpd5_family
@@ -61,7 +62,9 @@ class MidiReadError(UserError):
         return (type(self), (self.path, self.reason))
 
 
-def midi_to_song(path: str | Path, resolution: int = 24, *, keep_short: bool = True) -> Song:
+def midi_to_song(
+    path: str | Path, resolution: int = RESOLUTION, *, keep_short: bool = True
+) -> Song:
     """Read a MIDI file into an LPD-5 ``Song`` (uint8 velocity rolls, ``resolution`` per beat).
 
     Parameters

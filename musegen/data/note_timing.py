@@ -28,13 +28,25 @@ import numpy as np
 
 from musegen.data.tracks import LPD5_TRACKS
 
+RESOLUTION = 24
+"""Time steps per beat: LPD's grid, and the default of every function that places notes on
+it (``data.resolution`` sets a run's own)."""
+
+BEATS_PER_BAR = 4
+"""Beats of a bar: LPD keeps no time signature, so every bar is taken as 4 beats."""
+
+
+def bar_steps(resolution: int = RESOLUTION) -> int:
+    """Time steps of one bar."""
+    return BEATS_PER_BAR * int(resolution)
+
 
 def to_grid(beats: np.ndarray, resolution: int) -> np.ndarray:
     """Beats to whole time steps, ``rint(beats * resolution)``: int64, same shape."""
     return np.rint(np.asarray(beats, dtype=np.float64) * resolution).astype(np.int64)
 
 
-def note_onsets(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
+def note_onsets(notes: np.ndarray, resolution: int = RESOLUTION) -> np.ndarray:
     """Onsets in time steps (int64, shape=(n,)): ``time`` when it agrees with the steps,
     else the running sum of the gridded steps (module docstring)."""
     notes = np.asarray(notes)
@@ -46,12 +58,14 @@ def note_onsets(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
     return np.cumsum(steps)
 
 
-def note_lengths(notes: np.ndarray, resolution: int = 24) -> np.ndarray:
+def note_lengths(notes: np.ndarray, resolution: int = RESOLUTION) -> np.ndarray:
     """Lengths in time steps, ``max(grid(duration), 1)``: int64, shape=(n,)."""
     return np.maximum(to_grid(np.asarray(notes)["duration"], resolution), 1)
 
 
-def onsets_and_lengths(notes: np.ndarray, resolution: int = 24) -> tuple[np.ndarray, np.ndarray]:
+def onsets_and_lengths(
+    notes: np.ndarray, resolution: int = RESOLUTION
+) -> tuple[np.ndarray, np.ndarray]:
     """``(note_onsets, note_lengths)``."""
     return note_onsets(notes, resolution), note_lengths(notes, resolution)
 

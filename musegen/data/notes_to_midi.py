@@ -27,7 +27,7 @@ import numpy as np
 import symusic
 
 from musegen.atomic import write_bytes_atomic
-from musegen.data.note_timing import end_at_repeats, expand_runs, onsets_and_lengths
+from musegen.data.note_timing import RESOLUTION, end_at_repeats, expand_runs, onsets_and_lengths
 from musegen.data.performance import DEFAULT_QPM, as_map
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
@@ -35,7 +35,7 @@ from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 def notes_to_midi(
     notes: np.ndarray,
     path: str | Path,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     tempo: float | np.ndarray = DEFAULT_QPM,
     track_names: Sequence[str] = LPD5_TRACKS,
 ) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.tracks import LPD5_TRACKS
 
 TEMPO_DTYPE = np.dtype([("time", np.int64), ("qpm", np.float64)])
@@ -116,7 +117,7 @@ def main_qpm(tempo: np.ndarray, n_steps: int) -> float:
     return float(tempo["qpm"][int(np.argmax(lasts))])
 
 
-def seconds(tempo: np.ndarray, n_steps: int, resolution: int = 24) -> float:
+def seconds(tempo: np.ndarray, n_steps: int, resolution: int = RESOLUTION) -> float:
     """How long ``n_steps`` time steps last at this tempo, in seconds."""
     tempo = as_map(tempo)
     ends = np.append(tempo["time"][1:], max(int(n_steps), int(tempo["time"][-1])))

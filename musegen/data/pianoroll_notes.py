@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from musegen.data.lpd_io import Song, TrackRoll
-from musegen.data.note_timing import expand_runs, onsets_and_lengths
+from musegen.data.note_timing import RESOLUTION, expand_runs, onsets_and_lengths
 from musegen.data.performance import DEFAULT_QPM, as_map, to_steps
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
@@ -105,7 +105,7 @@ def song_to_notes(song: Song, track_ids: list[int] | None = None) -> np.ndarray:
 
 def notes_to_song(
     notes: np.ndarray,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     name: str = "",
     tempo: float | np.ndarray = DEFAULT_QPM,
 ) -> Song:

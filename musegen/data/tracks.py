@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from musegen.checks import ConfigError
+
 LPD5_TRACKS: tuple[str, ...] = ("Drums", "Piano", "Guitar", "Bass", "Strings")
 """Track names in LPD-5's file order; a track id is an index into this tuple."""
 
@@ -46,6 +48,40 @@ def lpd5_family(programs: np.ndarray, is_drum: np.ndarray) -> np.ndarray:
     return out
 
 
+IS_DRUM: np.ndarray = np.asarray(LPD5_IS_DRUM, dtype=bool)
+"""``LPD5_IS_DRUM`` as an array, to index by track ids: ``IS_DRUM[notes["track"]]``."""
+
+
+def canonical_track(name: object, key: str = "track") -> str:
+    """A track's LPD-5 name from any spelling (``bass``, ``BASS``: ``Bass``): the one way
+    musegen matches track names. Raises ``ConfigError`` (one line naming ``key`` and the
+    names) for a name that is not an LPD-5 track."""
+    lookup = {n.lower(): n for n in LPD5_TRACKS}
+    found = lookup.get(str(name).lower())
+    if found is None:
+        raise ConfigError(f"{key}: unknown track {name!r}; choose from {list(LPD5_TRACKS)}")
+    return found
+
+
+def among(names: object, tracks: list[str] | tuple[str, ...], key: str) -> list[str]:
+    """``names`` (one name or several, any spelling) as LPD-5 names, each one of ``tracks``
+    (a model's); else one ``ConfigError`` line naming ``key`` and listing ``tracks``."""
+    given = [names] if isinstance(names, str) else list(names or [])  # type: ignore[call-overload]
+    known = {t.lower(): t for t in tracks}
+    unknown = [str(n) for n in given if str(n).lower() not in known]
+    if unknown:
+        raise ConfigError(
+            f"{key}: {', '.join(unknown)} is not a track of this model; its tracks are "
+            f"[{', '.join(tracks)}]"
+        )
+    return [known[str(n).lower()] for n in given]
+
+
+def is_drum(name: object) -> bool:
+    """Whether the LPD-5 track of this name (any spelling) is the drum track."""
+    return LPD5_IS_DRUM[LPD5_TRACKS.index(canonical_track(name))]
+
+
 def track_ids(names: list[str] | tuple[str, ...]) -> list[int]:
     """Resolve track names (case-insensitive) to LPD-5 track ids, keeping the given order.
 
@@ -54,15 +90,7 @@ def track_ids(names: list[str] | tuple[str, ...]) -> list[int]:
     ValueError
         One line naming the unknown track and the valid names.
     """
-    lookup = {name.lower(): i for i, name in enumerate(LPD5_TRACKS)}
-    ids = []
-    for name in names:
-        key = str(name).lower()
-        if key not in lookup:
-            raise ValueError(
-                f"data.tracks: unknown track {name!r}; choose from {list(LPD5_TRACKS)}"
-            )
-        ids.append(lookup[key])
+    ids = [LPD5_TRACKS.index(canonical_track(name, "data.tracks")) for name in names]
     if len(set(ids)) != len(ids):
         raise ValueError(f"data.tracks: a track is listed twice in {list(names)}")
     if not ids:

@@ -20,10 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from musegen.data.note_cache import NoteSplit
-from musegen.data.tracks import LPD5_IS_DRUM
+from musegen.data.tracks import IS_DRUM
 from musegen.fields import BATCH_COLUMNS
-
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 
 FLOAT_COLUMNS = ("step", "duration")  # beats; the rest are integers (time: onset in steps)
 FEATURES: dict[str, torch.dtype] = {
@@ -90,7 +88,7 @@ class NoteWindows(Dataset):
         for name, dtype in FEATURES.items():
             values = np.asarray(cols[name][rows.ravel()]).reshape(rows.shape)  # (B, L)
             if name == "track":
-                pitched = ~_IS_DRUM[values]  # (B, L), from the LPD track ids
+                pitched = ~IS_DRUM[values]  # (B, L), from the LPD track ids
                 values = self.track_lut[values]
             batch[name] = torch.from_numpy(
                 values.astype(np.int64 if dtype == torch.int64 else np.float32, copy=False)

@@ -15,11 +15,16 @@ from typing import Any
 
 import lightning as L
 
+from musegen.checks import ConfigError
 from musegen.data.performance import Performance
 from musegen.evaluation.logging import log_report, report_scalars
-from musegen.evaluation.report import EvaluationSettings, check_scored_split, evaluate_songs
+from musegen.evaluation.report import (
+    SETTING_NAMES,
+    EvaluationSettings,
+    check_scored_split,
+    evaluate_songs,
+)
 from musegen.generation.notes import model_track_ids
-from musegen.generation.sampling import Sampling
 
 
 class EvaluateAfterTest(L.Callback):
@@ -33,11 +38,12 @@ class EvaluateAfterTest(L.Callback):
         Where ``evaluation.{json,md}`` and ``samples/`` go.
     model_name : str
         The model's row in the report.
-    max_songs, primer_len, max_notes, scratch_samples, scratch_bars, reference_samples,
-    num_samples, audio, synth, audio_format, context, seed, split
-        See ``EvaluationSettings`` and ``conf/evaluate.yaml``.
     sampling : mapping, optional
-        ``conf/sampling`` (temperature, top_k, top_p).
+        ``conf/sampling`` (temperature, top_k, top_p, ...).
+    prefix : str
+        How the settings are named in one-line errors (``evaluate.`` in a training config).
+    **settings
+        ``EvaluationSettings``' (``conf/evaluation/default.yaml``); the others default.
     """
 
     def __init__(
@@ -45,38 +51,15 @@ class EvaluateAfterTest(L.Callback):
         enabled: bool = True,
         out_dir: str | Path = "evaluation",
         model_name: str = "model",
-        max_songs: int = 64,
-        primer_len: int = 25,
-        max_notes: int = 256,
-        scratch_samples: int = 64,
-        scratch_bars: int = 16,
-        reference_samples: int = 128,
-        num_samples: int = 2,
-        audio: bool = True,
-        synth: str = "tinysoundfont",
-        audio_format: str = "wav",
-        context: int | str | None = "trained",
-        seed: int = 0,
         sampling: Mapping[str, Any] | None = None,
-        split: str = "test",
+        prefix: str = "evaluate.",
+        **settings: Any,
     ) -> None:
+        unknown = sorted(set(settings) - set(SETTING_NAMES))
+        if unknown:
+            raise ConfigError(f"{prefix}{unknown[0]}: not an evaluation setting")
         self.enabled, self.out_dir, self.model_name = bool(enabled), Path(out_dir), model_name
-        self.settings = EvaluationSettings(
-            max_songs=max_songs,
-            primer_len=primer_len,
-            max_notes=max_notes,
-            scratch_samples=scratch_samples,
-            scratch_bars=scratch_bars,
-            reference_samples=reference_samples,
-            num_samples=num_samples,
-            audio=bool(audio),
-            synth=str(synth),
-            audio_format=str(audio_format),
-            context=context,
-            seed=seed,
-            sampling=Sampling.from_config(sampling),
-            split=str(split),
-        )
+        self.settings = EvaluationSettings.from_config(settings, sampling, prefix)
         self.report: dict[str, Any] | None = None
         self.settings_from: dict[str, str] = {"*": "the training run's config"}
 

@@ -11,10 +11,11 @@ config and tags, not in the key.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from musegen.checks import number
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,7 @@ def report_scalars(report: dict[str, Any]) -> dict[str, float]:
             for measure, stat in result.get("structure", {}).items():
                 out[f"{prefix}{measure}{suffix(row)}"] = stat.get("mean")
                 out[f"{prefix}{measure}_in_band{suffix(row)}"] = stat.get("in_band")
-    return {
-        k: float(v)
-        for k, v in out.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
+    return {k: float(v) for k, v in out.items() if number()(v)}  # finite numbers only
 
 
 def row_key(row: str) -> str:

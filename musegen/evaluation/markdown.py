@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
+from musegen.metrics import REAL_ROW
 from musegen.metrics.tracks import GLOBAL_STATS, MUSEGAN_LPD5, TRACK_STATS
 
 MUSEGAN_ROW = "*MuseGAN, LPD-5 training data (theirs, 4-bar phrases)*"
@@ -141,7 +142,7 @@ def _mean(scored: Mapping[str, Any], stat: str, row: str) -> float:
 def listening_notes(report: Mapping[str, Any]) -> str:
     """ "What to listen for": the figures of the report a listener can hear, in words, for
     the top of its listening page (written from the report, never by hand)."""
-    model, real = report["model"], "real vs real"
+    model, real = report["model"], REAL_ROW
     lines = []
     for kind, scored in report["kinds"].items():
         pitched = [t for t in report["track_ids"] if not LPD5_IS_DRUM[t]]
@@ -202,7 +203,7 @@ def listening_notes(report: Mapping[str, Any]) -> str:
 
 # --- the evaluation over time -------------------------------------------------------------
 
-REAL = "real vs real"
+REAL = REAL_ROW
 
 BAR_HEADERS = {
     "notes": "notes a bar",

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from musegen.atomic import atomic_path
+from musegen.metrics import REAL_ROW
 
 PANELS: tuple[tuple[str, str], ...] = (
     ("oa", "per-bar OA vs real bars"),
@@ -35,7 +36,7 @@ PANELS: tuple[tuple[str, str], ...] = (
 )
 """``(quantity, title)`` of each panel, in order."""
 COLUMNS = 4
-REAL = "real vs real"
+REAL = REAL_ROW
 REFERENCE = "reference"
 
 

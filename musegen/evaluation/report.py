@@ -21,15 +21,16 @@ Written to ``evaluation.json`` (everything), ``evaluation.md`` (the tables) and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from musegen.atomic import write_bytes_atomic, write_json_atomic
-from musegen.data.note_timing import onsets_and_lengths
+from musegen.checks import check, integer, one_of
+from musegen.data.note_timing import RESOLUTION, onsets_and_lengths
 from musegen.data.performance import Performance
 from musegen.errors import UserError
 from musegen.evaluation.markdown import (
@@ -45,10 +46,13 @@ from musegen.evaluation.plots import over_time_plot
 from musegen.evaluation.samples import SampleSet, continuation_set, reference_split, scratch_set
 from musegen.evaluation.scoring import score_set
 from musegen.generation.continuation import DecodeOptions
+from musegen.generation.decode import TRAINED
 from musegen.generation.sampling import Sampling
+from musegen.metrics import REAL_ROW
 from musegen.metrics.musical import to_markdown
 from musegen.metrics.references import reference_rows
 from musegen.metrics.similarity import FEATURES, SimilarityResult, score_continuations
+from musegen.models.config import MIN_CONTEXT
 from musegen.render.audio import SYNTHS, audio_description
 from musegen.render.outputs import AUDIO_FORMATS, write_sample
 from musegen.render.page import Media, write_page
@@ -65,45 +69,68 @@ songs, on which sampling settings are tuned without looking at the test songs.""
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """What is scored and how samples are drawn (``conf/evaluate.yaml`` documents each)."""
+    """What is scored and how samples are drawn: each setting's default is here and its rule
+    in ``RULES``; ``conf/evaluation/default.yaml`` lists the same defaults for Hydra, with a
+    line on each (``tests/test_config.py`` holds them equal)."""
 
-    max_songs: int = 64  # test songs continued (those with more notes than the primer)
-    primer_len: int = 25  # notes of each test song that prime its continuation
+    max_songs: int = 64  # scored songs continued (those with more notes than the primer)
+    primer_len: int = 25  # notes of each song that prime its continuation
     max_notes: int = 256  # continuation notes per song (the real one, capped)
     scratch_samples: int = 64  # pieces generated from scratch
     scratch_bars: int = 16  # bars of each piece from scratch
     reference_samples: int = 128  # real excerpts of the training songs: the reference set
-    num_samples: int = 2  # samples of each kind written beside the report, with the real ones
-    audio: bool = True  # WAV samples
+    num_samples: int = 3  # songs of each kind written beside the report, with the real ones
+    audio: bool = True  # audio of the samples
     synth: str = "tinysoundfont"  # their synthesizer (render.audio)
     audio_format: str = "wav"  # or ogg (results kept in git)
-    context: int | str | None = "trained"  # decoding's context (generation.continuation)
+    context: int | str | None = "trained"  # decoding's context (generation.decode)
     seed: int = 0
     sampling: Sampling = field(default_factory=Sampling)
     split: str = "test"  # the songs scored: "test", or "val" to tune sampling on
 
     def __post_init__(self) -> None:
-        lows = {"num_samples": 0, "seed": 0, "primer_len": 1}
-        for key in self.__dataclass_fields__:
-            value = getattr(self, key)
-            if key in ("sampling", "audio", "synth", "audio_format", "context", "split"):
-                continue
-            low = lows.get(key, 1)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
-        if self.audio_format not in AUDIO_FORMATS:
-            raise ValueError(
-                f"audio_format must be one of {list(AUDIO_FORMATS)}, got {self.audio_format!r}"
-            )
-        if self.split not in SCORED_SPLITS:
-            raise ValueError(f"split must be one of {list(SCORED_SPLITS)}, got {self.split!r}")
-        if self.synth not in SYNTHS:
-            raise ValueError(f"synth must be one of {list(SYNTHS)}, got {self.synth!r}")
-        if self.reference_samples < 3:
-            raise ValueError(
-                f"reference_samples must be >= 3 (the overlap needs distances between "
-                f"reference pieces), got {self.reference_samples}"
-            )
+        self.check_values(self, "")
+
+    @staticmethod
+    def check_values(values: Any, prefix: str) -> None:
+        """Every setting of ``values`` (attributes or a mapping) by its rule, named
+        ``<prefix><key>`` in the one-line error (``evaluate.`` after training)."""
+        get = values.get if isinstance(values, Mapping) else lambda k, d=None: getattr(values, k)
+        for key, (rule, what) in RULES.items():
+            check(get(key, None), f"{prefix}{key}", rule, what)
+
+    @classmethod
+    def from_config(
+        cls, node: Mapping[str, Any], sampling: Any = None, prefix: str = ""
+    ) -> EvaluationSettings:
+        """The settings a config node sets (the others default), checked by name first."""
+        given = {k: v for k, v in dict(node).items() if k in RULES}
+        cls.check_values({**{k: getattr(cls(), k) for k in RULES}, **given}, prefix)
+        return cls(**given, sampling=Sampling.from_config(sampling or {}))
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(EvaluationSettings))
+"""Every evaluation setting (conf/evaluation/default.yaml's keys, and ``sampling``)."""
+
+RULES: dict[str, tuple[Any, str]] = {
+    "max_songs": (integer(2), "an integer >= 2 (real songs are compared with each other)"),
+    "primer_len": (integer(1), "an integer >= 1"),
+    "max_notes": (integer(1), "an integer >= 1"),
+    "scratch_samples": (integer(2), "an integer >= 2 (the overlap needs two pieces)"),
+    "scratch_bars": (integer(1), "an integer >= 1"),
+    "reference_samples": (integer(3), "an integer >= 3 (the overlap needs distances)"),
+    "num_samples": (integer(0), "an integer >= 0"),
+    "audio": (lambda v: isinstance(v, bool), "true or false"),
+    "synth": (one_of(SYNTHS), f"one of {', '.join(SYNTHS)}"),
+    "audio_format": (one_of(AUDIO_FORMATS), f"one of {', '.join(AUDIO_FORMATS)}"),
+    "context": (
+        lambda v: v is None or v == TRAINED or integer(MIN_CONTEXT)(v),
+        f"{TRAINED}, null or an integer >= {MIN_CONTEXT}",
+    ),
+    "seed": (integer(0), "an integer >= 0"),
+    "split": (one_of(SCORED_SPLITS), f"one of {', '.join(SCORED_SPLITS)}"),
+}
+"""Each setting's rule and its words (``checks.check``)."""
 
 
 def check_scored_split(dm: Any, primer_len: int, split: str = "test") -> None:
@@ -128,7 +155,7 @@ def evaluate_songs(
     model_name: str = "model",
     losses: dict[str, float] | None = None,
     ckpt_path: str | None = None,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     performance: Performance | None = None,
     settings_from: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -165,12 +192,9 @@ def evaluate_songs(
         "settings": {
             k: getattr(settings, k) for k in settings.__dataclass_fields__ if k != "sampling"
         },
-        "primer_len": settings.primer_len,
         "songs": len(sets["continuation"].primers),
-        "split": settings.split,  # whose songs were continued: test, or val (tuning)
         "song_ids": [dm.splits[settings.split].song_ids[i] for i in sets["continuation"].sources],
         "reference": reference_split(dm)[1],
-        "seed": settings.seed,
         "sampling": settings.sampling.to_dict(),
         "settings_from": dict(settings_from or {}),
         "performance": performance.to_dict(),
@@ -205,7 +229,7 @@ def paper_similarity(
     model_name: str,
 ) -> dict[str, SimilarityResult]:
     """The paper's cosine similarity of the model's continuations and its reference rows."""
-    real = continuations.rows["real vs real"]
+    real = continuations.rows[REAL_ROW]
     generated = continuations.rows[model_name]
     songs = [np.concatenate([p, r]) for p, r in zip(continuations.primers, real, strict=True)]
     rows = {model_name: score_continuations(real, generated)}
@@ -222,7 +246,7 @@ def paper_similarity(
     return rows
 
 
-def piece_bars(notes: np.ndarray, resolution: int = 24, beats_per_bar: int = 4) -> int:
+def piece_bars(notes: np.ndarray, resolution: int = RESOLUTION, beats_per_bar: int = 4) -> int:
     """How many bars a piece spans, to the end of its last note (at least 1)."""
     if len(notes) == 0:
         return 1
@@ -237,10 +261,10 @@ def sample_caption(
     row: str, kind: str, song: str, primer_len: int, qpm: float, split: str = "test"
 ) -> str:
     """A sample's caption in words: whose it is, what it continues, at which tempo."""
-    who = "real music" if row == "real vs real" else row
+    who = "real music" if row == REAL_ROW else row
     if kind == "continuation":
         what = f"continuation of {SONGS[split]} {song} after its first {primer_len} notes"
-    elif row == "real vs real":
+    elif row == REAL_ROW:
         what = f"an excerpt of {SONGS[split]} {song}"
     else:
         what = "from scratch"
@@ -254,7 +278,7 @@ def write_samples(
     track_ids: Sequence[int],
     model_name: str,
     splits: Any,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
 ) -> list[dict[str, Any]]:
     """The first ``num_samples`` pieces of each kind, the model's and the real ones, as MIDI,
     npz, PNG and audio in ``out_dir/samples``: ``continuation_000`` beside
@@ -264,7 +288,7 @@ def write_samples(
     samples = []
     song_ids = splits[settings.split].song_ids
     for kind, sample_set in sets.items():
-        rows = ((model_name, kind), ("real vs real", f"real_{kind}"))
+        rows = ((model_name, kind), (REAL_ROW, f"real_{kind}"))
         count = min(settings.num_samples, *(len(sample_set.rows[r]) for r, _ in rows))
         for i in range(count):  # the model's piece beside the real one, pair after pair
             primer = sample_set.primers[i] if i < len(sample_set.primers) else None

@@ -43,16 +43,17 @@ from typing import Any
 import numpy as np
 
 from musegen.data.note_cache import NoteSplit
-from musegen.data.note_timing import note_onsets
+from musegen.data.note_timing import RESOLUTION, note_onsets
 from musegen.data.performance import Performance, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.generation.continuation import DecodeOptions, continue_primers, pieces_from_scratch
+from musegen.metrics import REAL_ROW
 from musegen.metrics.bars import BarLayout
 from musegen.metrics.controls import break_key, loop_bar, scramble_tracks, shuffle_bars
 from musegen.metrics.references import UniformSampler, UnigramSampler, repeat_primer
 
 CONTROL_ROWS: tuple[str, ...] = (
-    "real vs real",
+    REAL_ROW,
     "scrambled instruments",
     "key broken",
     "unigram",
@@ -149,7 +150,7 @@ def bar_excerpts(
     return out
 
 
-def rebased(notes: np.ndarray, bar_steps: int, resolution: int = 24) -> np.ndarray:
+def rebased(notes: np.ndarray, bar_steps: int, resolution: int = RESOLUTION) -> np.ndarray:
     """A copy moved back by whole bars so that it starts in its first bar (its position in
     the bar kept), with the first step set to that position so that onsets and steps agree."""
     out = np.array(notes, copy=True)
@@ -172,7 +173,7 @@ def controls(
     seed: int,
     fill: Callable[[np.ndarray, np.ndarray], np.ndarray],
     draw: Callable[[np.ndarray], int],
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
 ) -> dict[str, list[np.ndarray]]:
     """Every control row for these real pieces (module docstring).
 
@@ -182,7 +183,7 @@ def controls(
     """
     unigram = UnigramSampler.fit(train_columns, resolution)
     uniform = UniformSampler.fit(train_columns, list(track_ids), resolution)
-    rows: dict[str, list[np.ndarray]] = {"real vs real": list(real)}
+    rows: dict[str, list[np.ndarray]] = {REAL_ROW: list(real)}
     if len(track_ids) > 1:  # one track has nothing to scramble: the row would be real music
         rows["scrambled instruments"] = [
             scramble_tracks(r, _rng(seed, "scrambled instruments", i)) for i, r in enumerate(real)
@@ -287,7 +288,7 @@ def continuation_set(
             model_name: [
                 excerpt(t, 0, int(p["time"][-1]) + 1) for t, p in zip(tempos, primers, strict=True)
             ],
-            "real vs real": [
+            REAL_ROW: [
                 excerpt(t, 0, int(r["time"][-1]) + 1 if len(r) else 1)
                 for t, r in zip(tempos, real, strict=True)
             ],
@@ -351,7 +352,7 @@ def scratch_set(
         sources=excerpts.songs,
         tempos={
             model_name: [tempo_map(performance.tempo)] * len(generated),
-            "real vs real": excerpts.tempos,
+            REAL_ROW: excerpts.tempos,
         },
     )
     result.rows[model_name] = generated

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.evaluation.samples import FORM_ROWS, SampleSet
 from musegen.metrics.features import features_for
@@ -24,7 +25,7 @@ from musegen.metrics.tracks import TrackRanges, track_table
 
 
 def score_set(
-    sample_set: SampleSet, track_ids: Sequence[int], seed: int = 0, resolution: int = 24
+    sample_set: SampleSet, track_ids: Sequence[int], seed: int = 0, resolution: int = RESOLUTION
 ) -> dict[str, Any]:
     """Everything a report shows of one kind of sample.
 

@@ -98,7 +98,7 @@ def accompany(
         seq_len=options.seq_len,
         resolution=resolution,
         stop_time=end,
-        context=-1 if options.context == "trained" else options.context,
+        context=options.context,
         kept=given,
     )
     return _piece(out, primer, kept, track_ids, resolution, performance, end)

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from musegen.checks import at_least
 from musegen.data.performance import DEFAULT_QPM, excerpt, from_steps
 from musegen.data.pianoroll_notes import song_to_notes
-from musegen.data.tracks import LPD5_TRACKS
+from musegen.data.tracks import LPD5_TRACKS, among
 from musegen.errors import UserError
 from musegen.generation.accompany import MAX_BARS, accompany, split_piece
 from musegen.generation.continuation import DecodeOptions
@@ -52,16 +53,8 @@ def resolve_tracks(
 ) -> tuple[list[str], list[str]]:
     """The kept and drawn tracks (LPD-5 names), checked: each a track of the model, none in
     both, at least one kept track in the file and one to draw."""
-    known = {t.lower(): t for t in model}
-    for key, names in (("keep", _names(keep)), ("tracks", _names(draw))):
-        unknown = [n for n in names if n.lower() not in known]
-        if unknown:
-            raise AccompanyError(
-                f"{key}: {', '.join(unknown)} is not a track of this model; its tracks are "
-                f"[{', '.join(model)}]"
-            )
-    kept = [known[n.lower()] for n in _names(keep)]
-    drawn = [known[n.lower()] for n in _names(draw)]
+    kept = among(_names(keep), model, "keep")
+    drawn = among(_names(draw), model, "tracks")
     if not kept:
         kept = [t for t in model if t in in_file and t not in drawn]
     if not drawn:
@@ -93,9 +86,7 @@ def accompaniments(
     path = Path(str(cfg.accompany)).expanduser()
     if not path.is_file():
         raise AccompanyError(f"accompany: {path} is not a file; give a MIDI file")
-    start = cfg.get("accompany_from", 0)
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise AccompanyError(f"accompany_from must be an integer >= 0 (bars), got {start!r}")
+    start = at_least(cfg.get("accompany_from", 0), "accompany_from", 0)
     song = midi_to_song(path)
     notes = song_to_notes(song, run.track_ids)
     model = [LPD5_TRACKS[t] for t in run.track_ids]

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.performance import Performance
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS
-from musegen.generation.decode import MODES, generate, start_notes
+from musegen.generation.decode import TRAINED, check_context, check_mode, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
 from musegen.generation.sampling import DrumHits, Picker, Sampling
 from musegen.generation.sounding import SoundingKeys
@@ -64,24 +65,15 @@ class DecodeOptions:
     seed: int = 0
     mode: str = "incremental"
     seq_len: int | None = None
-    resolution: int = 24
+    resolution: int = RESOLUTION
     tracks: tuple[str, ...] | None = None
-    context: int | str | None = "trained"
+    context: int | str | None = TRAINED
     drum_hits: bool = True
     no_repeats: bool = True
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
-        ok = self.context in (None, "trained") or (
-            isinstance(self.context, int)
-            and not isinstance(self.context, bool)
-            and self.context >= 2
-        )
-        if not ok:
-            raise ValueError(
-                f"context must be trained, null or an integer >= 2, got {self.context!r}"
-            )
+        check_mode(self.mode)
+        check_context(self.context)
 
 
 def buckets(net: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -157,7 +149,7 @@ def continue_primers(
             resolution=options.resolution,
             stop_time=stop_time,
             progress=bar.advance,
-            context=-1 if options.context == "trained" else options.context,
+            context=options.context,
         )
     starts = [int(p["time"][-1]) if len(p) else 0 for p in primers]
     performance = performance or Performance()

@@ -25,11 +25,17 @@ from typing import Any
 
 import torch
 
+from musegen.checks import at_least, check, integer, one_of, optional
+from musegen.data.note_timing import RESOLUTION
 from musegen.fields import INPUT_FIELDS, VELOCITY
 from musegen.generation.sampling import Picker
+from musegen.models.config import MIN_CONTEXT
 
 FIELDS = INPUT_FIELDS
 MODES = ("incremental", "window")
+TRAINED = "trained"
+"""``context=trained``: keep to the network's own training window (``NoteNetConfig.context``;
+a network stored before it was kept carries its state)."""
 PROGRESS_EVERY = 64
 REST_PITCH = 0
 """Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
@@ -48,6 +54,26 @@ def start_notes(batch_size: int, device: torch.device | str = "cpu") -> dict[str
         "time": integers,
         VELOCITY: integers,
     }
+
+
+def check_mode(value: Any) -> str:
+    """``value`` if it is a decoding mode (``MODES``); else one ``ConfigError`` line."""
+    return check(value, "mode", one_of(MODES), " or ".join(MODES))
+
+
+def check_context(value: Any, name: str = "context") -> int | str | None:
+    """``value`` if it is a context decoding can keep to: ``"trained"``, ``None`` (carry the
+    state) or an integer >= ``MIN_CONTEXT``; else one ``ConfigError`` line naming ``name``."""
+    rule = optional(lambda v: v == TRAINED or integer(MIN_CONTEXT)(v))
+    return check(value, name, rule, f"{TRAINED}, null or an integer >= {MIN_CONTEXT}")
+
+
+def resolve_context(value: int | str | None, net: Any) -> int | None:
+    """The context ``value`` names, in notes (``"trained"``: the network's own), checked."""
+    check_context(value)
+    if value == TRAINED:
+        return getattr(getattr(net, "config", None), "context", None)
+    return value  # type: ignore[return-value]
 
 
 def _last_hidden(net: Any, notes: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
@@ -85,9 +111,9 @@ def generate(
     pick: Picker,
     mode: str = "incremental",
     seq_len: int | None = None,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     stop_time: int | None = None,
-    context: int | None = -1,
+    context: int | str | None = TRAINED,
     progress: Callable[[int], None] | None = None,
     kept: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -114,10 +140,10 @@ def generate(
     stop_time : int, optional
         Stop early once every sequence has a note starting at or after this time step (a
         piece of a given number of bars); ``num_notes`` is then an upper bound.
-    context : int, optional
+    context : int, "trained" or None
         Incremental mode: re-read the last ``context // 2`` notes after ``context`` (module
-        docstring); ``None``: never; ``-1`` (default): the network's own
-        (``net.config.context``).
+        docstring; ``check_context``); ``None``: never; ``"trained"`` (default): the
+        network's own (``net.config.context``).
     progress : callable, optional
         Called with the number of notes drawn since its last call, every ``PROGRESS_EVERY``.
     kept : dict of Tensor, shape=(B, K), optional
@@ -135,13 +161,10 @@ def generate(
         the kept notes among them, in time order, and ``kept``, each note's index among
         the kept notes (-1: drawn).
     """
-    if num_notes < 1:
-        raise ValueError(f"num_notes must be >= 1, got {num_notes}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'incremental' or 'window', got {mode!r}")
+    at_least(num_notes, "num_notes", 1)
+    check_mode(mode)
     net.eval()
-    if context == -1:
-        context = getattr(getattr(net, "config", None), "context", None)
+    context = resolve_context(context, net)
     batch, p_len = primer["pitch"].shape  # (B, P)
     device = primer["pitch"].device
     primer = dict(primer)

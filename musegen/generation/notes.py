@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musegen.data.note_timing import continue_times, model_track_lut, to_grid
+from musegen.data.note_timing import RESOLUTION, continue_times, model_track_lut, to_grid
 from musegen.data.performance import DEFAULT_VELOCITY, from_steps
 from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
 from musegen.data.tracks import LPD5_TRACKS, track_ids
@@ -46,7 +46,7 @@ def notes_to_tensors(
 def tensors_to_notes(
     generated: dict[str, torch.Tensor],
     lpd_track_ids: Sequence[int],
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     start_times: Sequence[int] | None = None,
     velocity: int | np.ndarray = DEFAULT_VELOCITY,
 ) -> list[np.ndarray]:

@@ -23,6 +23,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from musegen.checks import integer
 from musegen.config_checks import CONFIG_DIR, check_overrides
 from musegen.data.datamodule import NoteDataModule
 from musegen.data.performance import Performance
@@ -32,6 +33,9 @@ from musegen.models.checkpoint import CheckpointError, network_from, read_checkp
 from musegen.models.task import stored_performance
 
 DATAMODULE_TARGET = "musegen.data.datamodule.NoteDataModule"
+TUTORIAL_WINDOW = 25
+"""The notes TensorFlow's tutorial reads before each prediction: the primer of a checkpoint
+that stores neither its run's window nor its own context."""
 DATA_KEYS = frozenset(inspect.signature(NoteDataModule).parameters)
 """The keys a run's ``data`` section may hold: ``NoteDataModule``'s parameters."""
 
@@ -40,7 +44,7 @@ class RunError(UserError):
     """A checkpoint's run cannot provide what was asked (one line: what and what to do)."""
 
 
-def _plain(value: Any) -> bool:
+def _is_plain(value: Any) -> bool:
     """A scalar, or a list of scalars: what a data setting can be (never a dict to call)."""
     scalar = (str, int, float, bool, type(None))
     if isinstance(value, list):
@@ -69,11 +73,11 @@ class TrainedRun:
     @property
     def seq_len(self) -> int:
         """The training window: the run's ``data.seq_len``, else the one the checkpoint
-        stores, else the tutorial's 25."""
+        stores (its trained context), else the tutorial's (``TUTORIAL_WINDOW``)."""
         value = OmegaConf.select(self.config, "data.seq_len") if self.config else None
         if value is None:
-            return self.net.config.context or 25
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            return self.net.config.context or TUTORIAL_WINDOW
+        if not integer(1)(value):
             raise RunError(f"{self.config_file}: data.seq_len is {value!r}, not an integer >= 1")
         return value
 
@@ -121,7 +125,7 @@ class TrainedRun:
         for key, value in data.items():
             if key not in DATA_KEYS:
                 raise RunError(f"{self.config_file}: data.{key} is not a data setting")
-            if not _plain(value):
+            if not _is_plain(value):
                 raise RunError(
                     f"{self.config_file}: data.{key} is not a plain value; refusing to use it"
                 )

@@ -37,14 +37,22 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from musegen.config_checks import ConfigError, integer, number, require
-from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS, track_ids
+from musegen.checks import ConfigError, check, integer, number, one_of
+from musegen.data.note_timing import RESOLUTION
+from musegen.data.tracks import among, canonical_track, is_drum
 from musegen.fields import PREDICTED_FIELDS
 from musegen.generation.sounding import SoundingKeys
 
 SAMPLED_FIELDS = PREDICTED_FIELDS
 RULES = ("temperature", "top_k", "top_p", "buckets")
 BUCKETS = ("exact", "musical")
+CHECKS = (
+    ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
+    ("top_k", integer(0), "an integer >= 0 (0: off)", int),
+    ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)", float),
+    ("buckets", one_of(BUCKETS), f"one of {', '.join(BUCKETS)}", str),
+)
+"""Each setting of a rule: its check, the words of its one-line error, and its type."""
 
 Values = tuple[tuple[str, Any], ...]
 """The settings a partial rule sets, as ``(name, value)`` pairs."""
@@ -82,14 +90,8 @@ class Sampling:
     track_fields: tuple[tuple[str, str, Values], ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.buckets not in BUCKETS:
-            raise ValueError(f"buckets must be one of {list(BUCKETS)}, got {self.buckets!r}")
+        for name, ok, what, _ in CHECKS:
+            check(getattr(self, name), name, ok, what)
 
     def rule(self, field: str, track: str | None = None) -> Sampling:
         """The rule of ``field`` for a note on ``track``: global, then the track's settings,
@@ -129,32 +131,26 @@ class Sampling:
         ``sampling.temperature must be a number > 0, got 'abc'``. A field's sub-node
         (``step: {temperature: 0.8}``) and a track's (``tracks: {Bass: {top_k: 8}}``) set
         the values they name (``null``: keep)."""
-        node = OmegaConf.create(
-            OmegaConf.to_container(node, resolve=True)
-            if OmegaConf.is_config(node)
-            else dict(node or {})
+        node = _mapping(
+            OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node,
+            key,
         )
         base = Sampling(**dict(_checked(node, f"{key}.")))
         fields = []
         for field in SAMPLED_FIELDS:
-            values = _checked(node.get(field) or {}, f"{key}.{field}.")
+            values = _checked(_mapping(node.get(field), f"{key}.{field}"), f"{key}.{field}.")
             if values:
                 fields.append((field, values))
         tracks: list[tuple[str, Values]] = []
         track_fields: list[tuple[str, str, Values]] = []
-        for name, sub in (node.get("tracks") or {}).items():
-            try:
-                (track,) = track_ids([name])
-            except ValueError:
-                raise ConfigError(
-                    f"{key}.tracks.{name}: unknown track; choose from {list(LPD5_TRACKS)}"
-                ) from None
-            canonical = LPD5_TRACKS[track]  # reports and the picker see one spelling
-            values = _checked(sub or {}, f"{key}.tracks.{name}.")
+        for name, sub in _mapping(node.get("tracks"), f"{key}.tracks").items():
+            canonical = canonical_track(name, f"{key}.tracks.{name}")  # one spelling
+            sub = _mapping(sub, f"{key}.tracks.{name}")
+            values = _checked(sub, f"{key}.tracks.{name}.")
             own = [
-                (canonical, field, _checked(sub.get(field) or {}, f"{key}.tracks.{name}.{field}."))
+                (canonical, field, _checked(rule, f"{key}.tracks.{name}.{field}."))
                 for field in SAMPLED_FIELDS
-                if sub and sub.get(field)
+                if (rule := _mapping(sub.get(field), f"{key}.tracks.{name}.{field}"))
             ]
             known = {n for n, _ in tracks} | {n for n, _, _ in track_fields}
             if (values or own) and canonical in known:
@@ -171,20 +167,24 @@ class Sampling:
         return rules
 
 
+def _mapping(node: Any, key: str) -> dict[str, Any]:
+    """A rule's node as a dict (``None``: empty); anything else is one line naming it."""
+    if node is None:
+        return {}
+    if not isinstance(node, Mapping):
+        names = ", ".join(n for n, *_ in CHECKS)
+        raise ConfigError(f"{key} must be a mapping of {names} (or fields), got {node!r}")
+    return dict(node)
+
+
 def _checked(node: Any, prefix: str) -> Values:
-    """The settings a node sets, each checked (one line naming it), as ``(name, value)``."""
-    node = OmegaConf.create(dict(node)) if not OmegaConf.is_config(node) else node
-    checks = (
-        ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
-        ("top_k", integer(0), "an integer >= 0 (0: off)", int),
-        ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)", float),
-        ("buckets", lambda v: v in BUCKETS, f"one of {', '.join(BUCKETS)}", str),
-    )
+    """The settings a node sets, each checked by its rule (``CHECKS``; one line naming it as
+    the config does, ``<prefix><name>``), as ``(name, value)``."""
     values = []
-    for name, ok, what, kind in checks:
-        require(node, name, ok, what, optional=True, name=f"{prefix}{name}")
-        if node.get(name) is not None:
-            values.append((name, kind(node.get(name))))
+    for name, ok, what, kind in CHECKS:
+        value = node.get(name)
+        if value is not None:
+            values.append((name, kind(check(value, f"{prefix}{name}", ok, what))))
     return tuple(values)
 
 
@@ -281,10 +281,10 @@ class DrumHits:
     step_beats: float
 
     @classmethod
-    def of(cls, net: Any, resolution: int = 24) -> DrumHits | None:
+    def of(cls, net: Any, resolution: int = RESOLUTION) -> DrumHits | None:
         """The drum rule of ``net`` (a ``NoteNet``), or None when it models no drums."""
         names = list(getattr(net.config, "track_names", None) or [])
-        drums = [i for i, n in enumerate(names) if LPD5_IS_DRUM[track_ids([n])[0]]]
+        drums = [i for i, n in enumerate(names) if is_drum(n)]
         if not drums:
             return None
         tables = getattr(net, "tables", None)
@@ -331,15 +331,13 @@ class Picker:
         keys: SoundingKeys | None = None,
     ) -> None:
         self.sampling, self.generator, self.drums, self.keys = sampling, generator, drums, keys
-        names = [n.lower() for n in (track_names or [])]
-        self.track_rules = {
-            names.index(name.lower()): name
-            for name in sampling.track_names
-            if name.lower() in names
+        names = [canonical_track(n) for n in (track_names or [])]
+        self.track_rules = {  # the model's tracks with a rule (rules name LPD-5 tracks)
+            names.index(name): name for name in sampling.track_names if name in names
         }
         self.allowed: list[int] | None = None
         if allowed is not None:
-            self.allowed = [names.index(str(a).lower()) for a in allowed]
+            self.allowed = [names.index(n) for n in among(allowed, names, "tracks")]
         self.track_first = bool(self.track_rules)
         # Every rule is resolved once here, not at each note: a note's draw is a few small
         # tensor operations, and rebuilding the rules cost as much at batch 1.

@@ -33,11 +33,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from musegen.data.note_timing import expand_runs, note_lengths
-from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
+from musegen.data.note_timing import RESOLUTION, expand_runs, note_lengths
+from musegen.data.tracks import IS_DRUM, LPD5_TRACKS
 from musegen.metrics.musical import SCALES
 
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 NAN = float("nan")
 BASS = LPD5_TRACKS.index("Bass")
 FIGURES = ("key_agreement", "chord_agreement", "onset_agreement", "bass_agreement")
@@ -49,12 +48,15 @@ def _timing(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def key_agreement(
-    kept: np.ndarray, accompaniment: np.ndarray, resolution: int = 24, beats_per_bar: int = 4
+    kept: np.ndarray,
+    accompaniment: np.ndarray,
+    resolution: int = RESOLUTION,
+    beats_per_bar: int = 4,
 ) -> float:
     """See the module docstring; NaN without a bar where both play pitched notes."""
     bar = beats_per_bar * resolution
-    k = kept[~_IS_DRUM[kept["track"]]]
-    a = accompaniment[~_IS_DRUM[accompaniment["track"]]]
+    k = kept[~IS_DRUM[kept["track"]]]
+    a = accompaniment[~IS_DRUM[accompaniment["track"]]]
     if len(k) == 0 or len(a) == 0:
         return NAN
     k_bar = _timing(k, resolution)[0] // bar
@@ -82,11 +84,13 @@ def _sounding(kept: np.ndarray, span: int, resolution: int) -> np.ndarray:
     return out
 
 
-def chord_agreement(kept: np.ndarray, accompaniment: np.ndarray, resolution: int = 24) -> float:
+def chord_agreement(
+    kept: np.ndarray, accompaniment: np.ndarray, resolution: int = RESOLUTION
+) -> float:
     """See the module docstring; NaN without a pitched accompaniment note under a sounding
     kept note."""
-    k = kept[~_IS_DRUM[kept["track"]]]
-    a = accompaniment[~_IS_DRUM[accompaniment["track"]]]
+    k = kept[~IS_DRUM[kept["track"]]]
+    a = accompaniment[~IS_DRUM[accompaniment["track"]]]
     if len(k) == 0 or len(a) == 0:
         return NAN
     on = _timing(a, resolution)[0]
@@ -99,7 +103,9 @@ def chord_agreement(kept: np.ndarray, accompaniment: np.ndarray, resolution: int
     return float(hit[heard].mean())
 
 
-def onset_agreement(kept: np.ndarray, accompaniment: np.ndarray, resolution: int = 24) -> float:
+def onset_agreement(
+    kept: np.ndarray, accompaniment: np.ndarray, resolution: int = RESOLUTION
+) -> float:
     """See the module docstring; NaN without accompaniment notes."""
     if len(accompaniment) == 0:
         return NAN
@@ -108,10 +114,12 @@ def onset_agreement(kept: np.ndarray, accompaniment: np.ndarray, resolution: int
     return float(np.isin(mine, theirs).mean())
 
 
-def bass_agreement(kept: np.ndarray, accompaniment: np.ndarray, resolution: int = 24) -> float:
+def bass_agreement(
+    kept: np.ndarray, accompaniment: np.ndarray, resolution: int = RESOLUTION
+) -> float:
     """See the module docstring; NaN without a bass note under a sounding kept note."""
     bass = accompaniment[accompaniment["track"] == BASS]
-    k = kept[~_IS_DRUM[kept["track"]]]
+    k = kept[~IS_DRUM[kept["track"]]]
     if len(bass) == 0 or len(k) == 0:
         return NAN
     k_on, k_len = _timing(k, resolution)
@@ -127,7 +135,9 @@ def bass_agreement(kept: np.ndarray, accompaniment: np.ndarray, resolution: int 
     return float(same.mean())
 
 
-def figures(kept: np.ndarray, accompaniment: np.ndarray, resolution: int = 24) -> dict[str, float]:
+def figures(
+    kept: np.ndarray, accompaniment: np.ndarray, resolution: int = RESOLUTION
+) -> dict[str, float]:
     """The three figures of one piece (``FIGURES``)."""
     return {
         "key_agreement": key_agreement(kept, accompaniment, resolution),

@@ -51,11 +51,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from musegen.data.note_timing import expand_runs, note_onsets, onsets_and_lengths
-from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
+from musegen.data.note_timing import RESOLUTION, expand_runs, note_onsets, onsets_and_lengths
+from musegen.data.tracks import IS_DRUM, LPD5_TRACKS
 from musegen.metrics.musical import SCALES
 
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 NAN = float("nan")
 
 KEY_BARS = 4
@@ -79,7 +78,7 @@ class BarLayout:
 
     bars: int | None = None
     max_bars: int = 16
-    resolution: int = 24
+    resolution: int = RESOLUTION
     beats_per_bar: int = 4
 
     @property
@@ -151,7 +150,7 @@ def bar_similarity(notes: np.ndarray, layout: BarLayout) -> np.ndarray:
 def bar_feature_names(track_ids: Sequence[int]) -> list[str]:
     """Columns of ``bar_features``, in order."""
     names = [f"notes/{LPD5_TRACKS[t]}" for t in track_ids]
-    names += [f"duration/{LPD5_TRACKS[t]}" for t in track_ids if not _IS_DRUM[t]]
+    names += [f"duration/{LPD5_TRACKS[t]}" for t in track_ids if not IS_DRUM[t]]
     return [*names, "polyphony", "pitch_class_entropy", "in_key", "previous_bar"]
 
 
@@ -220,13 +219,13 @@ def bar_features(
     inside = (bar >= 0) & (bar < n)
     track = notes["track"].astype(np.int64)
     pitch = notes["pitch"].astype(np.int64)
-    pitched = ~_IS_DRUM[track]
+    pitched = ~IS_DRUM[track]
 
     cell = (bar * 5 + track)[inside]  # (bar, LPD-5 track) of every note inside
     counts = np.bincount(cell, minlength=n * 5).reshape(n, 5).astype(np.float64)
     beats = np.bincount(cell, weights=length[inside] / layout.resolution, minlength=n * 5)
     mean_beats = _ratio(beats.reshape(n, 5), counts)
-    pitched_ids = [t for t in track_ids if not _IS_DRUM[t]]
+    pitched_ids = [t for t in track_ids if not IS_DRUM[t]]
 
     sel = inside & pitched
     pcs = np.bincount(bar[sel] * 12 + pitch[sel] % 12, minlength=n * 12).reshape(n, 12)

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from musegen.data.note_timing import note_onsets
-from musegen.data.tracks import LPD5_IS_DRUM
-
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
+from musegen.data.note_timing import RESOLUTION, note_onsets
+from musegen.data.tracks import IS_DRUM
 
 
 def scramble_tracks(notes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -41,7 +39,10 @@ def scramble_tracks(notes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def break_key(
-    notes: np.ndarray, rng: np.random.Generator, resolution: int = 24, beats_per_bar: int = 4
+    notes: np.ndarray,
+    rng: np.random.Generator,
+    resolution: int = RESOLUTION,
+    beats_per_bar: int = 4,
 ) -> np.ndarray:
     """A copy of ``notes`` with each bar's pitched notes transposed by a random 1-11
     semitones (drums unchanged). A note moved past the MIDI range goes an octave back, so
@@ -52,7 +53,7 @@ def break_key(
     bar = note_onsets(out, resolution) // (beats_per_bar * resolution)  # (n,)
     bars, index = np.unique(bar, return_inverse=True)
     shift = rng.integers(1, 12, size=bars.size)[index]  # (n,) one interval per bar
-    pitched = ~_IS_DRUM[out["track"]]
+    pitched = ~IS_DRUM[out["track"]]
     moved = out["pitch"].astype(np.int64) + shift
     moved = np.where(moved > 127, moved - 12, moved)
     out["pitch"] = np.where(pitched, moved, out["pitch"]).astype(out["pitch"].dtype)
@@ -83,7 +84,7 @@ def shuffle_bars(
     rng: np.random.Generator,
     lo: int,
     hi: int,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     beats_per_bar: int = 4,
 ) -> np.ndarray:
     """A copy of ``notes`` with the bars ``[lo, hi)`` (absolute bar numbers, empty bars
@@ -107,7 +108,7 @@ def loop_bar(
     rng: np.random.Generator,
     lo: int,
     hi: int,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     beats_per_bar: int = 4,
 ) -> np.ndarray:
     """A copy of ``notes`` whose notes from bar ``lo`` on are replaced by one bar looped.

@@ -23,7 +23,7 @@ feature                                size  per piece
                                              classes (6 coarse classes), sum 1 (NLTM)
 =====================================  ====  ============================================
 
-Ours, because a listener hears them and the issue that asked for this asked for them:
+Ours, because a listener hears them:
 
 * ``pitch_class_histogram_in_key`` (12): the histogram turned so that the tonic of its
   best-fitting major scale is C. Two real songs in different keys are far apart in PCH but
@@ -39,16 +39,16 @@ pitch) is ``None`` for that piece, which ``overlap`` leaves out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from musegen.data.note_timing import note_lengths, note_onsets
-from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
-from musegen.metrics.musical import SCALES
+from musegen.data.note_timing import RESOLUTION, note_lengths, note_onsets
+from musegen.data.tracks import IS_DRUM, LPD5_TRACKS
+from musegen.metrics import musical
+from musegen.metrics.musical import SCALES, frequencies, pitch_class_counts
 from musegen.metrics.similarity import N_TIME_BINS, TIME_EDGES
-
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 
 Feature = Callable[[np.ndarray, int], "np.ndarray | None"]
 
@@ -62,14 +62,9 @@ def _ordered(notes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray
     onsets in time steps."""
     notes = np.asarray(notes)
     onset = note_onsets(notes, resolution)
-    keep = ~_IS_DRUM[notes["track"]]
+    keep = ~IS_DRUM[notes["track"]]
     order = np.argsort(onset[keep], kind="stable")
     return notes[keep][order], onset[keep][order]
-
-
-def _normalised(counts: np.ndarray) -> np.ndarray | None:
-    total = counts.sum()
-    return None if total == 0 else counts.astype(np.float64) / total
 
 
 def _same_track_pairs(track: np.ndarray) -> np.ndarray:
@@ -89,8 +84,7 @@ def pitch_count(notes: np.ndarray, resolution: int) -> np.ndarray | None:
 
 
 def pitch_class_histogram(notes: np.ndarray, resolution: int) -> np.ndarray | None:
-    pitched, _ = _ordered(notes, resolution)
-    return _normalised(np.bincount(pitched["pitch"].astype(np.int64) % 12, minlength=12))
+    return frequencies(pitch_class_counts(notes))
 
 
 def pitch_class_histogram_in_key(notes: np.ndarray, resolution: int) -> np.ndarray | None:
@@ -110,15 +104,12 @@ def pitch_class_transition_matrix(notes: np.ndarray, resolution: int) -> np.ndar
     if i.size == 0:
         return None
     pc = pitched["pitch"].astype(np.int64) % 12
-    return _normalised(np.bincount(pc[i] * 12 + pc[i + 1], minlength=144))
+    return frequencies(np.bincount(pc[i] * 12 + pc[i + 1], minlength=144))
 
 
 def pitch_range(notes: np.ndarray, resolution: int) -> np.ndarray | None:
-    pitched, _ = _ordered(notes, resolution)
-    if pitched.size == 0:
-        return None
-    p = pitched["pitch"].astype(np.float64)
-    return np.array([p.max() - p.min()])
+    value = musical.pitch_range(notes)
+    return None if math.isnan(value) else np.array([value])
 
 
 def pitch_interval(notes: np.ndarray, resolution: int) -> np.ndarray | None:
@@ -158,7 +149,7 @@ def note_length_histogram(notes: np.ndarray, resolution: int) -> np.ndarray | No
         return None
     steps = note_lengths(pitched, resolution) * (24 / resolution)  # on the 24-per-beat edges
     bins = np.searchsorted(TIME_EDGES, steps, side="right") - 1
-    return _normalised(np.bincount(bins, minlength=N_TIME_BINS))
+    return frequencies(np.bincount(bins, minlength=N_TIME_BINS))
 
 
 def note_length_transition_matrix(notes: np.ndarray, resolution: int) -> np.ndarray | None:
@@ -170,7 +161,7 @@ def note_length_transition_matrix(notes: np.ndarray, resolution: int) -> np.ndar
     steps = note_lengths(pitched, resolution) * (24 / resolution)
     k = len(LENGTH_CLASS_EDGES) - 1
     cls = np.searchsorted(LENGTH_CLASS_EDGES, steps, side="right") - 1
-    return _normalised(np.bincount(cls[i] * k + cls[i + 1], minlength=k * k))
+    return frequencies(np.bincount(cls[i] * k + cls[i + 1], minlength=k * k))
 
 
 def _instrument_mix(track_ids: Sequence[int]) -> Feature:
@@ -221,7 +212,7 @@ def features_for(track_ids: Sequence[int]) -> dict[str, Feature]:
         out["instrument_mix"] = _instrument_mix(track_ids)
         for tid in track_ids:
             name = LPD5_TRACKS[tid]
-            if not _IS_DRUM[tid]:
+            if not IS_DRUM[tid]:
                 out[f"mean_pitch/{name}"] = _track_feature(tid, "mean")
                 out[f"pitch_range/{name}"] = _track_feature(tid, "range")
             out[f"note_count_per_bar/{name}"] = _track_feature(tid, "count")
@@ -229,7 +220,7 @@ def features_for(track_ids: Sequence[int]) -> dict[str, Feature]:
 
 
 def feature_matrix(
-    pieces: Sequence[np.ndarray], feature: Feature, resolution: int = 24
+    pieces: Sequence[np.ndarray], feature: Feature, resolution: int = RESOLUTION
 ) -> tuple[np.ndarray, np.ndarray]:
     """``feature`` of every piece that has it.
 

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from musegen.data.note_timing import expand_runs, note_lengths, note_onsets
-from musegen.data.tracks import LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
+from musegen.data.note_timing import RESOLUTION, expand_runs, note_lengths, note_onsets
+from musegen.data.tracks import IS_DRUM, LPD5_IS_DRUM, LPD5_PROGRAMS, LPD5_TRACKS
 
 if TYPE_CHECKING:
     import muspy
 
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 NAN = float("nan")
 
 QN_MIN_BEATS = 1 / 8
@@ -52,10 +51,12 @@ def bar_aligned_timing(
 
 def _pitched(notes: np.ndarray) -> np.ndarray:
     notes = np.asarray(notes)
-    return notes[~_IS_DRUM[notes["track"]]]
+    return notes[~IS_DRUM[notes["track"]]]
 
 
-def to_muspy(notes: np.ndarray, resolution: int = 24, beats_per_bar: int = 4) -> muspy.Music:
+def to_muspy(
+    notes: np.ndarray, resolution: int = RESOLUTION, beats_per_bar: int = 4
+) -> muspy.Music:
     """The ``muspy.Music`` of ``notes``: one track per LPD-5 track present, same timing.
 
     Loops over notes in Python: for export and for checking this module against MusPy,
@@ -83,6 +84,24 @@ def to_muspy(notes: np.ndarray, resolution: int = 24, beats_per_bar: int = 4) ->
         ]
         tracks.append(track)
     return muspy.Music(resolution=resolution, tracks=tracks)
+
+
+# --- histograms --------------------------------------------------------------------------
+
+
+def frequencies(counts: np.ndarray) -> np.ndarray | None:
+    """Counts -> frequencies summing to 1 (float64, same shape); None when nothing was
+    counted: the one meaning of "nothing" for a histogram (a feature a piece does not have;
+    ``similarity`` spells it as an all-NaN vector, so that a cosine of it is NaN)."""
+    counts = np.asarray(counts)
+    total = counts.sum()
+    return None if total == 0 else counts.astype(np.float64) / total
+
+
+def pitch_class_counts(notes: np.ndarray) -> np.ndarray:
+    """How many non-drum notes have each pitch class (C=0 ... B=11): int64, shape=(12,)."""
+    pitch = _pitched(notes)["pitch"].astype(np.int64)
+    return np.bincount(pitch % 12, minlength=12)
 
 
 # --- MusPy's metrics ------------------------------------------------------------------------
@@ -162,7 +181,7 @@ def scale_consistency(notes: np.ndarray) -> float:
     return float((SCALES @ hist).max() / pitch.size)
 
 
-def polyphony(notes: np.ndarray, resolution: int = 24) -> float:
+def polyphony(notes: np.ndarray, resolution: int = RESOLUTION) -> float:
     r"""Mean number of pitches sounding at the time steps where any pitch sounds (MusPy's).
 
     .. math:: \#(active\ (step, pitch)\ pairs) / \#(steps\ with\ an\ active\ pitch)
@@ -172,7 +191,7 @@ def polyphony(notes: np.ndarray, resolution: int = 24) -> float:
     """
     notes = np.asarray(notes)
     onset, length = bar_aligned_timing(notes, resolution)
-    keep = ~_IS_DRUM[notes["track"]]
+    keep = ~IS_DRUM[notes["track"]]
     onset, length, pitch = onset[keep], length[keep], notes["pitch"][keep].astype(np.int64)
     if onset.size == 0:
         return NAN
@@ -182,7 +201,7 @@ def polyphony(notes: np.ndarray, resolution: int = 24) -> float:
     return float(roll.sum() / np.count_nonzero(roll.any(axis=1)))
 
 
-def empty_beat_rate(notes: np.ndarray, resolution: int = 24) -> float:
+def empty_beat_rate(notes: np.ndarray, resolution: int = RESOLUTION) -> float:
     r"""Fraction of beats in which no note (drums included) sounds (MusPy's definition).
 
     .. math:: \#(empty\ beats) / \#(beats)
@@ -205,7 +224,9 @@ def empty_beat_rate(notes: np.ndarray, resolution: int = 24) -> float:
     return float(1.0 - filled / n_beats)
 
 
-def groove_consistency(notes: np.ndarray, resolution: int = 24, beats_per_bar: int = 4) -> float:
+def groove_consistency(
+    notes: np.ndarray, resolution: int = RESOLUTION, beats_per_bar: int = 4
+) -> float:
     r"""One minus the mean Hamming distance of neighbouring bars' onset patterns (MusPy's).
 
     .. math:: 1 - \frac{1}{T - 1} \sum_{i=1}^{T-1} \frac{d(G_i, G_{i+1})}{R}
@@ -241,7 +262,7 @@ def _drum_pattern(resolution: int, meter: str) -> np.ndarray:
     return mask
 
 
-def drum_pattern_consistency(notes: np.ndarray, resolution: int = 24) -> float:
+def drum_pattern_consistency(notes: np.ndarray, resolution: int = RESOLUTION) -> float:
     r"""Largest fraction of drum onsets on a duple or triple grid within the beat (MusPy's).
 
     .. math:: \max_{meter \in \{duple, triple\}} \#(drum\ notes\ on\ the\ grid) / \#(drum\ notes)
@@ -251,7 +272,7 @@ def drum_pattern_consistency(notes: np.ndarray, resolution: int = 24) -> float:
     """
     notes = np.asarray(notes)
     onset, _ = bar_aligned_timing(notes, resolution)
-    pos = onset[_IS_DRUM[notes["track"]]] % resolution
+    pos = onset[IS_DRUM[notes["track"]]] % resolution
     if pos.size == 0:
         return NAN
     duple = _drum_pattern(resolution, "duple")[pos].mean()
@@ -283,7 +304,7 @@ def _occupied(first: np.ndarray, last: np.ndarray, n_bars: int) -> np.ndarray:
 
 
 def empty_bar_rate(
-    notes: np.ndarray, track: int, resolution: int = 24, beats_per_bar: int = 4
+    notes: np.ndarray, track: int, resolution: int = RESOLUTION, beats_per_bar: int = 4
 ) -> float:
     r"""EB: fraction of the song's bars in which ``track`` plays nothing (MuseGAN).
 
@@ -301,7 +322,7 @@ def empty_bar_rate(
 
 
 def used_pitch_classes(
-    notes: np.ndarray, track: int, resolution: int = 24, beats_per_bar: int = 4
+    notes: np.ndarray, track: int, resolution: int = RESOLUTION, beats_per_bar: int = 4
 ) -> float:
     r"""UPC: distinct pitch classes per bar of ``track``, over its non-empty bars (MuseGAN).
 
@@ -311,7 +332,7 @@ def used_pitch_classes(
     overlaps. Empty bars are left out (EB reports them), so UPC is in [1, 12]. NaN for a
     drum track (drum keys are not pitches) or a track without notes.
     """
-    if _IS_DRUM[track]:
+    if IS_DRUM[track]:
         return NAN
     notes = np.asarray(notes)
     _, first, last = _bars(notes, resolution, beats_per_bar)
@@ -327,7 +348,7 @@ def used_pitch_classes(
 
 
 def qualified_note_rate(
-    notes: np.ndarray, track: int, resolution: int = 24, min_beats: float = QN_MIN_BEATS
+    notes: np.ndarray, track: int, resolution: int = RESOLUTION, min_beats: float = QN_MIN_BEATS
 ) -> float:
     r"""QN: fraction of ``track``'s notes at least ``min_beats`` long (MuseGAN).
 
@@ -338,7 +359,7 @@ def qualified_note_rate(
     resolution: 3 steps at 24. Low QN means fragmented music. NaN for a drum track (drum
     hits are stored one step long, so QN would say nothing) or a track without notes.
     """
-    if _IS_DRUM[track]:
+    if IS_DRUM[track]:
         return NAN
     notes = np.asarray(notes)
     sel = notes["track"] == track
@@ -348,7 +369,7 @@ def qualified_note_rate(
     return float(np.mean(note_lengths(notes[sel], resolution) >= threshold))
 
 
-def on_grid_rate(notes: np.ndarray, resolution: int = 24, per_beat: int = 1) -> float:
+def on_grid_rate(notes: np.ndarray, resolution: int = RESOLUTION, per_beat: int = 1) -> float:
     r"""Fraction of notes whose onset falls on a grid line, ``per_beat`` lines a beat.
 
     .. math:: \#(notes: onset \bmod (resolution / per\_beat) = 0) / \#(notes)
@@ -406,7 +427,7 @@ def _track_rows(track_ids: Sequence[int]) -> list[tuple[str, str, int]]:
         (f"{name}/{LPD5_TRACKS[tid]}", name, int(tid))
         for tid in track_ids
         for name in TRACK_METRICS
-        if name == "EB" or not _IS_DRUM[tid]
+        if name == "EB" or not IS_DRUM[tid]
     ]
 
 
@@ -416,7 +437,7 @@ def metric_names(track_ids: Sequence[int]) -> list[str]:
 
 
 def song_metrics(
-    notes: np.ndarray, track_ids: Sequence[int], resolution: int = 24
+    notes: np.ndarray, track_ids: Sequence[int], resolution: int = RESOLUTION
 ) -> dict[str, float]:
     """Every metric of one song: ``METRICS``, then ``TRACK_METRICS`` per track.
 
@@ -431,7 +452,7 @@ def song_metrics(
 def metrics_table(
     columns: Mapping[str, Sequence[np.ndarray]],
     track_ids: Sequence[int] | None = None,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every metric averaged over the songs of each column (real test music, each model).
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from musegen.metrics import REAL_ROW
 from musegen.metrics.bars import BarLayout, bar_feature_names, bar_features
 from musegen.metrics.features import Feature
 from musegen.metrics.overlap import compare_sets
@@ -186,7 +187,7 @@ def over_time(
     track_ids: Sequence[int],
     layout: BarLayout,
     seed: int = 0,
-    real: str = "real vs real",
+    real: str = REAL_ROW,
 ) -> dict[str, Any]:
     """Everything the evaluation over time reports of one kind of sample (module docstring).
 

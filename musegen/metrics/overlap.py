@@ -42,6 +42,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.distance import cdist
 
+from musegen.data.note_timing import RESOLUTION
 from musegen.metrics.features import Feature, feature_matrix
 
 GRID = 1024
@@ -153,7 +154,7 @@ def compare_sets(
     generated: Sequence[np.ndarray],
     reference: Sequence[np.ndarray],
     features: Mapping[str, Feature],
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     seed: int = 0,
     subsamples: int = SUBSAMPLES,
 ) -> dict[str, Overlap]:

@@ -36,16 +36,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from musegen.data.note_timing import continue_times, to_grid
+from musegen.data.note_timing import RESOLUTION, continue_times, to_grid
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.fields import NOTE_FIELDS
+from musegen.metrics import REAL_ROW
 from musegen.metrics.similarity import Continuation, SimilarityResult, continuation_similarity
 
-REFERENCE_ROWS: tuple[str, ...] = ("real vs real", "unigram", "uniform random", "repeat primer")
+REFERENCE_ROWS: tuple[str, ...] = (REAL_ROW, "unigram", "uniform random", "repeat primer")
 """Row names of ``reference_rows``, in the order reports list them."""
 
 
-def retime(notes: np.ndarray, primer: np.ndarray, resolution: int = 24) -> np.ndarray:
+def retime(notes: np.ndarray, primer: np.ndarray, resolution: int = RESOLUTION) -> np.ndarray:
     """Set ``time`` of a continuation from its steps, starting after the primer's last onset.
 
     Parameters
@@ -130,12 +131,12 @@ class UnigramSampler(_RandomSampler):
 
     values: dict[str, np.ndarray]
     probs: dict[str, np.ndarray]
-    resolution: int = 24
+    resolution: int = RESOLUTION
 
     FIELDS: ClassVar[tuple[str, ...]] = (*NOTE_FIELDS, "velocity")
 
     @classmethod
-    def fit(cls, columns: Mapping[str, np.ndarray], resolution: int = 24) -> UnigramSampler:
+    def fit(cls, columns: Mapping[str, np.ndarray], resolution: int = RESOLUTION) -> UnigramSampler:
         """Count each field of the training notes (streamed in chunks: memory stays flat).
 
         Parameters
@@ -179,11 +180,14 @@ class UniformSampler(_RandomSampler):
     track_ids: tuple[int, ...]
     step_range: tuple[int, int]
     duration_range: tuple[int, int]
-    resolution: int = 24
+    resolution: int = RESOLUTION
 
     @classmethod
     def fit(
-        cls, columns: Mapping[str, np.ndarray], track_ids: Sequence[int], resolution: int = 24
+        cls,
+        columns: Mapping[str, np.ndarray],
+        track_ids: Sequence[int],
+        resolution: int = RESOLUTION,
     ) -> UniformSampler:
         """Take the step and duration ranges from the training notes."""
         step, dur = columns["step"], columns["duration"]
@@ -218,7 +222,7 @@ class UniformSampler(_RandomSampler):
 
 
 def other_song(
-    songs: Sequence[np.ndarray], primer_len: int, offset: int = 1, resolution: int = 24
+    songs: Sequence[np.ndarray], primer_len: int, offset: int = 1, resolution: int = RESOLUTION
 ) -> Continuation:
     """Real vs real: song ``i`` is continued by song ``(i + offset) mod n``'s continuation.
 
@@ -239,7 +243,7 @@ def other_song(
     return generate
 
 
-def repeat_primer(resolution: int = 24) -> Continuation:
+def repeat_primer(resolution: int = RESOLUTION) -> Continuation:
     """The primer's notes cycled to ``n_notes`` (rows repeated exactly, steps included)."""
 
     def generate(primer: np.ndarray, n_notes: int, index: int) -> np.ndarray:
@@ -257,7 +261,7 @@ def reference_rows(
     primer_len: int,
     max_len: int | None = None,
     seed: int = 0,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
 ) -> dict[str, SimilarityResult]:
     """Score every reference continuation of ``songs`` (see the module docstring).
 
@@ -278,7 +282,7 @@ def reference_rows(
         Keyed by ``REFERENCE_ROWS``.
     """
     generators: dict[str, Continuation] = {
-        "real vs real": other_song(songs, primer_len, resolution=resolution),
+        REAL_ROW: other_song(songs, primer_len, resolution=resolution),
         "unigram": UnigramSampler.fit(train_columns, resolution).continuation(seed),
         "uniform random": UniformSampler.fit(train_columns, track_ids, resolution).continuation(
             seed

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from musegen.data.note_timing import to_grid
-from musegen.data.tracks import LPD5_IS_DRUM
+from musegen.data.tracks import IS_DRUM
+from musegen.metrics.musical import frequencies, pitch_class_counts
 
 TIME_GRID = 24
 """Steps and durations are rounded to this grid (time steps per beat) before binning."""
@@ -63,27 +64,25 @@ N_TIME_BINS = len(TIME_EDGES) - 1
 FEATURES: tuple[str, ...] = ("pitch", "pitch_class", "pitch_class_ti", "step", "duration")
 """Feature names, in the order reports list them."""
 
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 
 Continuation = Callable[[np.ndarray, int, int], np.ndarray]
 """``generate(primer, n_notes, song_index) -> notes``: a continuation of ``n_notes`` notes."""
 
 
-def _normalise(counts: np.ndarray) -> np.ndarray:
-    """Counts -> frequencies summing to 1; all NaN when there is nothing to count."""
-    total = counts.sum()
-    if total == 0:
-        return np.full(counts.shape, np.nan)
-    return counts / total
+def _vector(counts: np.ndarray) -> np.ndarray:
+    """``musical.frequencies`` as a vector: all NaN when there is nothing to count, so that
+    a cosine with it is NaN (a song without the feature), vectorised over songs."""
+    found = frequencies(counts)
+    return np.full(np.shape(counts), np.nan) if found is None else found
 
 
 def _pitched(notes: np.ndarray) -> np.ndarray:
     """The pitches of the non-drum notes (LPD-5 track ids in ``notes["track"]``)."""
     notes = np.asarray(notes)
-    return notes["pitch"][~_IS_DRUM[notes["track"]]].astype(np.int64)
+    return notes["pitch"][~IS_DRUM[notes["track"]]].astype(np.int64)
 
 
-def pitch_histogram(notes: np.ndarray) -> np.ndarray:
+def pitch_vector(notes: np.ndarray) -> np.ndarray:
     """Frequency of each MIDI pitch among the non-drum notes.
 
     Parameters
@@ -97,10 +96,10 @@ def pitch_histogram(notes: np.ndarray) -> np.ndarray:
         ``h[p] = #(notes of pitch p) / #(notes)``, summing to 1; all NaN when no non-drum
         note is given.
     """
-    return _normalise(np.bincount(_pitched(notes), minlength=128).astype(np.float64))
+    return _vector(np.bincount(_pitched(notes), minlength=128).astype(np.float64))
 
 
-def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
+def pitch_class_vector(notes: np.ndarray) -> np.ndarray:
     """Frequency of each pitch class (C=0, C#=1, ..., B=11) among the non-drum notes.
 
     Parameters
@@ -112,7 +111,7 @@ def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
     ndarray, shape=(12,), float64
         ``h[c] = #(notes with pitch % 12 == c) / #(notes)``; all NaN without non-drum notes.
     """
-    return _normalise(np.bincount(_pitched(notes) % 12, minlength=12).astype(np.float64))
+    return _vector(pitch_class_counts(notes))
 
 
 def time_bins(beats: np.ndarray) -> np.ndarray:
@@ -149,7 +148,7 @@ def step_histogram(notes: np.ndarray) -> np.ndarray:
         for an empty array.
     """
     bins = time_bins(np.asarray(notes)["step"])
-    return _normalise(np.bincount(bins, minlength=N_TIME_BINS).astype(np.float64))
+    return _vector(np.bincount(bins, minlength=N_TIME_BINS).astype(np.float64))
 
 
 def duration_histogram(notes: np.ndarray) -> np.ndarray:
@@ -165,12 +164,12 @@ def duration_histogram(notes: np.ndarray) -> np.ndarray:
         Same bins as ``step_histogram``; sums to 1; all NaN for an empty array.
     """
     bins = time_bins(np.asarray(notes)["duration"])
-    return _normalise(np.bincount(bins, minlength=N_TIME_BINS).astype(np.float64))
+    return _vector(np.bincount(bins, minlength=N_TIME_BINS).astype(np.float64))
 
 
 FEATURE_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "pitch": pitch_histogram,
-    "pitch_class": pitch_class_histogram,
+    "pitch": pitch_vector,
+    "pitch_class": pitch_class_vector,
     "step": step_histogram,
     "duration": duration_histogram,
 }

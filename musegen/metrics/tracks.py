@@ -39,9 +39,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musegen.data.note_timing import expand_runs, note_lengths, note_onsets, onsets_and_lengths
+from musegen.data.note_timing import (
+    RESOLUTION,
+    expand_runs,
+    note_lengths,
+    note_onsets,
+    onsets_and_lengths,
+)
 from musegen.data.pianoroll_notes import NOTE_DTYPE
-from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
+from musegen.data.tracks import IS_DRUM, LPD5_TRACKS
 from musegen.metrics.musical import (
     bar_aligned_timing,
     drum_pattern_consistency,
@@ -53,7 +59,6 @@ from musegen.metrics.musical import (
     used_pitch_classes,
 )
 
-_IS_DRUM = np.asarray(LPD5_IS_DRUM, dtype=bool)
 NAN = float("nan")
 
 TRACK_STATS: tuple[str, ...] = (
@@ -131,7 +136,7 @@ class TrackRanges:
         return float(np.mean((pitch < self.low[track]) | (pitch > self.high[track])))
 
 
-def same_pitch_overlap(notes: np.ndarray, track: int, resolution: int = 24) -> float:
+def same_pitch_overlap(notes: np.ndarray, track: int, resolution: int = RESOLUTION) -> float:
     """The share of ``track``'s notes that start while an earlier note of the same pitch on
     the track still sounds, or at the same onset as another.
 
@@ -177,7 +182,11 @@ thirds, radii 1, 1, 0.5), as MuseGAN computes it."""
 
 
 def beat_chroma(
-    onset: np.ndarray, length: np.ndarray, pitch: np.ndarray, n_beats: int, resolution: int = 24
+    onset: np.ndarray,
+    length: np.ndarray,
+    pitch: np.ndarray,
+    n_beats: int,
+    resolution: int = RESOLUTION,
 ) -> np.ndarray:
     """How many time steps each pitch class sounds in each beat.
 
@@ -200,7 +209,9 @@ def beat_chroma(
     return chroma
 
 
-def tonal_distance(notes: np.ndarray, track_a: int, track_b: int, resolution: int = 24) -> float:
+def tonal_distance(
+    notes: np.ndarray, track_a: int, track_b: int, resolution: int = RESOLUTION
+) -> float:
     r"""MuseGAN's tonal distance between two tracks (Dong et al., AAAI 2018; Harte et al. 2006).
 
     .. math::
@@ -211,7 +222,7 @@ def tonal_distance(notes: np.ndarray, track_a: int, track_b: int, resolution: in
     ``T`` the 6x12 ``TONAL_MATRIX``; ``B`` the beats where both tracks sound. Lower means the
     two tracks agree harmonically. NaN when they never sound in the same beat.
     """
-    if _IS_DRUM[track_a] or _IS_DRUM[track_b] or len(notes) == 0:
+    if IS_DRUM[track_a] or IS_DRUM[track_b] or len(notes) == 0:
         return NAN
     onset, length = bar_aligned_timing(notes, resolution)
     n_beats = int((onset + length).max()) // resolution + 1
@@ -231,7 +242,7 @@ def tonal_distance(notes: np.ndarray, track_a: int, track_b: int, resolution: in
 # --- semitone clusters --------------------------------------------------------------------
 
 
-def semitone_cluster_share(notes: np.ndarray, resolution: int = 24) -> float:
+def semitone_cluster_share(notes: np.ndarray, resolution: int = RESOLUTION) -> float:
     r"""The share of the sounding time in which two pitched notes a semitone apart sound
     together.
 
@@ -243,7 +254,7 @@ def semitone_cluster_share(notes: np.ndarray, resolution: int = 24) -> float:
     """
     notes = np.asarray(notes)
     onset, length = bar_aligned_timing(notes, resolution)
-    keep = ~_IS_DRUM[notes["track"]]
+    keep = ~IS_DRUM[notes["track"]]
     onset, length, pitch = onset[keep], length[keep], notes["pitch"][keep].astype(np.int64)
     if onset.size == 0:
         return NAN
@@ -256,7 +267,7 @@ def semitone_cluster_share(notes: np.ndarray, resolution: int = 24) -> float:
 # --- per piece ---------------------------------------------------------------------------
 
 
-def track_notes(notes: np.ndarray, keep: np.ndarray, resolution: int = 24) -> np.ndarray:
+def track_notes(notes: np.ndarray, keep: np.ndarray, resolution: int = RESOLUTION) -> np.ndarray:
     """The notes ``keep`` selects, with steps recomputed from their own onsets: a piece's
     steps count from the previous note of any track, so a plain subset would misplace them
     (``note_timing``)."""
@@ -269,7 +280,7 @@ def track_notes(notes: np.ndarray, keep: np.ndarray, resolution: int = 24) -> np
 
 
 def _pitched(track_ids: Sequence[int]) -> list[int]:
-    return [int(t) for t in track_ids if not _IS_DRUM[t]]
+    return [int(t) for t in track_ids if not IS_DRUM[t]]
 
 
 def track_stat_names(track_ids: Sequence[int]) -> list[str]:
@@ -277,7 +288,7 @@ def track_stat_names(track_ids: Sequence[int]) -> list[str]:
     names = []
     for stat in TRACK_STATS:
         for tid in track_ids:
-            drum = _IS_DRUM[tid]
+            drum = IS_DRUM[tid]
             if (drum and stat in ("duration", "polyphony", "UPC", "QN")) or (
                 not drum and stat == "DP"
             ):
@@ -294,7 +305,7 @@ def piece_track_stats(
     notes: np.ndarray,
     track_ids: Sequence[int],
     ranges: TrackRanges,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
 ) -> dict[str, float]:
     """Every per-instrument statistic of one piece (``track_stat_names``); NaN where
     undefined."""
@@ -314,7 +325,7 @@ def piece_track_stats(
         out[f"out_of_range/{name}"] = ranges.outside(notes, tid)
         out[f"EB/{name}"] = empty_bar_rate(notes, tid, resolution)
         out[f"overlap/{name}"] = same_pitch_overlap(notes, tid, resolution)
-        if _IS_DRUM[tid]:
+        if IS_DRUM[tid]:
             out[f"DP/{name}"] = drum_pattern_consistency(notes, resolution) if has else NAN
             continue
         out[f"duration/{name}"] = float(lengths[sel].mean()) if has else NAN
@@ -349,7 +360,7 @@ def track_table(
     sets: Mapping[str, Sequence[np.ndarray]],
     track_ids: Sequence[int],
     ranges: TrackRanges,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
 ) -> dict[str, dict[str, Stat]]:
     """``table[stat][row] = {"mean", "std", "n"}`` over each set's pieces.
 
@@ -376,7 +387,7 @@ def worst_out_of_range(table: Mapping[str, Mapping[str, Stat]], row: str) -> flo
         cells[row]["mean"]
         for stat, cells in table.items()
         if stat.startswith("out_of_range/")
-        and not _IS_DRUM[LPD5_TRACKS.index(stat.split("/", 1)[1])]
+        and not IS_DRUM[LPD5_TRACKS.index(stat.split("/", 1)[1])]
         and row in cells
         and math.isfinite(cells[row]["mean"])
     ]

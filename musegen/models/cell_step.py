@@ -27,15 +27,6 @@ def _weights(rnn: nn.RNNBase, layer: int) -> tuple[torch.Tensor, ...]:
     return w
 
 
-def supports_cell_step(rnn: nn.Module) -> bool:
-    """True for the uni-directional, batch-first fused modules this module can step."""
-    return (
-        isinstance(rnn, nn.LSTM | nn.GRU | nn.RNN)
-        and not rnn.bidirectional
-        and getattr(rnn, "proj_size", 0) == 0
-    )
-
-
 def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
     """Advance ``rnn`` by one step.
 

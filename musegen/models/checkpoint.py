@@ -221,7 +221,7 @@ def check_compatible(
     ):
         if name == "track_names" and stored.track_names is None:  # written before names
             continue
-        mine, theirs = _plain(getattr(stored, name)), _plain(getattr(expected, name))
+        mine, theirs = _as_written(getattr(stored, name)), _as_written(getattr(expected, name))
         if mine != theirs:
             where, mine, theirs = _first_difference(where, mine, theirs)
             raise CheckpointError(
@@ -240,7 +240,7 @@ def _first_difference(where: str, mine: Any, theirs: Any) -> tuple[str, Any, Any
     return where, mine, theirs
 
 
-def _plain(value: Any) -> Any:
+def _as_written(value: Any) -> Any:
     """A config part as the user wrote it: a sub-config as its dict."""
     return value.to_dict() if hasattr(value, "to_dict") else value
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from musegen.checks import at_least, check, integer, one_of, optional
 from musegen.fields import NOTE_FIELDS, VELOCITY
 from musegen.models.time_classes import TimeClasses
 from musegen.models.velocity_classes import VelocityClasses
@@ -28,6 +29,9 @@ DEFAULT_ORDER = ("track", "pitch", "step", "duration")
 """The chained heads' default order: which instrument, which pitch, when, how long
 (measured against step-first and pitch-first orders in experiments/README.md, "Note model")."""
 FORMAT = 4
+MIN_CONTEXT = 2
+"""The shortest context a network can keep to in generation (``generation.decode``): it
+re-reads the last half of it, at least one note."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,7 @@ class TimingConfig:
     classes: TimeClasses | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in TIMINGS:
-            raise ValueError(f"task.timing: {self.kind!r} is not one of {list(TIMINGS)}")
+        check(self.kind, "task.timing", one_of(TIMINGS), " or ".join(TIMINGS))
         if self.kind == "categorical" and self.classes is None:
             object.__setattr__(self, "classes", TimeClasses())
         if self.kind == "regression":
@@ -81,8 +84,7 @@ class HeadsConfig:
                 f"task.head_order must name each of {list(NOTE_FIELDS)} once (and "
                 f"{VELOCITY} at most once), got {list(self.order)}"
             )
-        if not isinstance(self.width, int) or self.width < 0:
-            raise ValueError(f"task.head_width must be an integer >= 0, got {self.width!r}")
+        at_least(self.width, "task.head_width", 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "order": list(self.order), "width": self.width}
@@ -142,8 +144,12 @@ class NoteNetConfig:
                 "duration has no class for the next field's head to read): add "
                 "task.heads=independent, as experiment=paper does"
             )
-        if self.context is not None and (not isinstance(self.context, int) or self.context < 1):
-            raise ValueError(f"context must be an integer >= 1 or null, got {self.context!r}")
+        check(
+            self.context,
+            "the trained context (data.seq_len with task.target=all)",
+            optional(integer(MIN_CONTEXT)),
+            f"an integer >= {MIN_CONTEXT} or null: generation re-reads the last half of it",
+        )
         if self.velocity is not None and not self.timing.categorical:
             raise ValueError(
                 "task.velocity_classes needs task.timing=categorical (velocity is drawn as "

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from musegen.checks import at_least
+
 PITCH_CLASSES = 12
 
 
@@ -38,8 +40,7 @@ class PitchClassContext(nn.Module):
 
     def __init__(self, dim: int, unpitched_track: int | None = None) -> None:
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"task.encoder.key_dim must be an integer >= 0, got {dim!r}")
+        at_least(dim, "task.encoder.key_dim", 1)  # 0 (off) builds no key input at all
         self.unpitched_track = unpitched_track
         self.proj = nn.Linear(PITCH_CLASSES, dim)
 

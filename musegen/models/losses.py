@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from musegen.checks import check, number
+from musegen.data.note_timing import RESOLUTION
 from musegen.fields import NOTE_FIELDS, PREDICTED_FIELDS, TIME_FIELDS, VELOCITY
 from musegen.models.time_classes import ClassTables
 
@@ -58,8 +60,7 @@ class LossWeights:
         if unknown:
             raise ValueError(f"{key}: unknown key(s) {sorted(unknown)}; valid: {list(COMPONENTS)}")
         for name, value in weights.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{key}.{name} must be a number >= 0, got {value!r}")
+            check(value, f"{key}.{name}", number(0.0), "a number >= 0")
         return cls(**{k: float(v) for k, v in weights.items()})
 
 
@@ -73,6 +74,7 @@ def note_losses(
     weights: LossWeights,
     pressure: float = 10.0,
     tables: ClassTables | None = None,
+    resolution: int = RESOLUTION,
 ) -> dict[str, torch.Tensor]:
     """Each field's loss (``<field>_loss``) and the weighted total (``loss``), as scalars,
     plus the exact-grid accuracy of step and duration, and with categorical timing the note
@@ -83,7 +85,9 @@ def note_losses(
     ``pred`` (a head design's output, ``{field: (..., V)}``; regressed step and duration
     ``(...)`` beats) and ``target`` (``{field: (...)}``, step and duration in beats) cover the
     same positions. With ``tables`` (categorical timing) step and duration are compared as
-    classes. With one modelled track (no ``track`` in ``pred``) the track loss is 0.
+    classes; without, their accuracy is that of the regressed beats rounded to the
+    ``resolution`` grid. With one modelled track (no ``track`` in ``pred``) the track loss is
+    0.
     """
     out: dict[str, torch.Tensor] = {}
     for field in NOTE_FIELDS:
@@ -92,7 +96,7 @@ def note_losses(
         elif field in TIME_FIELDS and tables is None:
             value = pred[field]  # (...) beats
             out[f"{field}_loss"] = mse_positive_pressure(value, target[field], pressure)
-            hit = _grid(value.clamp_min(0)) == _grid(target[field])
+            hit = _grid(value.clamp_min(0), resolution) == _grid(target[field], resolution)
             out[f"{field}_acc"] = hit.float().mean()
         else:
             classes = tables.classes_of(field, target) if field in TIME_FIELDS else target[field]
@@ -109,5 +113,5 @@ def note_losses(
     return out
 
 
-def _grid(beats: torch.Tensor, resolution: int = 24) -> torch.Tensor:
+def _grid(beats: torch.Tensor, resolution: int) -> torch.Tensor:
     return torch.round(beats.detach().double() * resolution).long()

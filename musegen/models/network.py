@@ -14,6 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from musegen.checks import at_least, check, number
+from musegen.data.note_timing import BEATS_PER_BAR
+from musegen.data.tracks import is_drum
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads import make_heads
 from musegen.models.key_context import PitchClassContext
@@ -68,12 +71,10 @@ def build_backbone(net: Mapping[str, Any], input_size: int) -> nn.Module:
     (torch's own messages name no config key)."""
     kwargs = {k: v for k, v in net.items() if not k.startswith("_")}
     for key in SIZES:
-        value = kwargs.get(key)
-        if key in kwargs and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"model.net.{key} must be an integer >= 1, got {value!r}")
-    dropout = kwargs.get("dropout", 0.0)
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise ValueError(f"model.net.dropout must be in [0, 1), got {dropout!r}")
+        if key in kwargs:
+            at_least(kwargs[key], f"model.net.{key}", 1)
+    rule = number(0.0, 1.0, high_inclusive=False)
+    check(kwargs.get("dropout", 0.0), "model.net.dropout", rule, "a number in [0, 1)")
     return resolve_backbone(net.get("_target_"))(input_size=input_size, **kwargs)
 
 
@@ -97,22 +98,22 @@ class NoteNet(nn.Module):
         if config.velocity is None:  # no velocity to read where none is modelled
             encoder.pop("velocity_dim", None)
         self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
-        names = [n.lower() for n in config.track_names or ()]
-        drums = names.index("drums") if "drums" in names else None
-        self.key = PitchClassContext(key_dim, drums) if key_dim else None
+        drums = [i for i, n in enumerate(config.track_names or ()) if is_drum(n)]
+        self.key = PitchClassContext(key_dim, drums[0] if drums else None) if key_dim else None
         self.backbone = build_backbone(config.net, self.encoder.out_dim + key_dim)
         self.heads = make_heads(config, self.backbone.hidden_size, self.tables)
         self.n_tracks = config.n_tracks
 
     @property
-    def uses_time(self) -> bool:
-        """True when the network reads each note's onset (the bar-position input)."""
-        return self.encoder.position_emb is not None
-
-    @property
     def categorical(self) -> bool:
         """True when step and duration are classes (``task.timing=categorical``)."""
         return self.tables is not None
+
+    @property
+    def resolution(self) -> int:
+        """Time steps per beat of the notes it reads (``data.resolution``): its bar's steps
+        over the bar's beats."""
+        return self.encoder.bar_steps // BEATS_PER_BAR
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

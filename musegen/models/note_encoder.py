@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from musegen.checks import at_least, check, one_of
 from musegen.models.time_classes import ClassTables
 
 N_PITCHES = 128
@@ -76,10 +77,8 @@ class NoteEncoder(nn.Module):
             ("position_dim", position_dim, 0),
             ("velocity_dim", velocity_dim, 0),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"task.encoder.{key} must be an integer >= {low}, got {value!r}")
-        if time_input not in TIME_INPUTS:
-            raise ValueError(f"task.encoder.time_input: {time_input!r}, not one of {TIME_INPUTS}")
+            at_least(value, f"task.encoder.{key}", low)
+        check(time_input, "task.encoder.time_input", one_of(TIME_INPUTS), " or ".join(TIME_INPUTS))
         if time_input == "classes" and tables is None:
             raise ValueError("task.encoder.time_input=classes needs task.timing=categorical")
         self.n_tracks, self.time_input, self.tables = n_tracks, time_input, tables

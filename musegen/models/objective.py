@@ -84,5 +84,5 @@ def score(
     one backbone pass can be scored at several targets."""
     h, targets = scored(h, targets, batch, target)
     pred = net.heads(h, targets)
-    losses = note_losses(pred, targets, weights, pressure, net.tables)
+    losses = note_losses(pred, targets, weights, pressure, net.tables, net.resolution)
     return losses, targets["pitch"].numel()

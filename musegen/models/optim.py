@@ -1,46 +1,42 @@
-"""Optimizer and scheduler factories of the task, from Hydra's ``_partial_: true`` nodes.
+"""Optimizer and scheduler factories of the task, and how checkpoints describe them.
 
-``conf/task/next_note.yaml`` writes them as partial nodes (the optimizer needs the
-parameters, the scheduler the optimizer, neither known to the config). The task is
-instantiated with ``_recursive_: false`` (its ``net`` is a config that the network and its
-checkpoints keep as data), so the task turns these nodes into factories itself, with
-Hydra's own ``instantiate``. A factory passed from Python (``functools.partial``) is taken
-as it is.
+``conf/task/next_note.yaml`` writes them as Hydra ``_partial_: true`` nodes (the optimizer
+needs the parameters, the scheduler the optimizer, neither known to the config);
+``instantiate.task`` turns the nodes into factories (``functools.partial``) and the task
+takes those, checking their learning rate and weight decay here (one line naming the key):
+torch would only complain once training starts, after the data is built.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-import hydra
+import torch
 
-ADAM = functools.partial(hydra.utils.get_class("torch.optim.Adam"), lr=1e-3)
+from musegen.checks import check, number, optional
+
+ADAM = functools.partial(torch.optim.Adam, lr=1e-3)
 """The default optimizer: Adam with learning rate 1e-3 (the paper's, and TensorFlow's
 music-generation tutorial's)."""
 
+RULES = (
+    ("lr", number(0.0, low_inclusive=False), "a number > 0"),
+    ("weight_decay", number(0.0), "a number >= 0"),
+)
 
-def factory(node: Any, key: str) -> Callable[..., Any] | None:
-    """A callable from a ``_partial_: true`` node (or a callable, or ``None``); its ``lr`` and
-    ``weight_decay``, when it sets them, are checked here (one line naming the key): torch
-    would only complain once training starts, after the data is built."""
-    if node is None or callable(node):
-        return node
-    if not isinstance(node, Mapping) or "_target_" not in node:
-        raise ValueError(f"{key} must be a config node with _target_ and _partial_: true")
-    for name, low, what in (("lr", 0.0, "a number > 0"), ("weight_decay", 0.0, "a number >= 0")):
-        value = node.get(name)
-        strict = name == "lr"
-        bad = isinstance(value, bool) or not isinstance(value, int | float)
-        if value is not None and (
-            bad or not math.isfinite(value) or value < low or (strict and value == low)
-        ):
-            raise ValueError(f"{key}.{name} must be {what}, got {value!r}")
-    made = hydra.utils.instantiate(dict(node), _partial_=True)
+
+def checked(made: Callable[..., Any] | None, key: str) -> Callable[..., Any] | None:
+    """``made`` (a factory, or None) with its ``lr`` and ``weight_decay`` checked, where it
+    sets them (``RULES``)."""
+    if made is None:
+        return None
     if not callable(made):
-        raise ValueError(f"{key}: {node['_target_']} did not give a factory")
+        raise ValueError(f"{key} must be a factory (a _partial_: true node), got {made!r}")
+    keywords = getattr(made, "keywords", {}) or {}
+    for name, ok, what in RULES:
+        check(keywords.get(name), f"{key}.{name}", optional(ok), what)
     return made
 
 
@@ -51,9 +47,9 @@ def describe(made: Callable[..., Any] | None) -> dict[str, Any] | None:
         return None
     if isinstance(made, functools.partial):
         target = f"{made.func.__module__}.{made.func.__qualname__}"
-        return {"_target_": target, **{k: _plain(v) for k, v in made.keywords.items()}}
+        return {"_target_": target, **{k: _scalar_or_repr(v) for k, v in made.keywords.items()}}
     return {"_target_": f"{made.__module__}.{getattr(made, '__qualname__', repr(made))}"}
 
 
-def _plain(value: Any) -> Any:
+def _scalar_or_repr(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)

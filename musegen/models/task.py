@@ -25,10 +25,11 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import Metric
 
-from musegen.config_checks import ConfigError
+from musegen.checks import ConfigError, at_least, check, integer, number, one_of, optional
 from musegen.errors import UserError
 from musegen.models.config import (
     DEFAULT_ORDER,
+    MIN_CONTEXT,
     TIMINGS,
     HeadsConfig,
     NoteNetConfig,
@@ -43,7 +44,7 @@ from musegen.models.objective import (
     score,
     teacher_forcing,
 )
-from musegen.models.optim import ADAM, describe, factory
+from musegen.models.optim import ADAM, checked, describe
 from musegen.models.sizing import size_for_budget
 from musegen.models.time_classes import TimeClasses, split_coverage
 from musegen.models.velocity_classes import VelocityClasses
@@ -62,6 +63,8 @@ METRICS = (
     "step_acc",
     "duration_acc",
 )
+INTERVALS = ("epoch", "step")
+"""When Lightning steps a scheduler (``task.scheduler_interval``)."""
 CHECKPOINT_KEY = "musegen"
 """Key of the checkpoint entry holding the network config (see ``checkpoint``)."""
 
@@ -75,7 +78,7 @@ def weights_for(loss_weights: Mapping[str, Any] | None, timing: str) -> LossWeig
     return LossWeights.from_mapping(weights)
 
 
-def _plain(value: Any) -> Any:
+def _containers(value: Any) -> Any:
     """OmegaConf containers -> dicts and lists, so checkpoints load with ``weights_only``."""
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
@@ -204,41 +207,29 @@ class NextNoteTask(L.LightningModule):
         network: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        net, encoder, track_names = _plain(net), _plain(encoder), _plain(track_names)
-        loss_weights, time_classes = _plain(loss_weights), _plain(time_classes)
-        if target not in TARGETS:
-            raise ValueError(f"task.target: {target!r} is not one of {list(TARGETS)}")
-        if isinstance(positive_pressure, bool) or not positive_pressure >= 0:
-            raise ValueError(
-                f"task.positive_pressure must be a number >= 0, got {positive_pressure!r}"
+        net, encoder, track_names = _containers(net), _containers(encoder), _containers(track_names)
+        loss_weights, time_classes = _containers(loss_weights), _containers(time_classes)
+        check(target, "task.target", one_of(TARGETS), " or ".join(TARGETS))
+        check(positive_pressure, "task.positive_pressure", number(0.0), "a number >= 0")
+        check(param_budget, "task.param_budget", optional(integer(1)), "an integer >= 1 or null")
+        at_least(velocity_classes, "task.velocity_classes", 0)
+        check(scheduler_interval, "task.scheduler_interval", one_of(INTERVALS), "epoch or step")
+        if target == "all":  # the window is the context generation keeps to
+            check(
+                context,
+                "data.seq_len (with task.target=all, the context generation keeps to)",
+                optional(integer(MIN_CONTEXT)),
+                f"an integer >= {MIN_CONTEXT}",
             )
-        if param_budget is not None and (
-            isinstance(param_budget, bool) or not isinstance(param_budget, int) or param_budget < 1
-        ):
-            raise ValueError(
-                f"task.param_budget must be a positive integer or null, got {param_budget!r}"
-            )
-        if (
-            isinstance(velocity_classes, bool)
-            or not isinstance(velocity_classes, int)
-            or (velocity_classes < 0)
-        ):
-            raise ValueError(
-                f"task.velocity_classes must be an integer >= 0, got {velocity_classes!r}"
-            )
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(
-                f"task.scheduler_interval: {scheduler_interval!r} is not epoch or step"
-            )
-        self.make_optimizer = factory(_plain(optimizer), "task.optimizer") or ADAM
-        self.make_scheduler = factory(_plain(scheduler), "task.scheduler")
+        self.make_optimizer = checked(optimizer, "task.optimizer") or ADAM
+        self.make_scheduler = checked(scheduler, "task.scheduler")
         # what save_hyperparameters stores: the factories as plain descriptions
         optimizer, scheduler = describe(self.make_optimizer), describe(self.make_scheduler)
         self.save_hyperparameters(logger=False, ignore=["network"])
         if network is not None:  # a stored network (checkpoint.load_task): used as it is
             config = NoteNetConfig.from_dict(network)
         else:
-            classes = VelocityClasses.from_dict(_plain(velocity))
+            classes = VelocityClasses.from_dict(_containers(velocity))
             if velocity_classes and classes is None:
                 classes = VelocityClasses.uniform(velocity_classes)
             config = NoteNetConfig(
@@ -249,7 +240,7 @@ class NextNoteTask(L.LightningModule):
                 timing=TimingConfig(timing, TimeClasses.from_config(time_classes))
                 if timing == "categorical"
                 else TimingConfig(timing),
-                heads=HeadsConfig(heads, tuple(_plain(head_order)), head_width),
+                heads=HeadsConfig(heads, tuple(_containers(head_order)), head_width),
                 # target=last trains every prediction after exactly seq_len notes: re-reading
                 # half a window would show generation fewer notes than training did, so such
                 # a network carries its state (measured: experiments/README.md, "Note model")

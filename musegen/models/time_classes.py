@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from musegen.data.note_timing import RESOLUTION
 from musegen.fields import TIME_FIELDS, VELOCITY
 from musegen.models.velocity_classes import VelocityClasses
 
@@ -56,7 +57,7 @@ no note is shorter than one step."""
 class TimeClasses:
     """The class set of one resolution (see the module docstring)."""
 
-    resolution: int = 24
+    resolution: int = RESOLUTION
     exact_beats: int = 16
     coarse_beats: int = 4
     max_beats: int = 64

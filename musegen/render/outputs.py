@@ -18,6 +18,7 @@ import numpy as np
 
 from musegen.atomic import file_mode, temp_dir
 from musegen.data.lpd_io import write_lpd_npz
+from musegen.data.note_timing import RESOLUTION
 from musegen.data.performance import DEFAULT_QPM
 from musegen.data.pianoroll_notes import notes_to_song
 from musegen.render.audio import SAMPLE_RATE, render_wav, wav_to_ogg
@@ -33,7 +34,7 @@ def write_sample(
     out_dir: str | Path,
     name: str,
     primer_len: int,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     tempo: float | np.ndarray = DEFAULT_QPM,
     audio: bool = True,
     track_ids: Sequence[int] | None = None,

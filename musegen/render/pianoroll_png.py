@@ -28,7 +28,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from musegen.atomic import atomic_path
-from musegen.data.note_timing import note_onsets
+from musegen.data.note_timing import RESOLUTION, note_onsets
 from musegen.data.pianoroll_notes import notes_to_song
 from musegen.data.tracks import LPD5_IS_DRUM, LPD5_TRACKS
 
@@ -138,7 +138,7 @@ def _track_ids(notes: np.ndarray, track_ids: Sequence[int] | None) -> list[int]:
 
 def pianoroll_layout(
     notes: np.ndarray,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     track_ids: Sequence[int] | None = None,
     dpi: int = 100,
 ) -> PianorollLayout:
@@ -218,7 +218,7 @@ def plot_pianoroll(
     notes: np.ndarray,
     path: str | Path,
     primer_len: int = 0,
-    resolution: int = 24,
+    resolution: int = RESOLUTION,
     track_ids: Sequence[int] | None = None,
     title: str | None = None,
     beats_per_bar: int = 4,
