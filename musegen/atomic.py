@@ -12,6 +12,9 @@ run may read.
 * ``exclusive`` is an advisory lock (``flock``) around work that two processes must not do
   twice at once, such as building the same cache entry.
 * ``check_writable`` tries a destination before hours of work are spent on what goes there.
+* ``output_set`` stages every file of one command's run (``generate``, ``evaluate``) and
+  swaps them in for the previous run's only when all are written, so a folder never holds
+  one run's samples beside another run's report.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -261,12 +266,22 @@ def run_folder(folder: str | Path, key: str = "hydra.run.dir") -> Iterator[None]
 
 
 def folder_in_use(folder: str | Path) -> bool:
-    """Whether a live run holds ``folder``'s run lock (the check before Hydra writes)."""
-    lock = Path(folder) / RUN_LOCK
-    if not lock.is_file():
+    """Whether a live run holds ``folder``'s run lock (the check before Hydra writes, and
+    ``compare``'s "running"). Read-only: the lock file is opened for reading and asked for a
+    shared lock, which a live run's exclusive one refuses; a folder that cannot be read
+    (someone else's sweep) counts as not in use."""
+    import fcntl
+
+    try:
+        with open(Path(folder) / RUN_LOCK, "rb") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return False
+    except OSError:
         return False
-    with _flock(lock, wait=False) as held:
-        return not held
 
 
 def check_writable(folder: str | Path, key: str) -> Path:
@@ -295,3 +310,90 @@ def check_writable(folder: str | Path, key: str) -> Path:
             f"{key}={folder}: cannot write there ({reason}); choose a writable folder"
         ) from None
     return folder
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT for the block and deliver them after it, to the handlers they
+    had: a few renames that must happen together are never cut in half by Ctrl-C or a
+    cluster's SIGTERM (SIGKILL still can). Outside the main thread, where Python cannot
+    change handlers, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    # a handler installed outside Python (getsignal: None) could not be put back: left alone
+    held = [s for s in (signal.SIGTERM, signal.SIGINT) if signal.getsignal(s) is not None]
+    before = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
+def _move_all(names: list[str], src: Path, dest: Path, done: list[str]) -> None:
+    for name in names:
+        os.rename(src / name, dest / name)
+        done.append(name)
+
+
+def replace_set(
+    stage: Path, out_dir: Path, owned: Callable[[str], bool], manifests: tuple[str, ...] = ()
+) -> list[str]:
+    """Move every entry of ``stage`` into ``out_dir`` in place of the previous set: the
+    entries of ``out_dir`` that ``owned`` claims (the command's earlier outputs, by name) or
+    that the new set replaces. Return the names moved in.
+
+    The old entries go to a temporary folder first, manifests (``generation.json``, ...)
+    first, and the new ones come in with their manifests last, all renames on one file
+    system, SIGTERM and Ctrl-C held until the end (``deferred_signals``). An error half-way
+    puts the old set back. Only a SIGKILL or a power cut in those milliseconds can leave a
+    folder without its manifest; the next run of the command then replaces what is there.
+    """
+    new = sorted(os.listdir(stage), key=lambda n: (n in manifests, n))
+    old = [
+        n
+        for n in os.listdir(out_dir)
+        if (owned(n) or n in new) and not _TEMP.match(n) and n != RUN_LOCK
+    ]
+    old.sort(key=lambda n: (n not in manifests, n))
+    with deferred_signals():
+        trash = temp_dir(out_dir / "replaced")
+        moved_out: list[str] = []
+        moved_in: list[str] = []
+        try:
+            _move_all(old, out_dir, trash, moved_out)
+            _move_all(new, stage, out_dir, moved_in)
+        except BaseException:
+            _move_all(moved_in[::-1], out_dir, stage, [])  # the new set back to its stage
+            _move_all(moved_out[::-1], trash, out_dir, [])  # and the old one in place
+            trash.rmdir()  # empty now; if a move back failed, the old set stays in it
+            raise
+        shutil.rmtree(trash, ignore_errors=True)
+    return new
+
+
+@contextmanager
+def output_set(
+    out_dir: str | Path, owned: Callable[[str], bool], manifests: tuple[str, ...] = ()
+) -> Iterator[Path]:
+    """Yield an empty staging folder inside ``out_dir`` for everything one run writes; when
+    the block succeeds, its entries replace the previous run's set (``replace_set``).
+
+    So a run that fails, is stopped (SIGTERM, Ctrl-C) or is killed leaves ``out_dir`` as it
+    was: the previous run's files, complete, or nothing (the staging folder is removed, or
+    left to ``clean_stale`` after a SIGKILL). The swap is of named entries, not of
+    ``out_dir`` itself: the folder is often Hydra's run folder, whose ``.hydra/`` and log
+    are still open, or a folder of the user's that holds other files.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = temp_dir(out_dir / "outputs")
+    try:
+        yield stage
+        replace_set(stage, out_dir, owned, manifests)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

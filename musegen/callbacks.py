@@ -2,10 +2,12 @@
 
 ``ResumableRandomness`` makes a run that is killed and resumed from ``last.ckpt`` end with the
 same weights as one never interrupted. Lightning restores weights, optimizer and loop
-counters but not random number generators, and two things draw from them:
+counters but not random number generators, and three things draw random numbers:
 
 * the order of the training windows: the datamodule draws it from ``(seed, epoch)``
   (``musegen.data.batches``), with or without workers and on any number of processes;
+* the windows' transpositions (``data.transpose``): from ``(seed, epoch, batch)``
+  (``musegen.data.windows``), with a generator of their own;
 * dropout (torch's global generator): re-seeded here from ``(seed, batches seen)`` before
   every training step, so a step's masks do not depend on what ran before it.
 
@@ -16,6 +18,8 @@ skips those already trained (``data.batches.ShardedBatches``).
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -24,7 +28,10 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from musegen.data.batches import derived_seed
+from musegen.errors import StopSignals
 
+INTERRUPTED = "interrupted.ckpt"
+"""The checkpoint a stopped training run saves (``SaveOnStop``)."""
 DROPOUT_STREAM = 2
 """``derived_seed``'s stream of the dropout masks (1: the training order)."""
 
@@ -93,25 +100,57 @@ class RunStats(L.Callback):
         }
 
 
-class SaveOnSigterm(L.Callback):
-    """On SIGTERM during training, save a resumable checkpoint before Lightning tears down.
+class SaveOnStop(L.Callback):
+    """Stop a training run between two steps, never inside one, and save where it stopped.
 
-    Lightning's signal connector turns SIGTERM (``scancel``, a preemption, the end of a time
-    limit) into ``SIGTERMException`` after the step in progress; this saves
-    ``<dirpath>/interrupted.ckpt`` then, as ``ModelCheckpoint`` would have after that step,
-    so that ``ckpt_path=<it>`` continues exactly where the run stopped. On SLURM, Lightning's
-    own ``SLURMEnvironment`` also saves ``hpc_ckpt_<n>.ckpt`` on the requeue signal
-    (docs/scaling.md).
+    A stop (SIGTERM: ``scancel``, a preemption, the end of a time limit; SIGINT: Ctrl-C) that
+    arrives while the training loop runs is deferred (``errors.StopSignals.defer``) to
+    Lightning's signal connector, which ends the loop with ``SIGTERMException`` after the
+    step in progress, or the validation batch in progress; a Ctrl-C is handed to it as the
+    SIGTERM it stops on. This then saves ``<dirpath>/interrupted.ckpt``, as
+    ``ModelCheckpoint`` would have after that step, so that ``ckpt_path=<it>`` continues
+    exactly where the run stopped; ``musegen.train`` writes the run's record and ends with
+    the signal's exit code. Before the loop starts and after it ends, a stop is raised at
+    once (nothing would be lost). A stop during a validation inside training saves the state
+    after the last step: the resumed run ends with the same weights, but Lightning does not
+    repeat that validation, so its checkpoint by ``val/loss`` is not made. On SLURM,
+    Lightning's own ``SLURMEnvironment`` also saves ``hpc_ckpt_<n>.ckpt`` on the requeue
+    signal (docs/scaling.md).
     """
 
     def __init__(self, dirpath: str | Path) -> None:
         self.dirpath = Path(dirpath)
         self.saved: Path | None = None
+        self.signals: StopSignals | None = None  # the run's handler (set by musegen.train)
+        self._training = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._training = True
+        if self.signals is not None:
+            self.signals.defer = _to_lightning
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._undefer()
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, SIGTERMException) and trainer.training:
-            path = self.dirpath / "interrupted.ckpt"
+        training = self._undefer()
+        if isinstance(exception, SIGTERMException) and training:
+            path = self.dirpath / INTERRUPTED
             trainer.save_checkpoint(path)
             self.saved = path
+
+    def _undefer(self) -> bool:
+        """Stop deferring; whether the training loop was running."""
+        training, self._training = self._training, False
+        if self.signals is not None:
+            self.signals.defer = None
+        return training
+
+
+def _to_lightning(signum: int) -> None:
+    """Hand a stop to Lightning's signal connector: it stops on SIGTERM, whose handler has
+    already run when the signal is SIGTERM itself."""
+    if signum != signal.SIGTERM:
+        os.kill(os.getpid(), signal.SIGTERM)

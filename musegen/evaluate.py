@@ -22,11 +22,11 @@ import hydra
 from omegaconf import DictConfig
 
 from musegen.atomic import check_writable, clean_stale
-from musegen.checks import at_least
+from musegen.checks import ConfigError, at_least
 from musegen.config_checks import check_missing
 from musegen.data.tracks import LPD5_TRACKS
-from musegen.errors import reported, terminate_on_sigterm
-from musegen.evaluation.callback import EvaluateAfterTest
+from musegen.errors import reported, stop_on_signals
+from musegen.evaluation.callback import EvaluateAfterTest, written_as_one_set
 from musegen.evaluation.report import SETTING_NAMES, check_scored_split
 from musegen.generation.run_defaults import hydra_overrides, with_run_settings
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
@@ -53,7 +53,8 @@ def run_evaluation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
     clean_stale(evaluation.out_dir, recursive=True)
     evaluation.model_name = run.model_name
     task = load_task(run.ckpt_path, map_location=device)
-    dm = run.datamodule(cfg.paths, data_overrides(cfg))
+    dm = run.datamodule(cfg.paths, data_overrides(cfg), command="evaluate")
+    check_same_tracks(dm.track_names, task.net.config.track_names)
     dm.prepare_data()
     dm.setup("test")
     if cfg.get("accompany"):
@@ -70,6 +71,18 @@ def run_evaluation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
     return evaluation.report
 
 
+def check_same_tracks(data: Sequence[str], model: Sequence[str] | None) -> None:
+    """The data's tracks are the model's, in its order: a network reads track indices, so
+    another order would score every note as another instrument's (one ``ConfigError``)."""
+    model = list(model or data)
+    if list(data) != model:
+        raise ConfigError(
+            f"data.tracks: the model plays [{','.join(model)}], in this order; got "
+            f"[{','.join(data)}]: leave data.tracks out (the run's own is the default) or "
+            "give the model's"
+        )
+
+
 def accompaniment_report(
     cfg: DictConfig, run: Any, task: Any, dm: Any, evaluation: EvaluateAfterTest
 ) -> dict[str, Any]:
@@ -82,17 +95,18 @@ def accompaniment_report(
     bars = at_least(cfg.get("accompany_bars", 16), "accompany_bars", 1)
     model = [LPD5_TRACKS[t] for t in run.track_ids]
     keep, _ = resolve_tracks(cfg.get("keep"), None, model, model)
-    report = evaluate_accompaniment(
-        task.net,
-        dm,
-        run.track_ids,
-        evaluation.out_dir,
-        keep,
-        bars,
-        evaluation.settings,
-        run.model_name,
-        Performance.from_dict(getattr(task, "performance", None)),
-    )
+    with written_as_one_set(evaluation.out_dir) as stage:
+        report = evaluate_accompaniment(
+            task.net,
+            dm,
+            run.track_ids,
+            stage,
+            keep,
+            bars,
+            evaluation.settings,
+            run.model_name,
+            Performance.from_dict(getattr(task, "performance", None)),
+        )
     evaluation.report = report
     return report
 
@@ -121,8 +135,8 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``);
-    SIGTERM stops it cleanly, exit code 143."""
-    terminate_on_sigterm()
+    SIGTERM and Ctrl-C stop it cleanly (exit codes 143 and 130; ``errors.stop_on_signals``)."""
+    stop_on_signals()
     main_with_data_overrides("evaluate", _hydra_main)
 
 

@@ -3,8 +3,10 @@
 Every sample is written to ``out_dir`` as MIDI, LPD-5 npz, a pianoroll PNG (primer shaded)
 and a WAV (``render.audio``); ``generation.json`` lists them with the settings and where each
 came from (``generation.run_defaults``: the command line, else the run's own, else
-``conf/generate.yaml``). Every input is checked before anything is written, and each
-sample's files appear together or not at all.
+``conf/generate.yaml``). Every input is checked before anything is written. The files of a
+run are staged and replace an earlier run's in ``out_dir`` as one set (``atomic.output_set``):
+a run that fails or is stopped leaves the folder as it was, and one that ends leaves only
+its own samples, never some of an earlier run's beside its ``generation.json``.
 
 A piece plays as the music it continues: at its primer's tempo, with the primer's tempo
 changes, and each track at the primer's median velocity; from scratch at the training songs'
@@ -15,6 +17,7 @@ sets one tempo for every piece instead.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,12 +27,12 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from musegen.atomic import check_writable, clean_stale, write_json_atomic
+from musegen.atomic import check_writable, clean_stale, output_set, write_json_atomic
 from musegen.config_checks import check_missing, integer, number, require
 from musegen.data.performance import DEFAULT_QPM, excerpt, tempo_map
 from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS, among
-from musegen.errors import UserError, reported, terminate_on_sigterm
+from musegen.errors import UserError, reported, stop_on_signals
 from musegen.generation.accompany_file import Piece, accompaniments
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.notes import midi_primer
@@ -43,7 +46,7 @@ from musegen.generation.runs import (
 )
 from musegen.generation.sampling import Sampling
 from musegen.render.audio import SYNTHS
-from musegen.render.outputs import write_sample
+from musegen.render.outputs import notes_in_files, write_sample
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,10 @@ log = logging.getLogger(__name__)
 class GenerationError(UserError):
     """A nonsense generation setting (one line naming the key)."""
 
+
+MANIFEST = "generation.json"
+OUTPUTS = re.compile(r"^(generation\.json|sample_\d{3,}\.(mid|npz|png|wav|ogg))$")
+"""The names a generation writes into ``out_dir``: a later run replaces all of them."""
 
 RUN_SETTINGS = {"sampling": "sampling", "context": "evaluate.context"}
 """The settings a run's own config gives by default: key here -> key in the run's config."""
@@ -193,32 +200,6 @@ def run_generation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
         options = replace(options, seq_len=run.seq_len, tracks=tracks)
         pieces, extra = continuations(cfg, run, options)
     drawn = "velocity" in run.net.config.fields
-    samples = []
-    for i, piece in enumerate(pieces):
-        files = write_sample(
-            piece.notes,
-            out_dir,
-            f"sample_{i:03d}",
-            primer_len=piece.primer_len,
-            tempo=piece.tempo,
-            audio=bool(cfg.audio),
-            synth=str(cfg.synth),
-            track_ids=run.track_ids,
-            title=f"{run.model_name} sample {i}",
-        )
-        velocity = run.performance.velocities(piece.notes[: piece.primer_len])
-        samples.append(
-            {
-                "notes": int(len(piece.notes) - piece.primer_len),
-                "primer_notes": piece.primer_len,
-                "primer_song": piece.song,
-                "tempo": tempo_record(piece.tempo, piece.tempo_source),
-                "velocity": "drawn by the model"
-                if drawn
-                else {LPD5_TRACKS[t]: int(velocity[t]) for t in run.track_ids},
-                "files": {k: str(v) for k, v in files.items()},
-            }
-        )
     summary = {
         "ckpt_path": str(run.ckpt_path),
         "model": run.model_name,
@@ -234,11 +215,49 @@ def run_generation(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, 
         if drawn
         else "each track's median in the primer, else " + run.performance.source,
         **extra,
-        "samples": samples,
     }
-    write_json_atomic(out_dir / "generation.json", summary, indent=2)
-    log.info("wrote %d samples to %s", len(samples), out_dir)
+    with output_set(out_dir, OUTPUTS.match, (MANIFEST,)) as stage:
+        summary["samples"] = write_pieces(cfg, run, pieces, stage, out_dir)
+        write_json_atomic(stage / MANIFEST, summary, indent=2)
+    log.info("wrote %d samples to %s", len(pieces), out_dir)
     return summary
+
+
+def write_pieces(
+    cfg: DictConfig, run: TrainedRun, pieces: list[Piece], stage: Path, out_dir: Path
+) -> list[dict[str, Any]]:
+    """Write every piece's files into ``stage``; return their records for
+    ``generation.json``, which name the files where they will be (``out_dir``)."""
+    drawn = "velocity" in run.net.config.fields
+    samples = []
+    for i, piece in enumerate(pieces):
+        files = write_sample(
+            piece.notes,
+            stage,
+            f"sample_{i:03d}",
+            primer_len=piece.primer_len,
+            tempo=piece.tempo,
+            audio=bool(cfg.audio),
+            synth=str(cfg.synth),
+            track_ids=run.track_ids,
+            title=f"{run.model_name} sample {i}",
+        )
+        velocity = run.performance.velocities(piece.notes[: piece.primer_len])
+        samples.append(
+            {
+                "notes": int(len(piece.notes) - piece.primer_len),
+                "primer_notes": piece.primer_len,
+                # what the files hold, primer included: notes of one key at one onset are one
+                "notes_in_files": notes_in_files(files),
+                "primer_song": piece.song,
+                "tempo": tempo_record(piece.tempo, piece.tempo_source),
+                "velocity": "drawn by the model"
+                if drawn
+                else {LPD5_TRACKS[t]: int(velocity[t]) for t in run.track_ids},
+                "files": {k: str(out_dir / v.name) for k, v in files.items()},
+            }
+        )
+    return samples
 
 
 def continuations(
@@ -267,8 +286,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Entry point: ``data.<key>=`` overrides the run's data config (e.g. ``data.root``);
-    SIGTERM stops it cleanly (no staged sample left behind), exit code 143."""
-    terminate_on_sigterm()
+    SIGTERM and Ctrl-C stop it cleanly (no staged sample left behind; exit codes 143 and
+    130, ``errors.stop_on_signals``)."""
+    stop_on_signals()
     main_with_data_overrides("generate", _hydra_main)
 
 

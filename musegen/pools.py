@@ -3,7 +3,10 @@
 One way for all of them, safe to start from a process that has imported torch: workers are
 *spawned*, never forked (a fork can inherit a locked OpenMP or allocator mutex from the
 parent's threads and hang), and they ignore SIGINT, so Ctrl-C reaches only the parent, which
-stops the pool and reports in one line. ``concurrent.futures`` is used rather than
+stops the pool and reports in one line. They also end with the parent, however it ends: a
+parent killed with ``kill -9`` (or by the OOM killer) cannot stop them, and they would wait,
+blocked, for jobs that never come, each holding its memory, and keep ``multiprocessing``'s
+resource tracker alive with them (``_die_with``). ``concurrent.futures`` is used rather than
 ``multiprocessing.Pool``: a worker that dies (killed, out of memory) raises
 ``BrokenProcessPool`` instead of being replaced forever. Results come back in the order of
 the jobs (``ordered``) or as they finish.
@@ -11,11 +14,13 @@ the jobs (``ordered``) or as they finish.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -35,8 +40,43 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _ignore_sigint() -> None:
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_S = 1.0
+"""How often a worker checks its parent where the kernel cannot tell it (not Linux)."""
+
+
+def _start_worker(parent: int) -> None:
+    """A worker's first act: leave Ctrl-C to the parent, and end with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this process when ``parent`` (its parent's pid) ends, ``kill -9`` included.
+
+    On Linux the kernel kills it then (``prctl(PR_SET_PDEATHSIG, SIGKILL)``: sent when the
+    thread that started this process ends, which for a pool is the one that used it); a
+    parent that died before the call is seen as a changed parent pid. Elsewhere a daemon
+    thread compares the parent pid every ``PARENT_POLL_S`` seconds.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(
+                PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0
+            )
+        except (OSError, AttributeError):
+            armed = -1
+        if armed == 0:
+            if os.getppid() != parent:
+                os._exit(1)
+            return
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # as a kill would: the next run removes a job's temporaries (atomic.py)
 
 
 def _run_chunk(fn: Callable[[J], R], chunk: Sequence[J]) -> list[R]:
@@ -82,7 +122,10 @@ def parallel_map(
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
         pool = ProcessPoolExecutor(
-            workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint
+            workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
         # the first window of chunks starts the workers while SIGINT is ignored
         window = IN_FLIGHT_PER_WORKER * workers

@@ -31,7 +31,13 @@ class Bar:
 
 @contextmanager
 def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator[Bar]:
-    """Yield a ``Bar``; draws nothing when disabled or total is 0."""
+    """Yield a ``Bar``; draws nothing when disabled or total is 0.
+
+    A block that ends without an exception has done the work it counted, so the bar ends
+    at ``total``: a caller that reports in chunks (the decoder, every 64 notes) would
+    otherwise leave it short by the last partial chunk. One that raises keeps the count it
+    reached, which says where it stopped.
+    """
     if not enabled or total <= 0:
         yield Bar(None, None)
         return
@@ -46,3 +52,4 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
     with progress:
         task = progress.add_task(description, total=total)
         yield Bar(progress, task)
+        progress.update(task, completed=total)

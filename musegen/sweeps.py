@@ -10,6 +10,11 @@ folder and returns normally. ``SweepReport``, a Hydra callback every sweep has
 (``conf/hydra/default.yaml``), collects the failed jobs at the end, also those another
 process ran (joblib, SLURM); ``musegen.train``'s entry point then exits with code 1 and one
 line naming them. ``musegen.compare`` reads ``failed.json`` as a failed run's reason.
+
+A stop is not a failure: SIGTERM or Ctrl-C during a job ends the sweep there, no later job
+starts, and the command exits with the signal's code (the stop rule, ``musegen.errors``);
+the stopped job keeps its ``metrics.json`` and ``interrupted.ckpt``, and the comparison is
+not written.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from musegen.atomic import write_json_atomic
-from musegen.errors import UserError, first_line
+from musegen.errors import Stopped, UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +50,12 @@ def in_multirun() -> bool:
 
 def run_job(body: Callable[[], Any], output_dir: str | Path, failed_value: Any = None) -> Any:
     """Run a sweep job's ``body``; on any failure record it in ``output_dir`` and return
-    ``failed_value`` instead of raising (module docstring). Ctrl-C still stops the sweep."""
+    ``failed_value`` instead of raising (module docstring). A stop (SIGTERM, Ctrl-C) is not
+    a failure: it ends the sweep as a whole, the job's own record saying where it stopped
+    (``musegen.errors``, ``musegen.train``)."""
     try:
         return body()
-    except KeyboardInterrupt:
+    except (Stopped, KeyboardInterrupt):
         raise
     except Exception as exc:
         user = isinstance(exc, UserError)

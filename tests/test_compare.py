@@ -187,3 +187,187 @@ def test_the_comparison_has_the_overlap_and_a_listening_page(sweep: Path) -> Non
     assert page.count("seed 1:") == page.count("seed 2:") == 10  # captions in words
     assert "loudness-normalised to -23 LUFS" in page and "What to listen for" in page
     assert_page_works(sweep / "index.html", min_audio=22)  # (1 real + 10 runs) x 2 kinds
+
+
+# --- run folders written by hand: each case in a few lines, no training --------------------
+
+
+def write_run(
+    folder: Path,
+    overrides: list[str],
+    metrics: str | None = None,
+    log: str | None = None,
+    config: dict | None = None,
+) -> Path:
+    """A run folder as ``musegen.train`` leaves it: ``.hydra/overrides.yaml``, and the
+    ``metrics.json`` text, ``train.log`` and ``.hydra/config.yaml`` given."""
+    import yaml
+
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if config is not None:
+        (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    if metrics is not None:
+        (folder / "metrics.json").write_text(metrics)
+    if log is not None:
+        (folder / "train.log").write_text(log)
+    return folder
+
+
+def finished(**values: float | None) -> str:
+    return json.dumps({"status": "finished", "n_params": 1000, **values})
+
+
+def markdown_row(md: str, first_cell: str) -> str:
+    (row,) = [line for line in md.splitlines() if line.startswith(f"| {first_cell} |")]
+    return row
+
+
+def test_a_nan_loss_is_marked_and_the_mean_says_how_many_runs_it_covers(tmp_path: Path) -> None:
+    """Three finished seeds, one with ``test/loss`` null (strict JSON) and one with a bare
+    NaN (as files written before strict JSON hold it): the row's mean covers one run and
+    says so, and the two runs are marked in the runs table."""
+    runs = tmp_path / "runs"
+    write_run(runs / "0", ["seed=1"], finished(**{"test/loss": 4.25, "test/pitch_loss": 2.0}))
+    write_run(runs / "1", ["seed=2"], finished(**{"test/loss": None, "test/pitch_loss": 3.0}))
+    nan = finished(**{"test/loss": 0.0, "test/pitch_loss": 4.0}).replace("0.0", "NaN")
+    write_run(runs / "2", ["seed=3"], nan)
+    result = compare([runs], out=tmp_path / "out")
+    md = result.files["comparison.md"].read_text()
+    # parameters, test loss (one run of three), pitch (all three: mean 3, sample std 1)
+    assert markdown_row(md, "all runs") == (
+        "| all runs | 3/3 | 1,000 ± 0 | 4.2500 (1 of 3 runs) | 3.0000 ± 1.0000 |"
+    )
+    assert markdown_row(md, "`0`").endswith("| ok |")
+    for run in ("1", "2"):
+        assert markdown_row(md, f"`{run}`").endswith(
+            "| ok; **not finite** (left out of the means): test/loss |"
+        )
+    assert "3 runs (0 failed, 2 with a loss that is not finite)" in md
+    with result.files["comparison.csv"].open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["test/loss_mean"], row["test/loss_std"], row["test/loss_n"]) == ("4.25", "", "1")
+    assert (row["test/pitch_loss_std"], row["test/pitch_loss_n"]) == ("1.0", "3")
+
+
+def test_runs_that_all_failed_give_the_report_and_exit_code_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A config error (its one line is in the log) and a crash whose traceback went to the
+    console: both listed with their reason; nothing finished, so exit code 1."""
+    from musegen.compare.main import main
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    error = "[2026-01-01 10:00:00,000][musegen][ERROR] - error: data.seq_len must be >= 1, got 0"
+    write_run(runs / "0", ["data.seq_len=0"], log=f"{error}\n")
+    last = "[2026-01-01 10:00:01,000][musegen.train][INFO] - data: {'source': 'bach'}"
+    write_run(runs / "1", ["data.seq_len=25"], log=f"[...][INFO] - started\n{last}\n")
+    assert main([str(runs), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "musegen.compare: none of the 2 runs finished (2 failed, 0 running): nothing to "
+        "compare; each run's reason is in comparison.md"
+    )
+    md = (out / "comparison.md").read_text()
+    assert f"| **failed**: {error} |" in markdown_row(md, "`0`")
+    assert markdown_row(md, "`1`").endswith(
+        "| **failed**: did not finish (no metrics.json; its log names no error: killed, or a "
+        f"crash whose traceback went to the console only); last log line: {last} |"
+    )
+    write_run(runs / "2", ["data.seq_len=50"], finished(**{"test/loss": 3.5}))
+    assert main([str(runs), "--out", str(out)]) == 0  # one finished: a comparison
+
+
+def test_same_names_a_key_of_the_configs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from musegen.compare.main import main
+
+    runs = tmp_path / "runs"
+    for name, transpose in (("a", 0), ("b", 3)):
+        config = {"seed": 1, "data": {"transpose": transpose}}
+        write_run(runs / name, ["seed=1"], finished(**{"test/loss": 3.0}), config=config)
+    assert main([str(runs), "--out", str(tmp_path / "out"), "--same", "nonsense.key"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "musegen.compare: --same nonsense.key: no run's .hydra/config.yaml has this key; "
+        "the config keys that split rows here: data.transpose"
+    ]
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    assert main([str(runs), "--out", str(tmp_path / "out"), "--same", "data.transpose"]) == 0
+
+
+def test_a_live_run_is_running_not_failed(tmp_path: Path) -> None:
+    """A run whose ``.run.lock`` a live process holds (here: this one, through the lock a
+    training run takes) is listed as running; once the lock is gone, as failed."""
+    from musegen.atomic import run_folder
+
+    runs = tmp_path / "runs"
+    write_run(runs / "0", ["seed=1"], finished(**{"test/pitch_loss": 2.0}))
+    live = write_run(runs / "1", ["seed=2"], log="[...][INFO] - epoch 0\n")
+    with run_folder(live):
+        result = compare([runs], out=tmp_path / "out")
+    md = result.files["comparison.md"].read_text()
+    assert markdown_row(md, "`1`") == "| `1` | all runs | 2 | – | running |"
+    assert "2 runs (0 failed, 1 running)" in md
+    with result.files["comparison.csv"].open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["n_runs"], row["n_failed"], row["n_running"]) == ("1", "0", "1")
+    after = compare([runs], out=tmp_path / "out")
+    assert "did not finish" in after.groups[0].runs[1].error
+
+
+def write_evaluation(run: Path, song: str) -> None:
+    """``<run>/evaluation``: one continuation and one piece from scratch, each beside its
+    real music (MIDI, npz, PNG; no audio), as ``evaluation.json`` lists them."""
+    from musegen.data.pianoroll_notes import NOTE_DTYPE
+    from musegen.metrics import REAL_ROW
+    from musegen.render.outputs import write_sample
+
+    folder = run / "evaluation"
+    records = []
+    for kind in ("continuation", "scratch"):
+        for row, prefix in (("model", kind), (REAL_ROW, f"real_{kind}")):
+            notes = np.zeros(4, dtype=NOTE_DTYPE)
+            notes["pitch"], notes["track"], notes["velocity"] = [60, 62, 64, 65], 1, 80
+            notes["step"], notes["duration"] = 1.0, 1.0
+            notes["time"] = np.arange(4) * 24
+            files = write_sample(notes, folder / "samples", f"{prefix}_000", 0, audio=False)
+            records.append(
+                {
+                    "kind": kind,
+                    "row": row,
+                    "index": 0,
+                    "song": song,
+                    "primer_len": 0,
+                    "caption": f"{row}: a piece of {song}",
+                }
+                | {k: v.relative_to(folder).as_posix() for k, v in files.items()}
+            )
+    report = {"samples": records, "settings": {"split": "test"}, "track_ids": [1]}
+    (folder / "evaluation.json").write_text(json.dumps(report))
+
+
+def test_rows_that_differ_in_many_settings_get_their_listening_page(tmp_path: Path) -> None:
+    """Two runs that differ in twelve long settings: each row's label is over 255
+    characters, longer than a file name may be; the page's copies are named by position."""
+    from tests.test_page import local_links
+
+    runs = tmp_path / "runs"
+    for i in range(2):
+        overrides = [
+            f"task.heads.some_long_setting_name_{k}=value_{i}_{'x' * 20}" for k in range(12)
+        ]
+        metrics = finished(**{"test/loss": 3.0 + i})
+        write_run(runs / str(i), [*overrides, "seed=1"], metrics, config={"seed": 1})
+        write_evaluation(runs / str(i), "song_a")
+    result = compare([runs], out=tmp_path / "out")
+    assert len(result.groups) == 2 and min(len(g.label) for g in result.groups) > 255
+    listen = tmp_path / "out" / "listen"
+    assert sorted(p.name for p in listen.iterdir()) == sorted(
+        f"{kind}_0_{who}.{suffix}"
+        for kind in ("continuation", "scratch")
+        for who in ("real", "01", "02")
+        for suffix in ("mid", "png")
+    )
+    page = result.files["index.html"]
+    text = page.read_text()
+    assert all(f"{g.label}, seed 1:" in text for g in result.groups)  # captions keep labels
+    assert all(p.is_file() for p in local_links(page))

@@ -156,6 +156,11 @@ def test_unknown_choice_lists_the_valid_ones(args: list[str]) -> None:
     [
         ("data.seq_len=0", "data.seq_len"),
         ("data.seq_len=True", "data.seq_len"),  # not 1: a bool is no length
+        ("model=transformer model.net.num_heads=0", "model.net.num_heads"),
+        ("evaluate.max_songs=1", "evaluate.max_songs"),  # real vs real needs 2 songs
+        ("evaluate.context=abc", "evaluate.context"),
+        ("evaluate.context=1", "evaluate.context"),
+        ("model=transformer model.net.hidden_size=60", "model.net.hidden_size"),
         ("data.seq_len=1 task.target=all", "data.seq_len"),  # generation needs 2 notes
         ("task.optimizer.lr=-0.001", "task.optimizer.lr"),
         ("data.tracks=[Piano,Kazoo]", "data.tracks"),

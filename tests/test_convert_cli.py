@@ -86,7 +86,7 @@ def test_cli_exit_codes_and_summary(
     only_bad.mkdir()
     for bad in CORRUPT.glob("*.mid"):
         shutil.copy(bad, only_bad / bad.name)
-    assert main([str(only_bad), str(tmp_path / "b"), "--quiet"]) == 1
+    assert main([str(only_bad), str(tmp_path / "b"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "nothing converted" in err and "data byte must be in range 0..127" in err
 

@@ -201,3 +201,15 @@ def test_labels_in_shared_data_match_the_pinned_checksum(shared_data):
     from musegen.data.fetch import sha256_of
 
     assert sha256_of(shared_data / "lpd" / "labels.tar.gz") == dl.DATASETS["labels"].remote.sha256
+
+
+@pytest.mark.parametrize("value", ["-3", "0", "many"])
+def test_expect_files_must_be_a_positive_count(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        dl.main(["lpd5", "--dest", str(tmp_path), "--expect-files", value])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(f"argument --expect-files: must be an integer >= 1, got '{value}'")
+    assert not any(tmp_path.iterdir())  # nothing fetched

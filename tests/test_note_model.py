@@ -381,3 +381,30 @@ def test_a_mask_after_a_pitch_first_head_draws_the_pitch_given_an_allowed_track(
     assert torch.equal(note["pitch"], expected)
     unmasked = heads.draw(h, Picker(cold, torch.Generator().manual_seed(0), TRACKS))
     assert not torch.equal(unmasked["pitch"], expected)  # the mask changed the pitch drawn
+
+
+def test_a_track_rule_changes_only_its_tracks_notes_with_independent_heads() -> None:
+    """The independent heads draw the track before the pitch only where a per-track rule
+    asks, with the random numbers of their usual order: a rule of temperature 1 (no change)
+    draws the very notes of no rule, and a colder Bass first changes a Bass note."""
+    net = load_network(FIXTURES / "format2_categorical_gru_5tracks.ckpt")
+    assert net.config.heads.kind == "independent"
+    ids = model_track_ids(net.config.track_names)
+    primers = [np.empty(0, dtype=NOTE_DTYPE)] * 4
+
+    def draw(**rules: dict) -> list[np.ndarray]:
+        options = DecodeOptions(seed=3, sampling=Sampling.from_config(rules))
+        return continue_primers(net, primers, 48, ids, options)
+
+    plain = draw()
+    assert [n.tolist() for n in draw(tracks={"Bass": {"temperature": 1.0}})] == [
+        n.tolist() for n in plain
+    ]
+    cold = draw(tracks={"Bass": {"temperature": 0.2}})
+    changed = 0
+    for old, new in zip(plain, cold, strict=True):
+        differ = np.flatnonzero(old != new)
+        if differ.size:  # the first note that differs is a Bass note (LPD-5 track 3)
+            changed += 1
+            assert old["track"][differ[0]] == new["track"][differ[0]] == 3
+    assert 3 in ids and changed > 0

@@ -399,46 +399,6 @@ def test_a_job_that_raises_is_recorded_with_its_traceback(tmp_path: Path) -> Non
     assert sweeps.read_failure(tmp_path) == "a bug in the job"
 
 
-class SigtermAt(L.Callback):
-    """Stand-in for ``scancel`` or a preemption: SIGTERM to this process mid-epoch."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)  # Lightning's handler takes it
-
-
-def test_sigterm_saves_a_checkpoint_that_resumes_to_the_same_weights(
-    session_data_dir: Path, tmp_path: Path
-) -> None:
-    from musegen.errors import Terminated
-
-    base = small(
-        session_data_dir,
-        "trainer.max_epochs=2",
-        "trainer.limit_train_batches=6",
-        "model.net.dropout=0.3",
-        "evaluate.enabled=false",
-        "seed=3",
-    )
-    full, stopped, resumed = tmp_path / "full", tmp_path / "stopped", tmp_path / "resumed"
-    train(compose_config(base, output_dir=str(full)))
-    with pytest.raises(Terminated, match=r"stopped by SIGTERM at step 4; resume with ckpt_path="):
-        train(compose_config(base, output_dir=str(stopped)), extra_callbacks=[SigtermAt(4)])
-    record = json.loads((stopped / "metrics.json").read_text())
-    saved = stopped / "checkpoints" / "interrupted.ckpt"
-    assert record["status"] == "interrupted" and record["resume_from"] == str(saved)
-    assert read_checkpoint(saved)["global_step"] == 4  # mid-epoch: 4 of the first 6 batches
-    metrics = train(compose_config([*base, f"ckpt_path={saved}"], output_dir=str(resumed)))
-    assert metrics["global_step"] == 12 and metrics["status"] == "finished"
-    a = read_checkpoint(full / "checkpoints" / "last.ckpt")["state_dict"]
-    b = read_checkpoint(resumed / "checkpoints" / "last.ckpt")["state_dict"]
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-
-
 @pytest.mark.slow  # ~19 s: a CLI training killed and resumed
 def test_sigterm_is_exit_code_143_and_one_line(tmp_path: Path) -> None:
     """The CLI, killed as SLURM's time limit kills it: a non-zero exit a script can see."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from musegen.config_checks import ConfigError
+from musegen.errors import UserError
 from musegen.generation.sampling import Picker, Sampling, sample, sample_in_buckets
 from musegen.models.time_classes import MUSICAL_BEATS, TimeClasses
 
@@ -86,3 +88,51 @@ def test_the_picker_draws_by_musical_value_only_where_the_rule_says() -> None:
     rules = Sampling(temperature=1e-4, fields=(("duration", (("buckets", "musical"),)),))
     pick = Picker(rules, torch.Generator().manual_seed(0), buckets=bucket)
     assert int(pick("duration", logits, {})[0]) == 0 and int(pick("step", logits, {})[0]) == 3
+
+
+def test_a_rule_for_a_track_the_model_lacks_is_named_once_and_changes_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logits = torch.log(torch.tensor([[0.1, 0.2, 0.3, 0.4]] * 8))
+    rules = Sampling.from_config({"tracks": {"Bass": {"top_k": 1}}})
+    with caplog.at_level(logging.WARNING, logger="musegen.generation.sampling"):
+        pick = Picker(rules, torch.Generator().manual_seed(0), track_names=["Piano"])
+    assert pick.unused == ["Bass"] and not pick.track_first
+    assert [r.getMessage() for r in caplog.records] == [
+        "sampling.tracks.Bass: the model has no such track (it plays Piano); not used"
+    ]
+    plain = Picker(Sampling(), torch.Generator().manual_seed(0), track_names=["Piano"])
+    assert torch.equal(pick("pitch", logits, {}), plain("pitch", logits, {}))
+
+
+def test_settings_of_the_wrong_shape_are_one_line_naming_the_key() -> None:
+    """``sampling.tracks.Bass=abc`` and ``tracks=3`` (generate): the key and the shape."""
+    from musegen.generate import selected_tracks
+
+    with pytest.raises(ConfigError) as info:
+        Sampling.from_config({"tracks": {"Bass": "abc"}})
+    assert str(info.value) == (
+        "sampling.tracks.Bass must be a mapping of temperature, top_k, top_p, buckets "
+        "(or fields), got 'abc'"
+    )
+    with pytest.raises(UserError) as info:
+        selected_tracks(3, ["Drums", "Piano"])
+    assert str(info.value) == "tracks must be a list of track names, got 3"
+    assert selected_tracks(["bass"], ["Drums", "Bass"]) == ("Bass",)  # any case
+
+
+def test_evaluation_settings_are_checked_before_any_work() -> None:
+    """A context of 1 or a word, and a single song (real vs real compares two)."""
+    from musegen.evaluation.report import EvaluationSettings
+
+    for bad, message in [
+        (
+            {"max_songs": 1},
+            "max_songs must be an integer >= 2 (real songs are compared with each other), got 1",
+        ),
+        ({"context": 1}, "context must be trained, null or an integer >= 2, got 1"),
+        ({"context": "abc"}, "context must be trained, null or an integer >= 2, got 'abc'"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            EvaluationSettings(**bad)
+        assert str(info.value) == message

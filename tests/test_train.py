@@ -227,3 +227,19 @@ def test_a_cosine_schedule_over_the_whole_run(session_data_dir: Path, tmp_path: 
     (scheduler,) = state["lr_schedulers"]
     assert scheduler["T_max"] == 8 and scheduler["last_epoch"] == 8
     assert scheduler["_last_lr"][0] < 1e-9
+
+
+def test_a_run_without_test_songs_says_it_has_no_test_figures(
+    session_data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from musegen.train import NO_TEST_SONGS
+
+    cfg = compose_config(
+        small(session_data_dir, "data.split=[0.8,0.2,0.0]", "evaluate.enabled=false"),
+        output_dir=str(tmp_path),
+    )
+    with caplog.at_level("WARNING", logger="musegen.train"):
+        metrics = train(cfg)
+    assert metrics["status"] == "finished" and metrics["warning"] == NO_TEST_SONGS
+    assert not any(key.startswith("test/") for key in metrics)
+    assert NO_TEST_SONGS in caplog.text

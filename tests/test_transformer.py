@@ -94,6 +94,11 @@ def test_positions_never_pass_the_trained_context() -> None:
     out = generate(net, _notes(2, 12, seed=1), 40, pick)
     assert out["pitch"].shape == (2, 40)
     assert max(lengths) == 8 and min(lengths) == 4
+    # context=null carries the cache through the piece: past the trained positions, as
+    # docs/generation.md says (12 primer notes, then each drawn note but the last read)
+    lengths.clear()
+    generate(net, _notes(2, 12, seed=1), 40, pick, context=None)
+    assert lengths[0] == 12 and max(lengths) == 12 + 39
 
 
 def test_the_transformer_trains_and_generates_through_the_cli(

@@ -3,7 +3,10 @@
 PATH is a multirun folder (its numbered jobs are the runs), a folder of runs, or run folders
 themselves. The output goes into the single PATH given, or ``--out``: ``comparison.md`` and
 ``.csv``, the plots, and ``index.html``, a listening page with each row's samples. A run
-that did not finish is listed as failed with its last error line; it never stops the report.
+that did not finish is listed as failed with its last error line (one that a live process
+still holds is listed as running); it never stops the report. When no run finished, the
+report is written all the same and the command ends with exit code 1: there was nothing to
+compare.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from musegen.atomic import check_writable
 from musegen.compare.page import write_comparison_page
 from musegen.compare.plots import metric_bars, val_loss_plot
 from musegen.compare.report import comparison_csv, comparison_markdown, write_text
-from musegen.compare.runs import find_runs, read_run
-from musegen.compare.table import Group, group_runs
+from musegen.compare.runs import Run, find_runs, read_run
+from musegen.compare.table import Group, config_splits, group_runs
 from musegen.errors import UserError, run_reported
+
+EXIT_NOTHING_FINISHED = 1
+"""``compare``'s exit code when no run finished (the report lists each one's reason)."""
 
 
 class CompareError(UserError):
@@ -53,14 +59,16 @@ def compare(
         if len(paths) != 1:
             raise CompareError("several folders given: say where the comparison goes with --out")
         out = paths[0]
-    out = check_writable(out, "--out")
     run_dirs = find_runs(paths)
     if not run_dirs:
         raise CompareError(
             f"no run folders under {', '.join(map(str, paths))} (a run folder holds "
             "metrics.json, train.log or .hydra/overrides.yaml)"
         )
-    keys, groups = group_runs([read_run(p) for p in run_dirs], same)
+    runs = [read_run(p) for p in run_dirs]
+    check_same(same, runs)
+    out = check_writable(out, "--out")
+    keys, groups = group_runs(runs, same)
     files: dict[str, Path] = {}
     plots = []
     for name, draw in (("val_loss.png", val_loss_plot), ("test_metrics.png", metric_bars)):
@@ -74,6 +82,21 @@ def compare(
     if page is not None:  # a listening page only where the runs wrote samples
         files["index.html"] = page
     return Comparison(keys, groups, files)
+
+
+def check_same(same: Sequence[str], runs: list[Run]) -> None:
+    """``--same`` names config keys (``data.transpose``) that some run's
+    ``.hydra/config.yaml`` holds; a misspelt one would silently change nothing."""
+    known = {k for r in runs for k in r.flat_config()}
+    for key in same:
+        if key not in known:
+            hidden = config_splits(runs)
+            hint = (
+                f"the config keys that split rows here: {', '.join(hidden)}"
+                if hidden
+                else "no config key splits a row here, so --same is not needed"
+            )
+            raise CompareError(f"--same {key}: no run's .hydra/config.yaml has this key; {hint}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
             log_table(result, out, args.wandb or out.name)
         print(result.files["comparison.md"].read_text())
         print("wrote " + ", ".join(str(p) for p in result.files.values()), file=sys.stderr)
+        runs = [r for g in result.groups for r in g.runs]
+        if not any(r.ok for r in runs):
+            running = sum(r.running for r in runs)
+            print(
+                f"musegen.compare: none of the {len(runs)} runs finished "
+                f"({len(runs) - running} failed, {running} running): nothing to compare; "
+                "each run's reason is in comparison.md",
+                file=sys.stderr,
+            )
+            return EXIT_NOTHING_FINISHED
         return 0
 
     return run_reported(body, prog="musegen.compare")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from musegen.atomic import write_bytes_atomic
 from musegen.compare.paper import paper_markdown
+from musegen.compare.runs import Run
 from musegen.compare.table import (
     CONTROL_KEYS,
     LOSS_COLUMNS,
@@ -26,18 +27,22 @@ from musegen.metrics.musical import METRICS, RHYTHM_METRICS
 
 
 def comparison_csv(keys: list[str], groups: list[Group]) -> str:
-    """One row per group: the varying overrides, run counts, then ``<metric>_mean/_std``."""
+    """One row per group: the varying overrides, run counts (finished, failed, running),
+    then ``<metric>_mean``, ``_std`` (empty below two runs: a sample std needs two) and
+    ``_n``, the finished runs the mean covers (fewer where a run's value is NaN)."""
     metrics = metric_keys(groups)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        [*keys, "n_runs", "n_failed"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+        [*keys, "n_runs", "n_failed", "n_running"]
+        + [f"{m}_{s}" for m in metrics for s in ("mean", "std", "n")]
     )
     for group in groups:
-        row: list[object] = [v for _, v in group.key] + [len(group.ok), len(group.failed)]
+        row: list[object] = [v for _, v in group.key]
+        row += [len(group.ok), len(group.failed), len(group.running)]
         for metric in metrics:
             mean, std, n = group.stat(metric)
-            row += ["" if n == 0 else repr(mean), "" if n == 0 else repr(std)]
+            row += ["" if n == 0 else repr(mean), "" if n < 2 else repr(std), n]
         writer.writerow(row)
     return out.getvalue()
 
@@ -55,8 +60,7 @@ def _present(groups: list[Group], key: str) -> bool:
 def losses_markdown(groups: list[Group]) -> str:
     cols = [c for c in LOSS_COLUMNS if _present(groups, c[0])]
     rows = [
-        [g.label, f"{len(g.ok)}/{len(g.runs)}"] + [fmt(g.stat(k), p) for k, _, p in cols]
-        for g in groups
+        [g.label, f"{len(g.ok)}/{len(g.runs)}"] + [g.cell(k, p) for k, _, p in cols] for g in groups
     ]
     return _table(["row", "runs"] + [h for _, h, _ in cols], rows)
 
@@ -67,7 +71,7 @@ def similarity_markdown(groups: list[Group]) -> str:
     feats = [f for f in SIMILARITY_FEATURES if _present(groups, f"eval/sim_{f}")]
     if not feats:
         return ""
-    rows = [[g.label] + [fmt(g.stat(f"eval/sim_{f}")) for f in feats] for g in groups]
+    rows = [[g.label] + [g.cell(f"eval/sim_{f}") for f in feats] for g in groups]
     for ref in REFERENCE_ROWS:
         per_group = [[fmt(g.stat(f"eval/sim_{f}/{ref}")) for f in feats] for g in groups]
         rows += _reference_rows(ref.replace("_", " "), groups, per_group)
@@ -96,7 +100,7 @@ def overlap_markdown(groups: list[Group]) -> str:
     if not _present(groups, "eval/oa"):  # scored before the overlap existed
         return ""
     cols = [(k, h) for k, h in OVERLAP_COLUMNS if _present(groups, k)]
-    rows = [[g.label] + [fmt(g.stat(k)) for k, _ in cols] for g in groups]
+    rows = [[g.label] + [g.cell(k) for k, _ in cols] for g in groups]
     for control in CONTROL_KEYS:
         cells = [[fmt(g.stat(f"{k}/{control}")) for k, _ in cols] for g in groups]
         rows += _reference_rows(control.replace("_", " "), groups, cells)
@@ -114,7 +118,7 @@ def track_markdown(groups: list[Group], stat: str) -> str:
     tracks = [t for t in tracks if "/" not in t]
     if not tracks:
         return ""
-    rows = [[g.label] + [fmt(g.stat(prefix + t)) for t in tracks] for g in groups]
+    rows = [[g.label] + [g.cell(prefix + t) for t in tracks] for g in groups]
     for control in ("real_vs_real", "scrambled_instruments"):
         cells = [[fmt(g.stat(f"{prefix}{t}/{control}")) for t in tracks] for g in groups]
         rows += _reference_rows(control.replace("_", " "), groups, cells)
@@ -127,7 +131,7 @@ def musical_markdown(groups: list[Group]) -> str:
     names = [m for m in names if _present(groups, f"eval/{m}")]
     if not names:
         return ""
-    rows = [[g.label] + [fmt(g.stat(f"eval/{m}")) for m in names] for g in groups]
+    rows = [[g.label] + [g.cell(f"eval/{m}") for m in names] for g in groups]
     real = [[fmt(g.stat(f"eval/{m}/real")) for m in names] for g in groups]
     rows += _reference_rows("real test songs", groups, real)
     return _table(["row", *names], rows)
@@ -149,7 +153,7 @@ def runs_markdown(groups: list[Group]) -> str:
     for g in groups:
         for r in g.runs:
             seed = r.overrides.get("seed") or r.setting("seed") or "–"
-            status = "ok" if r.ok else f"**failed**: {r.error}"
+            status = _status(r)
             rows.append(
                 [
                     f"`{r.path.name}`",
@@ -160,6 +164,18 @@ def runs_markdown(groups: list[Group]) -> str:
                 ]
             )
     return _table(["run", "row", "seed", "test pitch", "status"], rows)
+
+
+def _status(run: Run) -> str:
+    """A run's status in the runs table: ok (and which losses are not finite), running, or
+    failed with its reason."""
+    if run.running:
+        return "running"
+    if not run.ok:
+        return f"**failed**: {run.error}"
+    if run.nonfinite:
+        return "ok; **not finite** (left out of the means): " + ", ".join(run.nonfinite)
+    return "ok"
 
 
 def _num(value: float | None) -> str:
@@ -175,7 +191,15 @@ def comparison_markdown(
     paper: bool = False,
 ) -> str:
     runs = [r for g in groups for r in g.runs]
-    failed = sum(len(g.failed) for g in groups)
+    counts = [
+        f"{n} {what}"
+        for n, what in (
+            (sum(len(g.failed) for g in groups), "failed"),
+            (sum(len(g.running) for g in groups), "running"),
+            (sum(bool(r.nonfinite) for r in runs), "with a loss that is not finite"),
+        )
+        if n or what == "failed"
+    ]
     fixed = {
         k: v for k, v in common_overrides(runs).items() if not k.startswith(("hydra.", "paths."))
     }
@@ -183,7 +207,7 @@ def comparison_markdown(
     if command:
         parts += ["    " + command, ""]
     parts += [
-        f"{len(runs)} runs ({failed} failed), {len(groups)} rows keyed by "
+        f"{len(runs)} runs ({', '.join(counts)}), {len(groups)} rows keyed by "
         + (", ".join(f"`{k.lstrip('_')}`" for k in keys) or "nothing (one row)")
         + "; seeds collapse to mean ± std (sample std over the finished runs).",
     ]

@@ -7,6 +7,11 @@ that failed: its reason, ``musegen.sweeps``),
 ``csv/metrics.csv`` (the per-step log, possibly cut short by a kill), ``evaluation/
 evaluation.json`` and ``train.log``. Nothing here imports a run's code or unpickles anything:
 a shared sweep folder is read as text.
+
+A run whose ``.run.lock`` a live process holds is running, not failed. A finished run whose
+test or validation loss is not finite (NaN, or ``null`` in strict JSON) keeps its other
+metrics and names the losses it lacks (``Run.nonfinite``), so a mean over its row says
+that it covers fewer runs.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from typing import Any
 
 import yaml
 
+from musegen.atomic import RUN_LOCK, folder_in_use
 from musegen.errors import first_line
 from musegen.sweeps import read_failure
 
 _MARKERS = ("metrics.json", ".hydra/overrides.yaml", "train.log")
 _ERROR = re.compile(r"(\[ERROR\]|\[CRITICAL\]|Error:|Exception:|: interrupted)")
 _QUIET = re.compile(r"\]\[(WARNING|INFO|DEBUG)\]")  # a logged warning is not why a run failed
+LOSS_PREFIXES = ("test/", "val/")
+"""Keys of ``metrics.json`` that a finished run has as numbers: a NaN among them is marked."""
 
 
 @dataclass
@@ -38,6 +46,8 @@ class Run:
     metrics: dict[str, float] = field(default_factory=dict)
     curve: list[tuple[int, float]] = field(default_factory=list)
     error: str | None = None
+    running: bool = False
+    nonfinite: list[str] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)
     _flat: dict[str, str] | None = field(default=None, repr=False)
 
@@ -107,6 +117,10 @@ def read_run(path: Path) -> Run:
     """Everything ``compare`` needs of one run folder; a run without ``metrics.json`` is
     failed, with the last error-looking line of its log as the reason."""
     run = Run(path=path, overrides=read_overrides(path), curve=read_curve(path))
+    if folder_in_use(path):  # a live process holds the run's lock: not done, not failed
+        run.running = True
+        run.error = f"running (a live process holds its {RUN_LOCK})"
+        return run
     metrics_file = path / "metrics.json"
     failure = read_failure(path)
     if not metrics_file.is_file():
@@ -125,6 +139,9 @@ def read_run(path: Path) -> Run:
         run.error = failure or f"{status}: {data.get('error') or data.get('resume_from') or ''}"
         return run
     run.metrics = {k: float(v) for k, v in data.items() if _is_number(v)}
+    run.nonfinite = sorted(
+        k for k, v in data.items() if k.startswith(LOSS_PREFIXES) and not _is_number(v)
+    )
     for key in ("model", "target", "timing"):
         if isinstance(data.get(key), str):
             run.overrides.setdefault(f"_{key}", data[key])
@@ -215,7 +232,10 @@ def last_error_line(path: Path) -> str:
             if _ERROR.search(line) and not _QUIET.search(line):
                 return line[-300:]
         if lines:
-            return "did not finish; last log line: " + lines[-1][-250:]
+            return (
+                "did not finish (no metrics.json; its log names no error: killed, or a crash "
+                "whose traceback went to the console only); last log line: " + lines[-1][-200:]
+            )
     return "did not finish (no metrics.json, no log)"
 
 

@@ -81,7 +81,11 @@ class Group:
 
     @property
     def failed(self) -> list[Run]:
-        return [r for r in self.runs if not r.ok]
+        return [r for r in self.runs if not r.ok and not r.running]
+
+    @property
+    def running(self) -> list[Run]:
+        return [r for r in self.runs if r.running]
 
     def values(self, key: str) -> np.ndarray:
         """``key``'s finite values over the group's finished runs."""
@@ -95,6 +99,14 @@ class Group:
             return math.nan, math.nan, 0
         std = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
         return float(vals.mean()), std, int(vals.size)
+
+    def cell(self, key: str, pattern: str = "{:.3f}") -> str:
+        """``fmt`` of ``key``, saying how many runs the mean covers when that is fewer than
+        the row's finished runs (a NaN loss, a metric one run did not record)."""
+        mean, std, n = self.stat(key)
+        text = fmt((mean, std, n), pattern)
+        finished = len(self.ok)
+        return f"{text} ({n} of {finished} runs)" if 0 < n < finished else text
 
 
 def short_names(keys: list[str]) -> list[str]:
@@ -144,6 +156,11 @@ def group_runs(runs: list[Run], same: Iterable[str] = ()) -> tuple[list[str], li
     keys = varying_keys(runs)
     keys += hidden_differences(_group(runs, keys).values(), tuple(same))
     return keys, list(_group(runs, keys).values())
+
+
+def config_splits(runs: list[Run]) -> list[str]:
+    """The config keys whose values split rows of ``runs`` (what ``--same`` can join)."""
+    return hidden_differences(_group(runs, varying_keys(runs)).values())
 
 
 def _group(runs: list[Run], keys: list[str]) -> dict[tuple[tuple[str, str], ...], Group]:

@@ -249,10 +249,10 @@ def _convert(args: argparse.Namespace) -> int:
         return 0
     print(
         f"convert: nothing converted: all {len(report.skipped)} MIDI files under {args.src} "
-        "were skipped (see above)",
+        "were skipped (see above); give a folder of readable MIDI files",
         file=sys.stderr,
     )
-    return 1
+    return 2  # the folder given holds nothing usable: the user's input, like a missing one
 
 
 def _print_summary(report: ConvertReport, dest: Path) -> None:

@@ -8,7 +8,8 @@ converts and caches; ``setup`` (every process) only maps the cached files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -25,7 +26,8 @@ from musegen.data.performance import Performance, velocity_counts
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
 from musegen.data.tracks import LPD5_TRACKS, track_ids
-from musegen.data.windows import NoteWindows, SongWindows, collate_batch
+from musegen.data.windows import EpochIndices, NoteWindows, SongWindows, collate_batch
+from musegen.errors import STOP_SIGNALS
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +223,9 @@ class NoteDataModule(L.LightningDataModule):
                     split, self.seq_len, self.eval_context, self.track_lut
                 )
             else:
-                self.windows[name] = NoteWindows(split, length, stride, self.track_lut, shift)
+                self.windows[name] = NoteWindows(
+                    split, length, stride, self.track_lut, shift, seed=self.seed
+                )
         log.info("data: %s", self.summary())
         n_train = len(self.windows["train"])
         if stage in (None, "fit") and 0 < n_train < self.batch_size:
@@ -248,7 +252,7 @@ class NoteDataModule(L.LightningDataModule):
                 "lower data.seq_len or add songs"
             )
 
-    def _loader(self, name: str, batches: ShardedBatches | None = None) -> DataLoader:
+    def _loader(self, name: str, batches: EpochBatches | None = None) -> DataLoader:
         return DataLoader(
             self.windows[name],
             batch_size=1 if batches else self.batch_size,  # DataLoader's defaults with a
@@ -259,6 +263,7 @@ class NoteDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             drop_last=False,
+            worker_init_fn=_leave_stops_to_the_parent,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -271,7 +276,7 @@ class NoteDataModule(L.LightningDataModule):
             if loop.restarting and not progress.is_last_batch:  # resumed mid-epoch
                 done = progress.current.completed  # batches of this epoch already trained
         order = EpochOrder(len(self.windows["train"]), self.seed, shuffle=True, epoch=epoch)
-        return self._loader("train", ShardedBatches(order, self.batch_size, rank, world, done))
+        return self._loader("train", EpochBatches(order, self.batch_size, rank, world, done))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")
@@ -317,3 +322,22 @@ class NoteDataModule(L.LightningDataModule):
             }
             for name in self.splits
         }
+
+
+def _leave_stops_to_the_parent(worker_id: int) -> None:
+    """A DataLoader worker ignores SIGINT and SIGTERM: a Ctrl-C or a scheduler's SIGTERM sent
+    to the whole process group stops the run between two steps (``musegen.errors``), which
+    needs the workers alive until then. The loader ends them, or torch's watchdog when the
+    parent has died. (Nothing random happens in a worker: no seeding is needed here.)"""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+class EpochBatches(ShardedBatches):
+    """``ShardedBatches`` whose batches say their epoch (``EpochIndices``): what the
+    windows' transpositions are drawn from, besides the seed (``data.windows``)."""
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch = self.sampler.epoch  # set before each epoch's iterator is made (batches.py)
+        for indices in super().__iter__():
+            yield EpochIndices(indices, epoch)

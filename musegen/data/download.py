@@ -161,6 +161,17 @@ def _data_root(tree: Path) -> Path:
         root = entries[0]
 
 
+def _positive(text: str) -> int:
+    """An integer >= 1, or argparse's one-line usage error (exit code 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints the setting to pass and returns the exit code."""
     parser = argparse.ArgumentParser(
@@ -172,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=Path, default=Path("data"), help="default: ./data")
     parser.add_argument("--url", help="a mirror of the same archive (default: the official)")
     parser.add_argument(
-        "--expect-files", type=int, default=None, help="npz files the tree must hold"
+        "--expect-files",
+        type=_positive,
+        default=None,
+        help="npz files the tree must hold (an integer >= 1)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

@@ -9,8 +9,10 @@ Training windows can be transposed (``transpose=k``): each window's pitched note
 one random number of semitones in ``[-k, k]``, drums never (their "pitch" names an
 instrument), and never past the MIDI range. Music in any key is music, so the model sees up
 to ``2k + 1`` keys of every passage; the usual augmentation of symbolic-music models (Music
-Transformer, MMT). The shifts come from torch's global generator, which
-``seed_everything`` seeds and a checkpoint restores (``ResumableRandomness``).
+Transformer, MMT). A batch's shifts are drawn from ``(seed, epoch, its first window)``
+alone (``EpochIndices`` brings the epoch): the same in a DataLoader worker or not, and in a
+run resumed mid-epoch as in one never stopped, since no generator state has to outlive a
+batch (a checkpoint holds none).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from musegen.data.batches import derived_seed
 from musegen.data.note_cache import NoteSplit
 from musegen.data.tracks import IS_DRUM
 from musegen.fields import BATCH_COLUMNS
@@ -28,6 +31,17 @@ FEATURES: dict[str, torch.dtype] = {
     name: torch.float32 if name in FLOAT_COLUMNS else torch.int64 for name in BATCH_COLUMNS
 }
 """The batch's tensors (``fields.BATCH_COLUMNS``), each of shape (B, length)."""
+TRANSPOSE_STREAM = 3
+"""``derived_seed``'s stream of the transpositions (1: the training order, 2: dropout)."""
+
+
+class EpochIndices(list):
+    """A batch's window indices and the training epoch they are drawn for (``epoch``): a
+    list, as the DataLoader hands it to ``__getitems__``, also across to its workers."""
+
+    def __init__(self, indices: list[int], epoch: int) -> None:
+        super().__init__(indices)
+        self.epoch = int(epoch)
 
 
 class NoteWindows(Dataset):
@@ -45,6 +59,8 @@ class NoteWindows(Dataset):
         Maps LPD-5 track ids to the model's track indices 0..n_tracks-1.
     transpose : int
         Largest random transposition in semitones (0: none; training windows only).
+    seed : int
+        Seeds the transpositions, with the epoch and the batch (module docstring).
     """
 
     def __init__(
@@ -54,6 +70,7 @@ class NoteWindows(Dataset):
         stride: int,
         track_lut: np.ndarray,
         transpose: int = 0,
+        seed: int = 0,
     ) -> None:
         if length < 2:
             raise ValueError(f"window length must be >= 2, got {length}")
@@ -61,7 +78,7 @@ class NoteWindows(Dataset):
             raise ValueError(f"data.window_stride must be >= 1, got {stride}")
         if not 0 <= transpose <= 12:
             raise ValueError(f"data.transpose must be 0..12 semitones, got {transpose}")
-        self.transpose = int(transpose)
+        self.transpose, self.seed = int(transpose), int(seed)
         self.split, self.length, self.stride = split, int(length), int(stride)
         self.track_lut = np.asarray(track_lut, dtype=np.int64)
         song_len = np.diff(split.offsets)
@@ -94,17 +111,35 @@ class NoteWindows(Dataset):
                 values.astype(np.int64 if dtype == torch.int64 else np.float32, copy=False)
             )
         if self.transpose:
-            batch["pitch"] = transposed(batch["pitch"], torch.from_numpy(pitched), self.transpose)
+            shift = self.shifts(indices)
+            batch["pitch"] = transposed(
+                batch["pitch"], torch.from_numpy(pitched), self.transpose, shift
+            )
         return batch
+
+    def shifts(self, indices: list[int]) -> torch.Tensor:
+        """The batch's transpositions, shape=(B, 1), int64 in ``[-transpose, transpose]``:
+        drawn from ``(seed, epoch, first window)`` (epoch 0 for plain index lists)."""
+        epoch = getattr(indices, "epoch", 0)
+        counter = epoch * max(len(self), 1) + int(indices[0])  # one per (epoch, first window)
+        generator = torch.Generator().manual_seed(
+            derived_seed(self.seed, counter, stream=TRANSPOSE_STREAM)
+        )
+        k = self.transpose
+        return torch.randint(-k, k + 1, (len(indices), 1), generator=generator)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([index]).items()}
 
 
-def transposed(pitch: torch.Tensor, pitched: torch.Tensor, k: int) -> torch.Tensor:
-    """``pitch`` (B, L) with each window's ``pitched`` notes shifted by one draw from
-    ``[-k, k]``, limited per window so that no note leaves the MIDI range 0..127."""
-    shift = torch.randint(-k, k + 1, (pitch.shape[0], 1))  # (B, 1)
+def transposed(
+    pitch: torch.Tensor, pitched: torch.Tensor, k: int, shift: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``pitch`` (B, L) with each window's ``pitched`` notes shifted by its ``shift`` (B, 1)
+    (by default one draw from ``[-k, k]`` of torch's generator), limited per window so that
+    no note leaves the MIDI range 0..127."""
+    if shift is None:
+        shift = torch.randint(-k, k + 1, (pitch.shape[0], 1))  # (B, 1)
     big, small = torch.iinfo(pitch.dtype).max, torch.iinfo(pitch.dtype).min
     low = torch.where(pitched, pitch, big).amin(dim=1, keepdim=True)  # (B, 1)
     high = torch.where(pitched, pitch, small).amax(dim=1, keepdim=True)

@@ -5,16 +5,22 @@ A callback, so that the entry points only wire: ``musegen.train`` adds it from
 ``musegen.evaluate`` adds it to the test of a saved checkpoint. Either way the report is
 written, its scalars go to the run's loggers (``evaluation.logging``), and ``run_metrics()``
 hands them to ``metrics.json``.
+
+The report is written as one set (``atomic.output_set``): staged inside ``out_dir`` and
+swapped in for an earlier evaluation's files only once complete, so a folder never holds one
+evaluation's samples beside another's ``evaluation.json`` or listening page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 
+from musegen.atomic import output_set
 from musegen.checks import ConfigError
 from musegen.data.performance import Performance
 from musegen.evaluation.logging import log_report, report_scalars
@@ -25,6 +31,19 @@ from musegen.evaluation.report import (
     evaluate_songs,
 )
 from musegen.generation.notes import model_track_ids
+from musegen.render.audio import ogg_unavailable
+
+MANIFESTS = ("evaluation.json", "accompaniment.json")
+OUTPUTS = frozenset(
+    {*MANIFESTS, "evaluation.md", "accompaniment.md", "index.html", "over_time.png", "samples"}
+)
+"""What an evaluation (or an accompaniment's) writes into its folder: a later one replaces
+all of it, so an accompaniment's page never stands beside an evaluation's report."""
+
+
+def written_as_one_set(out_dir: str | Path) -> AbstractContextManager[Path]:
+    """``atomic.output_set`` for an evaluation's folder: yields the staging folder."""
+    return output_set(out_dir, OUTPUTS.__contains__, MANIFESTS)
 
 
 class EvaluateAfterTest(L.Callback):
@@ -60,6 +79,12 @@ class EvaluateAfterTest(L.Callback):
             raise ConfigError(f"{prefix}{unknown[0]}: not an evaluation setting")
         self.enabled, self.out_dir, self.model_name = bool(enabled), Path(out_dir), model_name
         self.settings = EvaluationSettings.from_config(settings, sampling, prefix)
+        if self.enabled and self.settings.audio and self.settings.audio_format == "ogg":
+            reason = ogg_unavailable()  # now, not after the minutes of scoring
+            if reason is not None:
+                raise ConfigError(
+                    f"{prefix}audio_format=ogg: {reason}; or {prefix}audio_format=wav"
+                )
         self.report: dict[str, Any] | None = None
         self.settings_from: dict[str, str] = {"*": "the training run's config"}
 
@@ -87,19 +112,20 @@ class EvaluateAfterTest(L.Callback):
         tempo and velocities of the training songs where the music does not say
         (``pl_module.performance``, stored in its checkpoint)."""
         net = pl_module.net
-        return evaluate_songs(
-            net,
-            model_track_ids(net.config.track_names),
-            dm,
-            self.out_dir,
-            self.settings,
-            model_name=self.model_name,
-            losses=losses,
-            ckpt_path=ckpt_path,
-            resolution=dm.resolution,
-            performance=Performance.from_dict(getattr(pl_module, "performance", None)),
-            settings_from=self.settings_from,
-        )
+        with written_as_one_set(self.out_dir) as stage:
+            return evaluate_songs(
+                net,
+                model_track_ids(net.config.track_names),
+                dm,
+                stage,
+                self.settings,
+                model_name=self.model_name,
+                losses=losses,
+                ckpt_path=ckpt_path,
+                resolution=dm.resolution,
+                performance=Performance.from_dict(getattr(pl_module, "performance", None)),
+                settings_from=self.settings_from,
+            )
 
     def run_metrics(self) -> dict[str, float]:
         """What ``metrics.json`` records of the report: every similarity and musical-metric

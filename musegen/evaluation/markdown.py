@@ -90,9 +90,13 @@ def track_markdown(scored: Mapping[str, Any], track_ids: Sequence[int]) -> str:
             body.append([MUSEGAN_ROW, "–"] + ["–" if v is None else f"{v:.3f}" for v in theirs])
         lo_hi = scored["ranges"].get(name)
         what = "drum keys" if LPD5_IS_DRUM[tid] else "pitches"
-        span = f"; reference range of {what} (1st-99th percentile): {lo_hi[0]:.0f}-{lo_hi[1]:.0f}"
+        span = (
+            f"; reference range of {what} (1st-99th percentile): {lo_hi[0]:.0f}-{lo_hi[1]:.0f}"
+            if lo_hi
+            else "; no reference range: the reference excerpts have no notes on it"
+        )
         parts += [
-            f"**{name}**" + (span if lo_hi else ""),
+            f"**{name}**{span}",
             "",
             table(["row", "pieces with notes"] + [STAT_HEADERS[s] for s in stats], body),
             "",
@@ -108,6 +112,19 @@ def track_markdown(scored: Mapping[str, Any], track_ids: Sequence[int]) -> str:
         table(["row"] + [k.replace("TD/", "TD ") for k in between], body),
     ]
     return "\n".join(parts)
+
+
+def absent_markdown(absent: Sequence[str]) -> list[str]:
+    """The report's warning for tracks the real songs lack (``report.absent_tracks``)."""
+    if not absent:
+        return []
+    return [
+        f"**{', '.join(absent)}: no notes in the real songs evaluated here** (neither the "
+        "reference excerpts nor the scored songs): the model's notes on "
+        f"{'this track' if len(absent) == 1 else 'these tracks'} are scored against nothing "
+        "real, and their rows below are the model's alone.",
+        "",
+    ]
 
 
 def overlap_markdown(scored: Mapping[str, Any]) -> str:

@@ -20,8 +20,9 @@ Written to ``evaluation.json`` (everything), ``evaluation.md`` (the tables) and
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ from musegen.atomic import write_bytes_atomic, write_json_atomic
 from musegen.checks import check, integer, one_of
 from musegen.data.note_timing import RESOLUTION, onsets_and_lengths
 from musegen.data.performance import Performance
+from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError
 from musegen.evaluation.markdown import (
     KIND_TITLES,
+    absent_markdown,
     bars_markdown,
     listening_notes,
     overlap_markdown,
@@ -56,6 +59,8 @@ from musegen.models.config import MIN_CONTEXT
 from musegen.render.audio import SYNTHS, audio_description
 from musegen.render.outputs import AUDIO_FORMATS, write_sample
 from musegen.render.page import Media, write_page
+
+log = logging.getLogger(__name__)
 
 
 class EvaluationError(UserError):
@@ -185,10 +190,19 @@ def evaluate_songs(
         raise EvaluationError(f"cannot evaluate on these {settings.split} songs: {err}") from None
     scored = {kind: score_set(s, track_ids, settings.seed, resolution) for kind, s in sets.items()}
     similarity = paper_similarity(sets["continuation"], dm, track_ids, settings, model_name)
+    absent = absent_tracks(sets.values(), track_ids)
+    if absent:
+        log.warning(
+            "%s: no notes in the real songs evaluated here; the model's notes on %s are "
+            "scored against nothing real",
+            ", ".join(absent),
+            "it" if len(absent) == 1 else "them",
+        )
     report = {
         "ckpt_path": checkpoint_name(ckpt_path),
         "model": model_name,
         "track_ids": track_ids,
+        "absent_tracks": absent,
         "settings": {
             k: getattr(settings, k) for k in settings.__dataclass_fields__ if k != "sampling"
         },
@@ -207,6 +221,15 @@ def evaluate_songs(
     }
     write_report(report, similarity, out_dir)
     return report
+
+
+def absent_tracks(sets: Iterable[SampleSet], track_ids: Sequence[int]) -> list[str]:
+    """The model's tracks on which no real piece read here has a note (the reference
+    excerpts and the real songs scored): a model can play a track its training songs had and
+    these songs lack (piano-only songs for a band model)."""
+    real = [p for s in sets for p in (*s.reference, *s.rows.get(REAL_ROW, ()))]
+    present = set(np.concatenate([p["track"] for p in real]).tolist()) if real else set()
+    return [LPD5_TRACKS[t] for t in track_ids if t not in present]
 
 
 def checkpoint_name(path: str | Path | None) -> str | None:
@@ -395,6 +418,7 @@ def report_markdown(
     name, losses = report["model"], report["test"]
     st = report["settings"]
     md = [f"# Evaluation of {name}", "", f"Checkpoint: `{report['ckpt_path']}`", ""]
+    md += absent_markdown(report.get("absent_tracks", ()))
     if losses:
         md += ["## Test losses (nats)", "", "| metric | value |", "| --- | --- |"]
         md += [f"| {k} | {_num(v)} |" for k, v in sorted(losses.items())] + [""]

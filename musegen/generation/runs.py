@@ -27,6 +27,7 @@ from musegen.checks import integer
 from musegen.config_checks import CONFIG_DIR, check_overrides
 from musegen.data.datamodule import NoteDataModule
 from musegen.data.performance import Performance
+from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, first_line, reported
 from musegen.generation.notes import model_track_ids
 from musegen.models.checkpoint import CheckpointError, network_from, read_checkpoint
@@ -38,6 +39,14 @@ TUTORIAL_WINDOW = 25
 that stores neither its run's window nor its own context."""
 DATA_KEYS = frozenset(inspect.signature(NoteDataModule).parameters)
 """The keys a run's ``data`` section may hold: ``NoteDataModule``'s parameters."""
+GIVE_DATA = "data.source=<bach|lpd5|midi> (and data.root=<folder> for lpd5 and midi)"
+NO_RUN_DATA = {
+    "generate": f"use primer=none or primer=<file.mid>, or give the data to prime from: "
+    f"{GIVE_DATA}",
+    "evaluate": f"give the data to score it on: {GIVE_DATA}; data.split=test makes every song "
+    "of the folder a test song",
+}
+"""What to do, per command, when a checkpoint comes without its run config."""
 
 
 class RunError(UserError):
@@ -89,57 +98,87 @@ class TrainedRun:
         target = str(self.net.config.net.get("_target_", "model"))
         return target.rsplit(".", 1)[-1]
 
-    def data_config(self, paths: DictConfig | dict, overrides: dict | None = None) -> dict:
+    @property
+    def _source(self) -> str:
+        """Where the data settings come from, as errors name it."""
+        return str(self.config_file) if self.config is not None else "data.<key>= overrides"
+
+    def data_config(
+        self, paths: DictConfig | dict, overrides: dict | None = None, command: str = "generate"
+    ) -> dict:
         """The run's data settings as plain values, with this session's ``paths`` (data_dir)
         and ``overrides`` applied.
+
+        A checkpoint without its run config has no data settings of its own: then the
+        overrides are the data, with ``data.source`` required and the model's tracks and
+        window (from the checkpoint) as defaults. ``command`` (``generate``, ``evaluate``)
+        picks the advice when neither is there.
 
         Raises
         ------
         RunError
-            No run config; a ``_target_`` other than musegen's datamodule; a key that is not a
-            data setting; a value that is not plain (a dict, which Hydra could call).
+            No run config and no ``data.source``; a ``_target_`` other than musegen's
+            datamodule; a key that is not a data setting; a value that is not plain (a
+            dict, which Hydra could call).
         """
         if self.config is not None and "data" not in self.config:
             raise RunError(
                 f"{self.config_file}: holds no data section (cut short?); restore the run's "
                 "config or give the data with data.<key>= overrides"
             )
-        if self.config is None:
-            raise RunError(
-                f"{self.run_dir}: no .hydra/config.yaml beside checkpoints/, so the training "
-                "data is unknown; use primer=none or primer=<file.mid>"
-            )
+        run_data = (
+            self.config.data
+            if self.config is not None
+            else self._data_without_run(overrides or {}, command)
+        )
         try:
             merged = OmegaConf.merge(
-                {"paths": paths}, {"data": self.config.data}, {"data": overrides or {}}
+                {"paths": paths}, {"data": run_data}, {"data": overrides or {}}
             )
             data = OmegaConf.to_container(merged.data, resolve=True)
         except OmegaConfBaseException as exc:
-            raise RunError(f"{self.config_file}: data cannot be read ({first_line(exc)})") from None
+            raise RunError(f"{self._source}: data cannot be read ({first_line(exc)})") from None
         target = data.pop("_target_", DATAMODULE_TARGET)
         if target != DATAMODULE_TARGET:
             raise RunError(
-                f"{self.config_file}: data._target_ is {target!r}, not musegen's "
+                f"{self._source}: data._target_ is {target!r}, not musegen's "
                 f"{DATAMODULE_TARGET}; refusing to call it"
             )
         for key, value in data.items():
             if key not in DATA_KEYS:
-                raise RunError(f"{self.config_file}: data.{key} is not a data setting")
+                raise RunError(f"{self._source}: data.{key} is not a data setting")
             if not _is_plain(value):
                 raise RunError(
-                    f"{self.config_file}: data.{key} is not a plain value; refusing to use it"
+                    f"{self._source}: data.{key} is not a plain value; refusing to use it"
                 )
         data["progress"] = False
         return data
 
-    def datamodule(self, paths: DictConfig | dict, overrides: dict | None = None) -> NoteDataModule:
+    def _data_without_run(self, overrides: dict, command: str) -> dict:
+        """The data of a checkpoint without its run config: the model's tracks and window,
+        the session's data folder; ``data.source`` (and its ``data.root``) must be given."""
+        if "source" not in overrides:
+            what = NO_RUN_DATA.get(command, NO_RUN_DATA["evaluate"])
+            raise RunError(
+                f"{self.run_dir}: no .hydra/config.yaml beside "
+                f"checkpoints/, so the training data is unknown; {what}"
+            )
+        return {
+            "tracks": [LPD5_TRACKS[t] for t in self.track_ids],
+            "seq_len": self.seq_len,
+            "data_dir": "${paths.data_dir}",
+        }
+
+    def datamodule(
+        self, paths: DictConfig | dict, overrides: dict | None = None, command: str = "generate"
+    ) -> NoteDataModule:
         """The run's ``NoteDataModule`` (see ``data_config``), built from plain values."""
         try:
-            return NoteDataModule(**self.data_config(paths, overrides))
+            return NoteDataModule(**self.data_config(paths, overrides, command))
         except UserError:
             raise
         except (TypeError, ValueError) as exc:
-            raise RunError(f"{self.config_file}: {first_line(exc)}") from None
+            raise RunError(f"{self._source}: {first_line(exc)}") from None
 
 
 def check_device(device: str) -> str:

@@ -30,6 +30,7 @@ track's rule changes that track's notes only through its rule.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -56,6 +57,8 @@ CHECKS = (
 
 Values = tuple[tuple[str, Any], ...]
 """The settings a partial rule sets, as ``(name, value)`` pairs."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -335,6 +338,13 @@ class Picker:
         self.track_rules = {  # the model's tracks with a rule (rules name LPD-5 tracks)
             names.index(name): name for name in sampling.track_names if name in names
         }
+        self.unused = [name for name in sampling.track_names if name not in names]
+        if self.unused and names:  # the run's defaults may hold rules for every LPD-5 track
+            log.warning(
+                "sampling.tracks.%s: the model has no such track (it plays %s); not used",
+                ",".join(self.unused),
+                ", ".join(names),
+            )
         self.allowed: list[int] | None = None
         if allowed is not None:
             self.allowed = [names.index(n) for n in among(allowed, names, "tracks")]

@@ -20,8 +20,8 @@ import torch
 
 
 class SoundingKeys:
-    """Until when each key of each track sounds, per piece: ``(B, n_tracks, 128)`` time
-    steps, and the onset of the last note (``(B,)``).
+    """Until when each key of each track sounds, per piece: ``(B, n_tracks * 128)`` time
+    steps (track-major), and the onset of the last note (``(B,)``).
 
     Parameters
     ----------
@@ -49,12 +49,19 @@ class SoundingKeys:
     ) -> None:
         self.step_values, self.resolution, self.n_tracks = step_values, resolution, n_tracks
         self.bar, self.repeats = bar, repeats
-        self.until: torch.Tensor | None = None  # (B, n_tracks, 128)
+        self.until: torch.Tensor | None = None  # (B, n_tracks * 128)
+        self._values = step_values[None, :]  # (1, V), on the primer's device from start()
         self.last: torch.Tensor | None = None  # (B,)
 
     def _ends(self, notes: Mapping[str, torch.Tensor]) -> torch.Tensor:
         length = torch.round(notes["duration"] * self.resolution).long().clamp_min(1)
         return notes["time"] + length
+
+    @staticmethod
+    def _key(notes: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Each note's (track, key) as one index into a piece's ``n_tracks * 128`` keys."""
+        track = notes.get("track")
+        return notes["pitch"].long() if track is None else track * 128 + notes["pitch"]
 
     def start(self, primer: Mapping[str, torch.Tensor]) -> None:
         """Read the primer, ``(B, P)`` tensors with ``time`` (a piece from scratch: the
@@ -63,27 +70,27 @@ class SoundingKeys:
         until = torch.zeros(
             batch, self.n_tracks * 128, dtype=torch.int64, device=primer["pitch"].device
         )
-        key = primer["track"] * 128 + primer["pitch"]  # (B, P)
-        self.until = until.scatter_reduce(1, key, self._ends(primer), "amax").view(batch, -1, 128)
+        self.until = until.scatter_reduce(1, self._key(primer), self._ends(primer), "amax")
         self.last = primer["time"][:, -1].clone()
+        self._values = self.step_values.to(primer["pitch"].device)[None, :]  # (1, V)
 
     def played(self, note: Mapping[str, torch.Tensor]) -> None:
         """Take in one drawn note per piece, ``(B,)`` tensors with its ``time``."""
-        rows = torch.arange(note["pitch"].shape[0], device=note["pitch"].device)
-        key = (rows, note["track"], note["pitch"])
-        self.until[key] = torch.maximum(self.until[key], self._ends(note))  # type: ignore[index]
+        key = self._key(note)[:, None]  # (B, 1)
+        self.until.scatter_reduce_(1, key, self._ends(note)[:, None], "amax")  # type: ignore[union-attr]
         self.last = note["time"]
 
     def mask_steps(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The step logits ``(B, V)`` with the steps that would restart a sounding key (the
         drawn track's drawn pitch) at -inf; where every step would (a key held past the
         longest step), the longest is kept."""
-        rows = torch.arange(logits.shape[0], device=logits.device)
-        track = drawn.get("track", torch.zeros_like(drawn["pitch"]))  # one track: no head
-        wait = self.until[rows, track, drawn["pitch"]] - self.last  # type: ignore[index]
-        wait = torch.zeros_like(wait) if self.repeats else wait.clamp_min(0)
+        if self.repeats:
+            wait = torch.zeros_like(self.last)  # type: ignore[arg-type]
+        else:  # one track: no track head, every key on track 0
+            until = self.until.gather(1, self._key(drawn)[:, None])[:, 0]  # type: ignore[union-attr]
+            wait = (until - self.last).clamp_min(0)  # (B,)
         if self.bar is not None:  # a class counts from the bar line before the last onset
             wait = wait + torch.remainder(self.last, self.bar)  # type: ignore[arg-type]
-        early = self.step_values.to(logits.device)[None, :] < wait[:, None]  # (B, V)
+        early = self._values < wait[:, None]  # (B, V)
         early[:, -1] &= ~early.all(dim=1)
         return logits.masked_fill(early, float("-inf"))

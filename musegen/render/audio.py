@@ -438,20 +438,32 @@ def render_wav(
         return None
 
 
+def ogg_unavailable() -> str | None:
+    """Why Ogg Vorbis cannot be written here (``soundfile`` missing, or a libsndfile without
+    Ogg), or None when it can: asked before a command spends minutes on what it would
+    encode. Not cached: installing ``soundfile`` takes effect in a running notebook."""
+    try:
+        import soundfile
+    except (ImportError, OSError) as exc:
+        return f"Ogg audio needs soundfile (pip install 'musegen[audio]'): {exc}"
+    if "OGG" not in soundfile.available_formats():
+        return f"this libsndfile ({soundfile.__libsndfile_version__}) cannot write Ogg Vorbis"
+    return None
+
+
 def wav_to_ogg(wav: str | Path, ogg: str | Path) -> Path:
     """Encode a WAV as Ogg Vorbis (through ``soundfile``'s libsndfile), atomically.
 
     Raises
     ------
     RuntimeError
-        One line when ``soundfile`` is missing (``pip install 'musegen[audio]'``).
+        One line when Ogg cannot be written here (``ogg_unavailable``).
     """
-    try:
-        import soundfile
-    except (ImportError, OSError) as exc:
-        raise RuntimeError(
-            f"Ogg audio needs soundfile (pip install 'musegen[audio]'): {exc}"
-        ) from None
+    reason = ogg_unavailable()
+    if reason is not None:
+        raise RuntimeError(reason)
+    import soundfile
+
     data, rate = soundfile.read(str(wav), dtype="float32")
     with atomic_path(Path(ogg)) as tmp:
         soundfile.write(str(tmp), data, rate, format="OGG", subtype="VORBIS")

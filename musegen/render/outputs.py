@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from musegen.atomic import file_mode, temp_dir
-from musegen.data.lpd_io import write_lpd_npz
+from musegen.data.lpd_io import read_lpd_npz, write_lpd_npz
 from musegen.data.note_timing import RESOLUTION
 from musegen.data.performance import DEFAULT_QPM
-from musegen.data.pianoroll_notes import notes_to_song
+from musegen.data.pianoroll_notes import notes_to_song, song_to_notes
 from musegen.render.audio import SAMPLE_RATE, render_wav, wav_to_ogg
 from musegen.render.pianoroll_png import plot_pianoroll
 
@@ -128,3 +128,22 @@ def write_sample(
         return written
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def notes_in_files(files: Mapping[str, Path]) -> dict[str, int]:
+    """The notes the written MIDI and npz files hold, read back from them.
+
+    They can be fewer than the notes drawn: notes of one key at one onset are one note in
+    both, and a pianoroll (the npz) cannot tell a note from the next of the same key that
+    starts as it ends. A drum note longer than a step is that many hits in the MIDI file.
+    ``generation.json`` records these beside the notes drawn, so neither count misleads.
+    """
+    import pretty_midi
+
+    counts = {}
+    if "mid" in files:
+        midi = pretty_midi.PrettyMIDI(str(files["mid"]))
+        counts["mid"] = sum(len(inst.notes) for inst in midi.instruments)
+    if "npz" in files:
+        counts["npz"] = len(song_to_notes(read_lpd_npz(files["npz"])))
+    return counts

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from musegen.checks import at_least, check, integer
+
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
 """Per layer, keys and values of the notes read so far: each ``(B, heads, T_past, head_dim)``."""
 
@@ -141,11 +143,15 @@ class TransformerBackbone(nn.Module):
         mlp_hidden: int | None = None,
     ) -> None:
         super().__init__()
-        if num_heads < 1 or hidden_size % (2 * num_heads):
-            raise ValueError(
-                f"model.net.hidden_size ({hidden_size}) must be a multiple of twice "
-                f"model.net.num_heads ({num_heads})"
-            )
+        for key, value in (("num_heads", num_heads), ("num_layers", num_layers)):
+            at_least(value, f"model.net.{key}", 1)
+        at_least(mlp_ratio, "model.net.mlp_ratio", 1)
+        check(
+            hidden_size,
+            "model.net.hidden_size",
+            lambda v: integer(1)(v) and v % (2 * num_heads) == 0,
+            f"a multiple of twice model.net.num_heads ({2 * num_heads})",
+        )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.head_dim = hidden_size // num_heads
         self.input = nn.Linear(input_size, hidden_size)

@@ -20,6 +20,7 @@ class Pick(Protocol):
     """
 
     track_first: bool
+    generator: torch.Generator  # its only source of randomness
     allowed: list[int] | None  # the model's tracks that may be drawn (None: every one)
 
     def __call__(

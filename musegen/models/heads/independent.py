@@ -12,8 +12,10 @@ layers for the pitch (128-way), the track (with several tracks) and, by ``task.t
 
 The fields are drawn in the order the decoder always drew them (pitch, track, step,
 duration; the velocity, where modelled, last), so a checkpoint written before the chained
-heads draws the same notes from the same seed; the track comes first when a per-track
-sampling rule must see it.
+heads draws the same notes from the same seed. A per-track sampling rule must see the track
+before the pitch: then the track is drawn first but with the random numbers it has in that
+order (``_track_then_pitch``), so a rule that changes nothing (a temperature of 1) changes
+no note, and any other changes only its track's notes.
 """
 
 from __future__ import annotations
@@ -69,10 +71,11 @@ class IndependentHeads(nn.Module):
     def draw(self, h: torch.Tensor, pick: Pick) -> dict[str, torch.Tensor]:
         """One next note per row of ``h`` ``(B, H)``: ``{field: (B,)}`` (module docstring)."""
         logits = self(h)
-        order = ("track", "pitch", "step", "duration", VELOCITY) if pick.track_first else ORDER
         drawn: dict[str, torch.Tensor] = {}
-        for field in order:
-            if field == VELOCITY and field not in logits:  # not modelled
+        if pick.track_first and "track" in logits:
+            drawn = _track_then_pitch(logits, pick)
+        for field in ORDER:
+            if field in drawn or (field == VELOCITY and field not in logits):
                 continue
             if field not in logits:  # one track: the only one
                 drawn[field] = torch.zeros(h.shape[0], dtype=torch.int64, device=h.device)
@@ -81,3 +84,19 @@ class IndependentHeads(nn.Module):
             else:
                 drawn[field] = pick(field, logits[field], drawn)
         return decode_fields(drawn, self.tables)
+
+
+def _track_then_pitch(logits: dict[str, torch.Tensor], pick: Pick) -> dict[str, torch.Tensor]:
+    """The track, then the pitch under the track's rule, each with the random numbers it
+    takes in ``ORDER`` (pitch first): a provisional pitch draw advances the generator past
+    the pitch's numbers, the track takes the next ones, and the pitch is drawn again from the
+    saved state, now seeing the track."""
+    generator = pick.generator
+    before = generator.get_state()
+    pick("pitch", logits["pitch"], {})  # only to pass the pitch's numbers
+    track = pick("track", logits["track"], {})
+    after = generator.get_state()
+    generator.set_state(before)
+    pitch = pick("pitch", logits["pitch"], {"track": track})
+    generator.set_state(after)
+    return {"pitch": pitch, "track": track}
