@@ -19,6 +19,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 PAGE = ("comparison.md", "comparison.csv", "index.html", "val_loss.png", "test_metrics.png")
 RECORDS = (
@@ -37,8 +39,12 @@ TEXT = (".md", ".csv", ".html", ".json", ".log", ".yaml")
 
 
 def placeholders(sweep: Path) -> list[tuple[str, str]]:
-    """Absolute paths and what they become, the longest first."""
+    """Absolute paths and what they become, the longest first: the sweep, this checkout and
+    the checkout each job ran in (``hydra.runtime.cwd``: a worktree of this repository)."""
     pairs = {str(sweep.resolve()): "<sweep>", str(sweep): "<sweep>", str(REPO): "<repo>"}
+    for config in sweep.glob("*/.hydra/hydra.yaml"):
+        cwd = yaml.safe_load(config.read_text())["hydra"]["runtime"]["cwd"]
+        pairs.setdefault(cwd, "<repo>")
     return sorted(pairs.items(), key=lambda p: -len(p[0]))
 
 

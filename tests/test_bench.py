@@ -81,6 +81,7 @@ def test_synthetic_tree_has_lpds_layout_and_real_statistics(real, tmp_path: Path
         assert all((a.roll != b.roll).nnz == 0 for a, b in zip(x.tracks, y.tracks, strict=True))
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: both training loops, timed
 def test_training_benchmark_runs_both_loops_on_the_default_task(session_data_dir: Path) -> None:
     """The plain loop must train the task's own objective (its heads, weights, targets), or
     the ratio is void: its first loss equals the task's objective on the same batch, weights

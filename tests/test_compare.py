@@ -158,6 +158,7 @@ def test_runs_with_the_same_overrides_but_other_configs_stay_apart(
     assert same.keys == [] and len(same.groups) == 1 and len(same.groups[0].runs) == 2
 
 
+@pytest.mark.slow  # ~15 s on 2 cores: an offline wandb run of the table
 def test_the_table_goes_to_wandb_offline(sweep: Path, tmp_path: Path) -> None:
     """``compare --wandb``: the table is logged in an offline W&B run, no account needed."""
     done = run_cli("musegen.compare", str(sweep), "--out", str(tmp_path), "--wandb", "g1")

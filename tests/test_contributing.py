@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from musegen.data.lpd_io import read_lpd_npz
@@ -117,6 +118,7 @@ def test_the_add_a_backbone_recipe_works_as_written(session_data_dir: Path, tmp_
     )
 
 
+@pytest.mark.slow  # ~25 s on 2 cores: trains and generates with the recipe's heads
 def test_the_add_a_head_design_recipe_works_as_written(lmd_lpd5: Path, tmp_path: Path) -> None:
     """Two files of the package, nothing else: the new heads train on five tracks, the
     checkpoint rebuilds them by name, and ``musegen.generate`` draws notes with their

@@ -57,6 +57,7 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow  # ~15 s on 2 cores: two DDP processes and one plain run
 @pytest.mark.timeout(600)
 def test_ddp_on_two_processes_matches_one_process(session_data_dir: Path, tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"

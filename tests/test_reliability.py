@@ -423,6 +423,7 @@ def test_sigterm_is_exit_code_143_and_one_line(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "interrupted"
 
 
+@pytest.mark.slow  # ~15-40 s on 2 cores: a CLI training until the loss overflows
 def test_a_diverging_run_stops_in_one_line_and_keeps_no_nan_checkpoint(tmp_path: Path) -> None:
     done = run_cli(
         "musegen.train",

@@ -18,6 +18,7 @@ def _has_optuna() -> bool:
         return False
 
 
+@pytest.mark.slow  # ~10 s on 2 cores: two optuna trials through the CLI
 @pytest.mark.skipif(not _has_optuna(), reason="hydra-optuna-sweeper is not installed (dev extra)")
 def test_optuna_search_runs_two_trials(session_data_dir: Path, tmp_path: Path) -> None:
     """Two trials on a tiny budget: each trains and returns its val/loss to Optuna, which

@@ -172,6 +172,7 @@ def _classes(batch: dict[str, torch.Tensor], tables: Any) -> dict[str, torch.Ten
     }
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: a two-job CLI multirun (the compare test is one too)
 def test_cli_run_and_multirun_folders(session_data_dir: Path, tmp_path: Path) -> None:
     """``-m model=rnn,gru`` runs one job per model, each with its own complete run folder."""
     args = [a for a in small(session_data_dir) if not a.startswith("model.net")]
