@@ -35,6 +35,8 @@ def test_the_committed_pages_are_found() -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.parent.relative_to(EXPERIMENTS)))
 def test_every_committed_listening_page_shows_three_songs_and_plays(page: Path) -> None:
     text = page.read_text()
+    titles = re.findall(r"<h2>(.*?)</h2>", text)
+    assert len(titles) == len(set(titles)), titles  # one section per title
     sections = _pairs(text)
     assert {"Continuations", "From scratch"} <= set(sections), list(sections)
     for title in ("Continuations", "From scratch"):

@@ -372,3 +372,28 @@ def test_rows_that_differ_in_many_settings_get_their_listening_page(tmp_path: Pa
     text = page.read_text()
     assert all(f"{g.label}, seed 1:" in text for g in result.groups)  # captions keep labels
     assert all(p.is_file() for p in local_links(page))
+
+
+def test_records_kept_without_their_samples_give_the_table_and_no_page(tmp_path: Path) -> None:
+    """Runs as ``experiments/keep_runs.py`` keeps them: ``evaluation.json`` lists samples
+    whose files were not kept. The table is written; a listening page is not (nothing to
+    play), where a page of the run that kept its files is."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    for i in range(2):
+        write_run(runs / str(i), [f"model={MODELS[i]}", "seed=1"], finished(**{"test/loss": 3.0}))
+        write_evaluation(runs / str(i), "song_a")
+    shutil.rmtree(runs / "0" / "evaluation" / "samples")
+    only_one = compare([runs], out=tmp_path / "one")
+    assert "index.html" in only_one.files
+    assert {p.name for p in (tmp_path / "one" / "listen").iterdir()} == {
+        f"{kind}_0_{who}.{suffix}"
+        for kind in ("continuation", "scratch")
+        for who in ("real", "01")
+        for suffix in ("mid", "png")
+    }
+    shutil.rmtree(runs / "1" / "evaluation" / "samples")
+    none = compare([runs], out=tmp_path / "none")
+    assert (tmp_path / "none" / "comparison.md").is_file()
+    assert "index.html" not in none.files and not (tmp_path / "none" / "index.html").exists()

@@ -71,17 +71,19 @@ def _report(run: Run) -> dict[str, Any] | None:
 
 
 def _samples(run: Run) -> dict[tuple[str, str, int], Sample]:
-    """A run's written samples by (kind, row, index); none for a report written before
-    samples carried their song and tempo."""
+    """A run's written samples by (kind, row, index): those whose notes are still on disk;
+    none for a report written before samples carried their song and tempo, or for records
+    kept without their samples (``experiments/keep_runs.py``)."""
     report = _report(run)
     if report is None:
         return {}
     folder = run.path / "evaluation"
     out = {}
     for record in report.get("samples", []):
-        if "caption" in record and "npz" in record:
+        sample = Sample(run, record, folder)
+        if "caption" in record and sample.file("npz") is not None:
             row = REAL if record["row"] == REAL else "model"
-            out[(record["kind"], row, int(record["index"]))] = Sample(run, record, folder)
+            out[(record["kind"], row, int(record["index"]))] = sample
     return out
 
 

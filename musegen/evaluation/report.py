@@ -453,7 +453,7 @@ def report_markdown(
                 f"{st['scratch_bars']} bars of the {songs} songs"
             )
         md += [
-            f"## {KIND_TITLES[kind].capitalize()}",
+            f"## {KIND_TITLES[kind].capitalize()}: the figures",
             "",
             what + f"; reference: {scored['reference_pieces']} real excerpts.",
             "",
