@@ -149,3 +149,10 @@ def test_a_job_knows_whether_it_runs_in_a_multirun(mode: RunMode, multirun: bool
         assert sweeps.in_multirun() is multirun
     finally:
         HydraConfig.instance().cfg = None  # as outside Hydra again
+
+
+def test_failed_jobs_are_listed_in_job_number_order_then_other_folders() -> None:
+    """Hydra's job folders by number (2 before 10, as text would not), a folder of another
+    name (a job written by hand) after them all, in name order."""
+    names = ["10", "extra", "2", "a", "0"]
+    assert sorted(names, key=sweeps._job_order) == ["0", "2", "10", "a", "extra"]
