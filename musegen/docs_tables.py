@@ -130,7 +130,9 @@ PAPER_BACKBONES = ("rnn", "lstm", "gru", "lstm_gru")
 
 def comparison_table(root: Path) -> list[str]:
     """Note NLL and mean OA per backbone and dataset, then the lines that say who leads
-    (the prose reads them, so a regenerated sweep cannot leave it naming the wrong one)."""
+    (the prose reads them, so a regenerated sweep cannot leave it naming the wrong one).
+    No speed: a sweep's timing columns hold only when nothing else ran beside it, which its
+    files cannot show; speed is ``make bench``'s, measured against a baseline in one run."""
     sets = [(name, title, Comparison.read(root, p)) for name, title, p in DATASETS]
     models = list(dict.fromkeys(m for _, _, c in sets for m in c.rows))
     header = ["backbone"] + [f"{t}: {m}" for _, t, _ in sets for m in ("note NLL", "mean OA")]
@@ -153,20 +155,50 @@ def comparison_table(root: Path) -> list[str]:
         f"{best(nll, four, True)}.",
         f"Highest mean OA: {best(oa, models, False)}; of the paper's four: "
         f"{best(oa, four, False)}.",
-        f"Most training notes per second: {best('train_notes_per_s_mean', models, False)}.",
         f"The paper's cosine similarity (pitch) of the repeated primer: {each(_primer_cosine)}.",
-        f"Minutes of the runs' own wall times in all: {each(_sweep_minutes)}.",
     ]
     return [*table(header, rows), "", " ".join(facts)]
 
 
+DETAIL = (
+    ("note NLL", "test/note_nll", 3),
+    ("pitch NLL", "test/pitch_loss", 3),
+    ("continuations: mean OA", "eval/oa", 3),
+    ("from scratch: mean OA", "eval/scratch/oa", 3),
+    ("scale consistency", "eval/scale_consistency", 3),
+    ("pitch sim (a cosine, cf. the paper's 0.81)", "eval/sim_pitch", 3),
+)
+"""The columns of one dataset's table in experiments/README.md: (title, metric, digits)."""
+DETAIL_CONTROLS = ("real_vs_real", "unigram", "repeat_primer")
+
+
+def detail_table(path: str) -> Callable[[Path], list[str]]:
+    """One dataset's comparison in more columns: each backbone's width, its losses and the
+    quality measures the prose reads, then the real and control rows scored by the same
+    code (the first backbone's evaluation: they are the same songs in every row)."""
+
+    def write(root: Path) -> list[str]:
+        c = Comparison.read(root, path)
+        header = ["backbone", "hidden"] + [t for t, _, _ in DETAIL]
+        rows = [
+            [m, f"{c.value(m, 'hidden_size_mean'):.0f}"] + [c.cell(m, k, d) for _, k, d in DETAIL]
+            for m in c.rows
+        ]
+        first = next(iter(c.rows))
+        for control in DETAIL_CONTROLS:
+            cells = []
+            for _, metric, digits in DETAIL:
+                column = f"{metric}/{control}_mean"
+                value = c.value(first, column) if column in c.rows[first] else math.nan
+                cells.append("–" if not math.isfinite(value) else f"{value:.{digits}f}")
+            rows.append([f"*{control.replace('_', ' ')}*", "", *cells])
+        return table(header, rows)
+
+    return write
+
+
 def _primer_cosine(c: Comparison) -> str:
     return f"{c.value(next(iter(c.rows)), 'eval/sim_pitch/repeat_primer_mean'):.3f}"
-
-
-def _sweep_minutes(c: Comparison) -> str:
-    seconds = sum(c.value(r, "wall_time_s_mean") * c.value(r, "n_runs") for r in c.rows)
-    return f"{seconds / 60:.0f}"
 
 
 EVALUATION = "experiments/evaluation/lakh/evaluation.json"
@@ -340,10 +372,17 @@ REGIONS = {
     "evaluation": Region(evaluation_table, ((EVALUATION, "python -m musegen.evaluate"),)),
     "note-model": Region(note_model_table, ((NOTE_MODEL, "make note-model"),)),
     "config-groups": Region(config_table, (("conf/", "by hand"), ("conf/train.yaml", "by hand"))),
+    **{
+        f"comparison-{name.lower()}": Region(detail_table(path), ((path, command),))
+        for (name, _, path), command in zip(
+            DATASETS, ("make compare", "make compare-lakh", "make compare-pop909"), strict=True
+        )
+    },
 }
 DOCS = {
     "README.md": ("comparison", "evaluation", "note-model", "config-groups"),
     "docs/training.md": ("config-groups",),
+    "experiments/README.md": ("comparison-bach", "comparison-lakh", "comparison-pop909"),
 }
 """The files this module keeps, and the regions each must hold."""
 

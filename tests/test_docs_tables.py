@@ -62,12 +62,18 @@ def test_a_changed_result_makes_its_table_stale(
     capsys.readouterr()
     _edit_csv(project / DATASETS[1][2], "lstm_gru", "eval/oa_mean", "0.7004")
     assert main(["--check", "--root", str(project)]) == 1
-    err = capsys.readouterr().err
-    assert err == "README.md: table `comparison` is stale; run `make docs-tables`\n"
+    assert capsys.readouterr().err.splitlines() == [
+        "README.md: table `comparison` is stale; run `make docs-tables`",
+        "experiments/README.md: table `comparison-lakh` is stale; run `make docs-tables`",
+    ]
     assert main(["--root", str(project)]) == 0
     readme = (project / "README.md").read_text()
     header, row = _row(readme, "backbone"), _row(readme, "lstm_gru")
     assert row[header.index("Lakh, five tracks: mean OA")].startswith("0.700 ± ")
+    text = (project / "experiments/README.md").read_text()
+    detail = text.split("comparison-lakh -->")[1].split("<!-- end table -->")[0]
+    header, row = _row(detail, "backbone"), _row(detail, "lstm_gru")
+    assert row[header.index("continuations: mean OA")].startswith("0.700 ± ")
     assert main(["--check", "--root", str(project)]) == 0
 
 
@@ -125,10 +131,13 @@ def test_a_missing_source_is_one_line_and_leaves_the_table(
     (project / DATASETS[2][2]).unlink()
     before = (project / "README.md").read_text()
     assert main(["--root", str(project)]) == 1
-    assert capsys.readouterr().err == (
-        "README.md: table `comparison`: experiments/results/pop909/comparison.csv is missing "
-        "(written by `make compare-pop909`)\n"
+    missing = (
+        "experiments/results/pop909/comparison.csv is missing (written by `make compare-pop909`)"
     )
+    assert capsys.readouterr().err.splitlines() == [
+        f"README.md: table `comparison`: {missing}",
+        f"experiments/README.md: table `comparison-pop909`: {missing}",
+    ]
     assert (project / "README.md").read_text() == before
 
 
