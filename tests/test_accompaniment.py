@@ -129,4 +129,11 @@ def test_evaluate_scores_an_accompaniment(
     assert {s["caption"].split(": ")[1] for s in report["samples"]} == {
         "the kept tracks alone", "with its real accompaniment", "with lstm_gru's accompaniment"
     }  # fmt: skip
+    page = (out / "index.html").read_text()
+    assert "LUFS" in page and "SoundFont" in page  # how it sounds
+    for figure in ("key_agreement", "onset_agreement"):
+        model, real = (report["figures"][r][figure]["mean"] for r in ("lstm_gru", "real"))
+        model = "–" if model is None else f"{model:.2f}"  # no pitched note drawn: no figure
+        line = f"{figure.replace('_', ' ')} {model} (real {real:.2f}, another song "
+        assert line in page, figure
     assert_page_works(out / "index.html", min_audio=3)

@@ -14,6 +14,8 @@ from tests.test_page import assert_page_works
 
 EXPERIMENTS = ROOT / "experiments"
 PAGES = sorted(EXPERIMENTS.rglob("index.html"))
+ACCOMPANIMENT = [p for p in PAGES if "<title>Accompaniment by " in p.read_text()]
+LISTENING = [p for p in PAGES if p not in ACCOMPANIMENT]
 TEXT = {".md", ".html", ".json", ".csv", ".yaml", ".log", ".txt"}
 MACHINE_PATH = re.compile(r"(?<![\w.<])/(?:work|tmp|home|root|Users|mnt|scratch)/")
 """An absolute path of a machine (``/work/...``, ``/tmp/...``, ...)."""
@@ -29,10 +31,11 @@ def _pairs(page: str) -> dict[str, list[str]]:
 
 
 def test_the_committed_pages_are_found() -> None:
-    assert len(PAGES) >= 6, PAGES  # two evaluations, the note model, three comparisons
+    assert len(LISTENING) >= 6, PAGES  # two evaluations, the note model, three comparisons
+    assert ACCOMPANIMENT, PAGES  # the Lakh accompaniment
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.parent.relative_to(EXPERIMENTS)))
+@pytest.mark.parametrize("page", LISTENING, ids=lambda p: str(p.parent.relative_to(EXPERIMENTS)))
 def test_every_committed_listening_page_shows_three_songs_and_plays(page: Path) -> None:
     text = page.read_text()
     titles = re.findall(r"<h2>(.*?)</h2>", text)
@@ -49,6 +52,21 @@ def test_every_committed_listening_page_shows_three_songs_and_plays(page: Path) 
             assert "real music" in pair and " qpm" in pair
     assert "What to listen for" in text and "LUFS" in text and "SoundFont" in text
     assert_page_works(page, min_audio=12)
+
+
+@pytest.mark.parametrize(
+    "page", ACCOMPANIMENT, ids=lambda p: str(p.parent.relative_to(EXPERIMENTS))
+)
+def test_every_committed_accompaniment_page_plays_three_songs_three_ways(page: Path) -> None:
+    """Each song: the kept tracks alone, with the real accompaniment, with the model's."""
+    text = page.read_text()
+    pairs = _pairs(text)["Accompaniments"]
+    assert len(pairs) >= 3, len(pairs)
+    for pair in pairs:
+        assert pair.count("<figure>") == pair.count("<audio") == pair.count(">MIDI</a>") == 3
+        assert "the kept tracks alone" in pair and "with its real accompaniment" in pair
+    assert "What to listen for" in text and "LUFS" in text and "SoundFont" in text
+    assert_page_works(page, min_audio=9)
 
 
 def test_no_committed_record_names_a_folder_of_the_machine_that_wrote_it() -> None:

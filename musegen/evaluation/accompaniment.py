@@ -45,6 +45,7 @@ from musegen.generation.continuation import DecodeOptions
 from musegen.metrics.accompaniment import FIGURES, figures
 from musegen.metrics.references import UnigramSampler
 from musegen.metrics.tracks import summarise
+from musegen.render.audio import audio_description
 from musegen.render.outputs import write_sample
 from musegen.render.page import Media, write_page
 
@@ -197,8 +198,42 @@ def evaluate_accompaniment(
               "Accompaniments", out_dir / s["mid"] if "mid" in s else None, s["pair"])
         for s in report["samples"]
     ]  # fmt: skip
-    write_page(out_dir / "index.html", f"Accompaniment by {model_name}", md, media)
+    intro = page_intro(report, settings.synth if settings.audio else None)
+    write_page(out_dir / "index.html", f"Accompaniment by {model_name}", md, media, intro)
     return report
+
+
+def page_intro(report: dict[str, Any], synth: str | None) -> str:
+    """The top of the page: how the audio was made, and what to listen for, written from the
+    cross-track figures (the model's mean beside the songs' own and each control's)."""
+    audio = audio_description(synth) if synth else "no audio (audio=false)"
+    figs, model = report["figures"], report["model"]
+    others = [r for r in figs if r != model]
+
+    def num(row: str, figure: str) -> str:
+        mean = figs[row][figure]["mean"]
+        return "–" if mean is None or not np.isfinite(mean) else f"{mean:.2f}"
+
+    notes = [
+        f"- {f.replace('_', ' ')} {num(model, f)} ("
+        + ", ".join(f"{r} {num(r, f)}" for r in others)
+        + ")"
+        for f in FIGURES
+    ]
+    return "\n".join(
+        [
+            f"**How it sounds.** {audio}. Each piece plays at its song's tempo; the kept tracks "
+            f"({', '.join(report['keep'])}) are the song's own, note for note; a drawn note plays "
+            "at the velocity the model drew where it models velocity, else at the training "
+            "songs' median of its track; drum notes are single hits.",
+            "",
+            "**What to listen for** (from the table below): does the accompaniment stay in the "
+            "kept tracks' key and chords, land its onsets with theirs, and put its bass on their "
+            "lowest notes? The model's figures, beside the songs' own and the controls':",
+            "",
+            *notes,
+        ]
+    )
 
 
 def _write_samples(
