@@ -15,6 +15,7 @@ heard). Text files are written with the sweep folder as ``<sweep>`` and this che
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -39,12 +40,17 @@ TEXT = (".md", ".csv", ".html", ".json", ".log", ".yaml")
 
 
 def placeholders(sweep: Path) -> list[tuple[str, str]]:
-    """Absolute paths and what they become, the longest first: the sweep, this checkout and
-    the checkout each job ran in (``hydra.runtime.cwd``: a worktree of this repository)."""
+    """Absolute paths and what they become, the longest first: the sweep, this checkout, the
+    shared data beside it, the checkout each job ran in (``hydra.runtime.cwd``: a worktree
+    of this repository) and its data folder (``paths.data_dir``)."""
     pairs = {str(sweep.resolve()): "<sweep>", str(sweep): "<sweep>", str(REPO): "<repo>"}
+    pairs[str(REPO.parent / "shared")] = "<repo>/../shared"  # the data beside the project
     for config in sweep.glob("*/.hydra/hydra.yaml"):
         cwd = yaml.safe_load(config.read_text())["hydra"]["runtime"]["cwd"]
         pairs.setdefault(cwd, "<repo>")
+    for hparams in sweep.glob("*/csv/hparams.yaml"):  # resolved: MUSEGEN_DATA_DIR, if set
+        for data_dir in re.findall(r"^\s*data_dir: (/\S+)$", hparams.read_text(), re.M):
+            pairs.setdefault(data_dir, "<data_dir>")
     return sorted(pairs.items(), key=lambda p: -len(p[0]))
 
 
