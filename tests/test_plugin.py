@@ -79,6 +79,7 @@ def _train_args(tmp_path: Path, data_dir: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # ~15 s on 2 cores: a CLI training; make test runs the recipe's backbone
 def test_a_registered_backbone_trains_generates_and_reloads(
     installed: Path, session_data_dir: Path, tmp_path: Path
 ) -> None:

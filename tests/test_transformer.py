@@ -101,6 +101,7 @@ def test_positions_never_pass_the_trained_context() -> None:
     assert lengths[0] == 12 and max(lengths) == 12 + 39
 
 
+@pytest.mark.slow  # ~10 s on 2 cores: CLI training and generation (trained in process too)
 def test_the_transformer_trains_and_generates_through_the_cli(
     session_data_dir: Path, tmp_path: Path
 ) -> None:
