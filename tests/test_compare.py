@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from musegen.compare import compare
 from musegen.compare.runs import read_curve
@@ -106,7 +108,6 @@ def test_rows_seeds_and_failed_run(sweep: Path) -> None:
 def test_killed_run_and_cut_csv(sweep: Path, tmp_path: Path) -> None:
     """A run killed mid-way (no metrics.json, its CSV cut inside a line) is a failed row and
     its curve keeps the whole lines; the others still make the table."""
-    import shutil
 
     runs = tmp_path / "runs"
     for job in ("0", "2"):  # rnn and lstm, seed 1
@@ -139,9 +140,6 @@ def test_runs_with_the_same_overrides_but_other_configs_stay_apart(
 ) -> None:
     """Two runs of one command line whose configs differ (a config file edited in between)
     are two rows keyed by the differing value, never one row of 'seeds'."""
-    import shutil
-
-    import yaml
 
     runs = tmp_path / "runs"
     shutil.copytree(sweep / "0", runs / "a")
@@ -202,7 +200,6 @@ def write_run(
 ) -> Path:
     """A run folder as ``musegen.train`` leaves it: ``.hydra/overrides.yaml``, and the
     ``metrics.json`` text, ``train.log`` and ``.hydra/config.yaml`` given."""
-    import yaml
 
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -378,7 +375,6 @@ def test_records_kept_without_their_samples_give_the_table_and_no_page(tmp_path:
     """Runs as ``experiments/keep_runs.py`` keeps them: ``evaluation.json`` lists samples
     whose files were not kept. The table is written; a listening page is not (nothing to
     play), where a page of the run that kept its files is."""
-    import shutil
 
     runs = tmp_path / "runs"
     for i in range(2):
