@@ -14,7 +14,7 @@ NOTE_FIELDS: tuple[str, ...] = ("pitch", "step", "duration", "track")
 The note NLL is the sum of their NLLs."""
 
 VELOCITY = "velocity"
-"""How loud a note is: predicted, after the track, where the data has dynamics
+"""How loud a note is: predicted last, where the data has dynamics
 (``task.velocity_classes``); its NLL is reported beside the note NLL, not added to it."""
 
 PREDICTED_FIELDS: tuple[str, ...] = (*NOTE_FIELDS, VELOCITY)

@@ -29,26 +29,28 @@ COLD = Sampling(temperature=1e-6)  # every value but the largest logit gets prob
 ORDERS = list(itertools.permutations(NOTE_FIELDS))
 
 
-def _heads(order: tuple[str, ...], velocity: VelocityClasses | None) -> ChainedHeads:
+def _heads(
+    order: tuple[str, ...], velocity: VelocityClasses | None, head: str = "shared"
+) -> ChainedHeads:
     config = NoteNetConfig(
         GRU,
         n_tracks=len(TRACKS),
         track_names=TRACKS,
         timing=TimingConfig("categorical", CLASSES),
-        heads=HeadsConfig("chained", order, 16),
+        heads=HeadsConfig("chained", order, 16, head),
         velocity=velocity,
     )
     torch.manual_seed(0)
     return ChainedHeads(config, 24, ClassTables(CLASSES, velocity)).eval()
 
 
-@pytest.mark.parametrize("velocity", [None, 4], ids=["no-velocity", "velocity"])
+@pytest.mark.parametrize("velocity", [None, "shared", "readout"])
 @pytest.mark.parametrize("order", ORDERS, ids=["-".join(o) for o in ORDERS])
 def test_a_cold_draw_is_the_argmax_of_forward_given_the_fields_drawn(order, velocity) -> None:
-    classes = None if velocity is None else VelocityClasses.uniform(velocity)
-    heads = _heads(order, classes)
-    expected_order = order if classes is None else _after_track(order)
-    assert heads.order == expected_order  # velocity, where modelled, right after the track
+    classes = None if velocity is None else VelocityClasses.uniform(4)
+    heads = _heads(order, classes, velocity or "shared")
+    expected_order = order if classes is None else (*order, VELOCITY)
+    assert heads.order == expected_order  # velocity, where modelled, last
     h = torch.randn(16, 24, generator=torch.Generator().manual_seed(1))  # (B, H)
     with torch.no_grad():
         note = heads.draw(h, Picker(COLD, torch.Generator().manual_seed(0), TRACKS))
@@ -57,12 +59,6 @@ def test_a_cold_draw_is_the_argmax_of_forward_given_the_fields_drawn(order, velo
     for field in expected_order:
         drawn = heads.tables.encode(field, note[field]) if field in CLASSED_FIELDS else note[field]
         assert torch.equal(logits[field].argmax(-1), drawn), field
-
-
-def _after_track(order: tuple[str, ...]) -> tuple[str, ...]:
-    """``order`` with the velocity inserted right after the track (``NoteNetConfig.fields``)."""
-    at = order.index("track") + 1
-    return (*order[:at], VELOCITY, *order[at:])
 
 
 def test_the_last_field_reads_every_field_drawn_before_it() -> None:
@@ -78,3 +74,26 @@ def test_the_last_field_reads_every_field_drawn_before_it() -> None:
             assert not torch.equal(moved, base), field
         later = {**note, "step": note["step"] + 0.5}
         assert not torch.equal(heads(h, later)["duration"].argmax(-1), base)
+
+
+def test_the_chance_that_a_pitch_can_be_placed_equals_the_step_head_read_through_forward() -> None:
+    """``_placeable``: for each key that must wait, the step head's probability of a step at
+    least that long given that pitch, here summed from ``forward``'s teacher-forced step
+    logits one pitch at a time; 0 (log 1) for the keys free now."""
+    heads = _heads(("track", "pitch", "step", "duration"), None)
+    h = torch.randn(3, 24, generator=torch.Generator().manual_seed(2))
+    wait = torch.zeros(3, 128, dtype=torch.int64)
+    wait[0, 60], wait[0, 64], wait[2, 40] = 30, 5, 96
+    track = torch.tensor([1, 2, 3])
+    with torch.no_grad():
+        context = heads.project(h) + heads.embed["track"](track)
+        got = heads._placeable(context, wait)
+        values = heads.tables.step_values
+        for row, key in ((0, 60), (0, 64), (2, 40)):
+            note = {"track": track, "pitch": torch.full((3,), key), "step": torch.zeros(3)}
+            note["duration"] = torch.ones(3)
+            step = heads(h, note)["step"][row].log_softmax(-1)
+            want = step[values >= wait[row, key]].logsumexp(-1)
+            assert float(got[row, key]) == pytest.approx(float(want), abs=1e-5)
+    got[0, 60] = got[0, 64] = got[2, 40] = 0.0
+    assert torch.equal(got, torch.zeros(3, 128))

@@ -22,7 +22,12 @@ from tests.test_performance import _notes
 TRACKS = ("Drums", "Piano", "Guitar", "Bass", "Strings")
 
 
-def _net(onset: str = "gap", vocabulary: str = "exact", seed: int = 0) -> NoteNet:
+def _net(
+    onset: str = "gap",
+    vocabulary: str = "exact",
+    seed: int = 0,
+    order: tuple[str, ...] = ("track", "pitch", "step", "duration"),
+) -> NoteNet:
     torch.manual_seed(seed)
     classes = TimeClasses(exact_beats=8, max_beats=16, vocabulary=vocabulary, onset=onset)
     config = NoteNetConfig(
@@ -31,7 +36,7 @@ def _net(onset: str = "gap", vocabulary: str = "exact", seed: int = 0) -> NoteNe
         track_names=TRACKS,
         encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4},
         timing=TimingConfig("categorical", classes),
-        heads=HeadsConfig("chained", ("track", "pitch", "step", "duration"), 16),
+        heads=HeadsConfig("chained", order, 16),
     )
     return NoteNet(config).eval()
 
@@ -102,17 +107,25 @@ def test_the_musical_vocabulary_by_hand() -> None:
     assert got.tolist() == [18, 18, 24, 16]
 
 
-def test_no_note_restarts_a_key_still_sounding_on_its_track() -> None:
-    """A network that repeats one key with long notes at short steps: with the mask every
-    note waits for its key, without it 8 of 10 collide; the MIDI writer would cut them."""
-    net = _net(seed=3)
+def _insistent(net: NoteNet, **also: tuple[int, float]) -> NoteNet:
+    """Make ``net`` draw track 1, pitch 60, a step of 6 and a duration of 48 steps (class 47)
+    whatever it reads, each at logit 30 against -30; ``also`` gives a field's second choice,
+    ``pitch=(62, 20.0)``."""
     with torch.no_grad():
         for field, index in (("track", 1), ("pitch", 60), ("step", 6), ("duration", 47)):
             out = net.heads.out[field]
             out.weight.zero_()
             out.bias.fill_(-30.0)
             out.bias[index] = 30.0
-        net.heads.out["step"].bias[48] = 25.0  # a step of two beats, less likely
+        for field, (index, logit) in also.items():
+            net.heads.out[field].bias[index] = logit
+    return net
+
+
+def test_no_note_restarts_a_key_still_sounding_on_its_track() -> None:
+    """A network that repeats one key with long notes at short steps: with the mask every
+    note waits for its key, without it 8 of 10 collide; the MIDI writer would cut them."""
+    net = _insistent(_net(seed=3), step=(48, 25.0))  # a step of two beats, less likely
     primer = [_notes([(0, 60, 24, 80, 1)])]
     held = continue_primers(net, primer, 10, list(range(5)), DecodeOptions(seed=0))[0]
     free = continue_primers(
@@ -122,3 +135,45 @@ def test_no_note_restarts_a_key_still_sounding_on_its_track() -> None:
     piece = np.concatenate([primer[0], held])
     assert same_pitch_overlap(piece, 1) == 0.0
     assert np.all(held["step"] * 24 == 48)  # each waits the 48 steps of the one before
+
+
+@pytest.mark.parametrize("onset", ["gap", "position"])
+def test_with_the_step_drawn_first_a_sounding_key_is_skipped_and_time_does_not_wait(
+    onset: str,
+) -> None:
+    """The same insistent network, its step drawn before its pitch: the mask moves the pitch
+    off the sounding key (to the next most likely, 62) and leaves every step as drawn."""
+    order = ("track", "step", "pitch", "duration")
+    net = _insistent(_net(onset, seed=3, order=order), pitch=(62, 25.0))
+    primer = [_notes([(0, 60, 24, 80, 1)])]  # key 60 sounds for one beat
+    held = continue_primers(net, primer, 10, list(range(5)), DecodeOptions(seed=0))[0]
+    piece = np.concatenate([primer[0], held])
+    assert same_pitch_overlap(piece, 1) == 0.0
+    step, pitch = held["step"] * 24, held["pitch"].tolist()
+    assert pitch[0] == 62  # 60 sounds until step 24: the next most likely key
+    if onset == "gap":  # 6 steps after the previous onset, every time: no wait
+        assert np.all(step == 6)
+        assert 60 not in pitch[:3] and pitch[3] == 60 and held["time"][3] == 24  # free again
+        assert pitch.index(62, 1) == 8 and held["time"][8] == 54  # after its 48 steps
+    else:  # the onset class is step 6 of the bar: after it, every note joins that onset
+        assert step.tolist() == [6] + [0] * 9
+        assert 60 not in pitch and len(set(pitch)) == 10  # no key struck twice at one onset
+    free = continue_primers(
+        net, primer, 10, list(range(5)), DecodeOptions(seed=0, no_repeats=False)
+    )[0]
+    assert np.all(free["pitch"] == 60)  # unmasked: the favoured key, over and over
+
+
+def test_the_pitch_is_drawn_given_that_its_note_can_be_placed() -> None:
+    """The insistent network with a second choice of pitch (62) and a long step it almost
+    never takes: drawn alone, pitch 60 would win and its note wait 48 steps for its key; drawn
+    given that the note can be placed, ``p(60) P(step >= 24 | 60)`` = e^-15 against p(62) =
+    e^-10, so the first note takes 62 and starts 6 steps on, as the network draws steps."""
+    net = _insistent(_net(seed=3), pitch=(62, 20.0), step=(48, 15.0))
+    primer = [_notes([(0, 60, 24, 80, 1)])]  # key 60 sounds until step 24
+    held = continue_primers(net, primer, 1, list(range(5)), DecodeOptions(seed=0))[0]
+    assert held["pitch"].tolist() == [62] and (held["step"] * 24).tolist() == [6]
+    with torch.no_grad():
+        net.heads.out["step"].bias[48] = 25.0  # now waiting is likely enough: e^-5 > e^-10
+    held = continue_primers(net, primer, 1, list(range(5)), DecodeOptions(seed=0))[0]
+    assert held["pitch"].tolist() == [60] and (held["step"] * 24).tolist() == [48]

@@ -1,5 +1,5 @@
-"""Velocity as a field: classes chosen from the data, predicted after the track, drawn,
-written to MIDI; old checkpoints without it still load and play."""
+"""Velocity as a field: classes chosen from the data, predicted last, drawn, written to
+MIDI; old checkpoints without it still load and play."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ def test_velocities_of_a_built_midi_file_come_back_within_a_class_width(tmp_path
     assert classes.size == 8 and 0 < error.max()  # coarse, yet within a class
 
 
-def _net(velocity: VelocityClasses | None) -> NoteNet:
+def _net(
+    velocity: VelocityClasses | None, head: str = "shared", kind: str = "chained", grad: float = 0
+) -> NoteNet:
     torch.manual_seed(0)
     config = NoteNetConfig(
         {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 16},
@@ -69,7 +71,7 @@ def _net(velocity: VelocityClasses | None) -> NoteNet:
         track_names=TRACKS,
         encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4, "velocity_dim": 4},
         timing=TimingConfig("categorical", TimeClasses(exact_beats=4, max_beats=8)),
-        heads=HeadsConfig("chained", ("track", "pitch", "step", "duration"), 16),
+        heads=HeadsConfig(kind, ("track", "pitch", "step", "duration"), 16, head, grad),
         velocity=velocity,
     )
     return NoteNet(config).eval()
@@ -88,10 +90,17 @@ def _notes(batch: int = 2, length: int = 9) -> dict[str, torch.Tensor]:
     }
 
 
-def test_velocity_is_drawn_after_the_track_and_scored_beside_the_note() -> None:
+def test_velocity_is_drawn_last_and_scored_beside_the_note() -> None:
     classes = VelocityClasses.uniform(6)
     net = _net(classes)
-    assert net.config.fields == ("track", "velocity", "pitch", "step", "duration")
+    assert net.config.fields == ("track", "pitch", "step", "duration", "velocity")
+    # a format-4 network (written before the velocity moved last) keeps its order
+    old = {**net.config.to_dict(), "format": 4}
+    old["heads"] = {k: v for k, v in old["heads"].items() if k != "velocity"}
+    old["heads"]["order"] = ["track", "pitch", "step", "duration"]
+    again = NoteNetConfig.from_dict(old)
+    assert again.fields == ("track", "velocity", "pitch", "step", "duration")
+    assert again.heads.velocity == "shared"
     notes = _notes()
     pred, _ = net(notes, targets=notes)
     with torch.no_grad():
@@ -112,15 +121,63 @@ def test_velocity_is_drawn_after_the_track_and_scored_beside_the_note() -> None:
         0.05 * losses["pitch_loss"] if f == "pitch" else losses[f"{f}_loss"] for f in fields
     )
     assert losses["loss"] == pytest.approx(total + 0.5 * losses["velocity_loss"])
-    # the velocity head reads the drawn track: another track, other velocity logits
+    # the velocity head reads the note drawn before it: another track, other velocity logits
     other = {**notes, "track": (notes["track"] + 1) % 5}
     assert not torch.allclose(net(other, targets=other)[0]["velocity"], pred["velocity"])
     # and without velocity classes, nothing of it: the old network, the same fields
     assert _net(None).config.fields == ("track", "pitch", "step", "duration")
 
 
-def test_incremental_decoding_equals_window_decoding_with_velocity() -> None:
-    net = _net(VelocityClasses.uniform(5))
+@pytest.mark.parametrize("kind", ["chained", "independent"])
+def test_a_velocity_readout_trains_its_own_two_layers_only(kind: str) -> None:
+    """The readout's loss reaches its projection and output layer and nothing else; the
+    shared head's reaches the backbone (the control that makes the first check mean
+    something)."""
+    notes = _notes()
+    grads = {}
+    for head in ("readout", "shared"):
+        net = _net(VelocityClasses.uniform(6), head, kind).train()
+        pred, _ = net(notes, targets=notes)
+        classes = net.tables.encode("velocity", notes["velocity"])
+        torch.nn.functional.cross_entropy(
+            pred["velocity"].flatten(0, 1), classes.flatten()
+        ).backward()
+        grads[head] = {n for n, p in net.named_parameters() if p.grad is not None and p.grad.any()}
+    readout = "heads.readout" if kind == "chained" else "heads.velocity"
+    assert grads["readout"] == {
+        f"{readout}.project.weight",
+        f"{readout}.project.bias",
+        f"{readout}.out.weight",
+        f"{readout}.out.bias",
+    }
+    assert any(n.startswith("backbone") for n in grads["shared"])
+
+
+def test_a_readout_passes_the_set_share_of_its_gradient_to_the_backbone() -> None:
+    """``velocity_grad`` scales what reaches the state, and nothing else: the backbone's
+    gradient at 0.5 is half of that at 1, the readout's own layers' the same, the logits equal."""
+    notes = _notes()
+    grads, logits = {}, {}
+    for share in (0.5, 1.0):
+        net = _net(VelocityClasses.uniform(6), "readout", grad=share).train()
+        torch.manual_seed(5)  # the same dropout masks
+        pred, _ = net(notes, targets=notes)
+        classes = net.tables.encode("velocity", notes["velocity"])
+        loss = torch.nn.functional.cross_entropy(pred["velocity"].flatten(0, 1), classes.flatten())
+        loss.backward()
+        grads[share] = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+        logits[share] = pred["velocity"].detach()
+    assert torch.equal(logits[0.5], logits[1.0])
+    backbone = [n for n in grads[1.0] if n.startswith("backbone")]
+    assert backbone and set(grads[0.5]) == set(grads[1.0])
+    for name in grads[1.0]:
+        want = grads[1.0][name] * (0.5 if name.startswith(("backbone", "encoder")) else 1.0)
+        assert torch.allclose(grads[0.5][name], want, atol=1e-7), name
+
+
+@pytest.mark.parametrize("head", ["readout", "shared"])
+def test_incremental_decoding_equals_window_decoding_with_velocity(head: str) -> None:
+    net = _net(VelocityClasses.uniform(5), head)
     outs = []
     for mode in ("incremental", "window"):
         pick = Picker(Sampling(), torch.Generator().manual_seed(3), TRACKS)

@@ -2,14 +2,16 @@
 
     python experiments/note_length/measure.py grid CKPT OUT NAME="OVERRIDE ..." ...
     python experiments/note_length/measure.py table OUT.md RUN_OR_EVAL ...
+    python experiments/note_length/measure.py losses OUT.md RUN ...
 
 ``grid`` evaluates one checkpoint on the validation songs of its run's split
 (``python -m musegen.evaluate split=val``, the run's own settings with each NAME's overrides
 on top), one evaluation per NAME into ``OUT/<NAME>/``, and writes ``OUT/grid.md`` and
 ``.csv``: where sampling settings are chosen, never on the test songs. ``table`` reads the
 ``evaluation.json`` of finished runs (their test songs) or of evaluations and writes the same
-figures, one row each, for the results. Made for experiments/README.md, "Note length and
-density".
+figures, one row each, for the results. ``losses`` reads finished runs' ``metrics.json``
+and writes each one's validation and test NLLs by field. Made for experiments/README.md,
+"Note length and density".
 
 The figures, for continuations and pieces from scratch, each beside real music's (held-out
 real vs real of the same report): per pitched track the mean duration in beats and the notes
@@ -163,11 +165,35 @@ def grid(ckpt: Path, out: Path, settings: list[str]) -> dict[str, dict[str, floa
     return rows
 
 
+LOSSES = ("note_nll", "pitch_loss", "step_loss", "duration_loss", "track_loss", "velocity_loss")
+
+
+def losses(runs: list[Path], out: Path) -> None:
+    """``out`` (.md): each run's best-checkpoint validation and test NLLs by field (nats;
+    the note NLL is the sum of the four note fields', the velocity's stands beside it)."""
+    head = [f"{stage} {name.removesuffix('_loss')}" for stage in ("val", "test") for name in LOSSES]
+    lines = ["# Losses (nats)", "", "| run | " + " | ".join(head) + " |"]
+    lines.append("|" + " --- |" * (len(head) + 1))
+    for run in runs:
+        metrics = json.loads((run / "metrics.json").read_text())
+        cells = [
+            _fmt(float(metrics.get(f"{stage}/{name}", math.nan)))
+            for stage in ("val", "test")
+            for name in LOSSES
+        ]
+        lines.append(f"| {run.name} | " + " | ".join(cells) + " |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 3 or argv[0] not in ("grid", "table"):
+    if len(argv) < 3 or argv[0] not in ("grid", "table", "losses"):
         raise SystemExit(__doc__)
     if argv[0] == "grid":
         grid(Path(argv[1]), Path(argv[2]), argv[3:])
+        return
+    if argv[0] == "losses":
+        losses(list(map(Path, argv[2:])), Path(argv[1]))
         return
     rows = {}
     for path in map(Path, argv[2:]):

@@ -69,7 +69,7 @@ def _five_track_net(heads: str, backbone: str = "lstm_gru", velocity: int = 0) -
         track_names=TRACKS,
         encoder={"pitch_dim": 64, "track_dim": 8, "position_dim": 16, "velocity_dim": 8},
         timing=TimingConfig("categorical"),
-        heads=HeadsConfig(heads, width=128),
+        heads=HeadsConfig(heads, width=128, velocity="readout"),
         velocity=VelocityClasses.uniform(velocity) if velocity else None,
     )
     return NoteNet(size_for_budget(config, 800_000)).eval()

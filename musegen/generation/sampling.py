@@ -319,8 +319,9 @@ class Picker:
         Each step and duration class's musical value (``TimeClasses.buckets``), for the
         fields whose rule draws ``buckets="musical"``.
     keys : SoundingKeys, optional
-        Mask the steps that would restart a key still sounding on the note's track
-        (``generation.sounding``); the decoder reports each note (``start``, ``played``).
+        Mask the steps (pitch drawn first) or the pitches (step drawn first) that would
+        restart a key still sounding on the note's track (``generation.sounding``); the
+        decoder reports each note (``start``, ``played``).
     """
 
     def __init__(
@@ -412,8 +413,10 @@ class Picker:
                 logits = torch.where(drum[:, None], logits + self._hit_mask(logits), logits)
             else:
                 self._unmasked = True
-        if field == "step" and self.keys is not None and "pitch" in drawn:
+        if field == "step" and self.keys is not None:
             logits = self.keys.mask_steps(logits, drawn)  # no onset before the allowed one
+        elif field == "pitch" and self.keys is not None and "step" in drawn:
+            logits = self.keys.mask_pitches(logits, drawn)  # no key still sounding then
         groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)

@@ -5,11 +5,17 @@ still sounds there (a roll's notes of one pitch are separate runs), yet a networ
 draws a note's duration and, later, the next note's step can: 8% of a Lakh model's notes
 did. The MIDI writer then ends the earlier note (``note_timing.end_at_repeats``), which is
 not what the network drew. Here, while decoding, each piece keeps the time at which every
-(track, key) falls silent; when the step of a note is drawn after its track and pitch, steps
-that would start it before then are masked out, so the note waits for its key.
+(track, key) falls silent, and the field drawn second of pitch and step is masked:
 
-Drawn before the step, the pitch cannot know whether it will collide; a design that draws
-the step before the pitch (or regresses it) is left as it is.
+* step before pitch (``task.head_order=[track,step,pitch,duration]``): the pitch is drawn
+  among the keys of its track silent at the drawn onset. Nothing else moves.
+* pitch before step (the default order): the pitch is drawn from the model's joint
+  distribution of pitch and step given that the note does not collide, ``p(pitch) P(step >=
+  wait(pitch) | pitch)`` (``ChainedHeads``, with ``waits`` from here), and then the steps
+  that would start it before its key falls silent are masked. Without the first part a
+  sounding key the network favours forces a wait the network gives little probability, and
+  a wait moves every later note of every track: with long notes the waits, not the network,
+  set the density (experiments/note_length/README.md, "The no-repeat mask").
 """
 
 from __future__ import annotations
@@ -80,11 +86,28 @@ class SoundingKeys:
         self.until.scatter_reduce_(1, key, self._ends(note)[:, None], "amax")  # type: ignore[union-attr]
         self.last = note["time"]
 
+    def waits(self, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """The smallest step value ``(B, 128)`` (time steps, as ``step_values`` count) that
+        starts a note of each key of the drawn track after that key falls silent: 0 for a
+        silent key (onsets counted from the bar line: the previous note's place in its bar).
+        None where nothing is masked (``repeats``)."""
+        if self.repeats:
+            return None
+        batch = self.until.shape[0]  # type: ignore[union-attr]
+        keys = self.until.view(batch, self.n_tracks, 128)  # type: ignore[union-attr]
+        track = drawn.get("track")
+        if track is not None:
+            keys = keys.gather(1, track.view(batch, 1, 1).expand(batch, 1, 128))
+        wait = (keys[:, 0] - self.last[:, None]).clamp_min(0)  # type: ignore[index]
+        if self.bar is not None:
+            wait = wait + torch.remainder(self.last, self.bar)[:, None]  # type: ignore[arg-type]
+        return wait
+
     def mask_steps(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The step logits ``(B, V)`` with the steps that would restart a sounding key (the
         drawn track's drawn pitch) at -inf; where every step would (a key held past the
         longest step), the longest is kept."""
-        if self.repeats:
+        if self.repeats or "pitch" not in drawn:  # nothing to wait for
             wait = torch.zeros_like(self.last)  # type: ignore[arg-type]
         else:  # one track: no track head, every key on track 0
             until = self.until.gather(1, self._key(drawn)[:, None])[:, 0]  # type: ignore[union-attr]
@@ -94,3 +117,27 @@ class SoundingKeys:
         early = self._values < wait[:, None]  # (B, V)
         early[:, -1] &= ~early.all(dim=1)
         return logits.masked_fill(early, float("-inf"))
+
+    def onset(self, step: torch.Tensor) -> torch.Tensor:
+        """The onset ``(B,)`` (time steps) of drawn step classes ``(B,)``: after the last
+        onset, or counted from the bar line before it (``bar``)."""
+        value = self._values[0, step]
+        if self.bar is None:
+            return self.last + value  # type: ignore[operator]
+        line = self.last - torch.remainder(self.last, self.bar)  # type: ignore[operator]
+        return torch.maximum(line + value, self.last)  # type: ignore[arg-type]
+
+    def mask_pitches(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The pitch logits ``(B, 128)`` with the keys of the drawn track still sounding at
+        the drawn step's onset at -inf (a key struck at that very onset among them); where
+        every key sounds, none is masked."""
+        if self.repeats:
+            return logits
+        batch = logits.shape[0]
+        keys = self.until.view(batch, self.n_tracks, 128)  # type: ignore[union-attr]
+        track = drawn.get("track")
+        if track is not None:
+            keys = keys.gather(1, track.view(batch, 1, 1).expand(batch, 1, 128))
+        sounding = keys[:, 0] > self.onset(drawn["step"])[:, None]  # (B, 128)
+        sounding &= ~sounding.all(dim=1, keepdim=True)
+        return logits.masked_fill(sounding, float("-inf"))

@@ -9,7 +9,10 @@ weights, so that ``checkpoint.load_network`` rebuilds the same network without H
 * format 2: ``timing`` with the categorical class set;
 * format 3: ``heads`` (their design and field order) and ``context`` (the notes training
   showed the network at once, which generation keeps to);
-* format 4 (this one): ``velocity``, the velocity classes where velocity is a field.
+* format 4: ``velocity``, the velocity classes where velocity is a field;
+* format 5 (this one): ``heads.velocity``, how the velocity head learns (``VELOCITY_HEADS``;
+  earlier formats: ``shared``), and the velocity drawn last unless ``heads.order`` places it
+  (format 4 drew it after the track).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from musegen.checks import at_least, check, integer, one_of, optional
+from musegen.checks import at_least, check, integer, number, one_of, optional
 from musegen.fields import NOTE_FIELDS, VELOCITY
 from musegen.models.time_classes import TimeClasses
 from musegen.models.velocity_classes import VelocityClasses
@@ -28,7 +31,13 @@ TIMINGS = ("regression", "categorical")
 DEFAULT_ORDER = ("track", "pitch", "step", "duration")
 """The chained heads' default order: which instrument, which pitch, when, how long
 (measured against step-first and pitch-first orders in experiments/README.md, "Note model")."""
-FORMAT = 4
+VELOCITY_HEADS = ("readout", "shared")
+"""How a velocity head learns: ``readout`` reads the backbone's state and the fields drawn
+before it without training them (its loss reaches only its own two layers); ``shared`` trains
+them like the other fields. Shared, velocity costs the other fields 0.5-0.7 nats of test
+note NLL on Lakh (experiments/note_length/README.md, "Velocity"): a file's dynamics are its
+own, and learning them teaches the state the 97 training songs."""
+FORMAT = 5
 MIN_CONTEXT = 2
 """The shortest context a network can keep to in generation (``generation.decode``): it
 re-reads the last half of it, at least one note."""
@@ -70,11 +79,15 @@ class HeadsConfig:
     ``independent``: every field from the hidden state alone (TensorFlow's tutorial's, and
     MMT's); ``chained``: in ``order``, each field's head also reads the fields before it in
     the same note. ``width``: the chained heads' conditioning width (0: the backbone's).
+    ``velocity``: how a velocity head learns (``VELOCITY_HEADS``); ``velocity_grad``: the
+    share of a readout's gradient that reaches the backbone's state (0: none).
     """
 
     kind: str = "independent"
     order: tuple[str, ...] = DEFAULT_ORDER
     width: int = 0
+    velocity: str = "shared"
+    velocity_grad: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(str(f) for f in self.order))
@@ -85,9 +98,19 @@ class HeadsConfig:
                 f"{VELOCITY} at most once), got {list(self.order)}"
             )
         at_least(self.width, "task.head_width", 0)
+        check(
+            self.velocity, "task.velocity_head", one_of(VELOCITY_HEADS), " or ".join(VELOCITY_HEADS)
+        )
+        check(self.velocity_grad, "task.velocity_grad", number(0.0, 1.0), "a number in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "order": list(self.order), "width": self.width}
+        return {
+            "kind": self.kind,
+            "order": list(self.order),
+            "width": self.width,
+            "velocity": self.velocity,
+            "velocity_grad": self.velocity_grad,
+        }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any] | None) -> HeadsConfig:
@@ -117,7 +140,7 @@ class NoteNetConfig:
         re-reads its last notes when it gets there (``generation.decode``). ``None`` (written
         before it was stored): generation carries the state indefinitely.
     velocity : VelocityClasses, optional
-        Velocity as a field (``models.velocity_classes``), predicted after the track unless
+        Velocity as a field (``models.velocity_classes``), predicted last unless
         ``heads.order`` places it; None: not modelled (the writer takes the music's).
     """
 
@@ -159,10 +182,12 @@ class NoteNetConfig:
     @property
     def fields(self) -> tuple[str, ...]:
         """The fields the heads predict, in their drawing order (no track with one track;
-        the velocity, where modelled, after the track unless the order places it)."""
+        the velocity, where modelled, last unless the order places it: a field drawn after
+        it reads its true value in training, which costs that field as much as a shared
+        velocity head does; experiments/note_length/README.md, "Velocity")."""
         order = [f for f in self.heads.order if f != VELOCITY or self.velocity is not None]
         if self.velocity is not None and VELOCITY not in order:
-            order.insert(order.index("track") + 1, VELOCITY)
+            order.append(VELOCITY)
         return tuple(f for f in order if f != "track" or self.n_tracks > 1)
 
     def with_backbone(self, **kwargs: Any) -> NoteNetConfig:
@@ -187,13 +212,19 @@ class NoteNetConfig:
     def from_dict(cls, value: Mapping[str, Any]) -> NoteNetConfig:
         """Read any format a checkpoint holds (module docstring)."""
         value = dict(value)
+        heads = HeadsConfig.from_dict(value.get("heads"))
+        velocity = VelocityClasses.from_dict(value.get("velocity"))
+        if velocity is not None and VELOCITY not in heads.order and value.get("format", 1) < 5:
+            order = list(heads.order)  # format 4 drew the velocity after the track
+            order.insert(order.index("track") + 1, VELOCITY)
+            heads = replace(heads, order=tuple(order))
         return cls(
             net=dict(value["net"]),
             n_tracks=int(value.get("n_tracks", 1)),
             track_names=value.get("track_names"),
             encoder=dict(value.get("encoder") or {}),
             timing=TimingConfig.from_dict(value.get("timing")),
-            heads=HeadsConfig.from_dict(value.get("heads")),
+            heads=heads,
             context=value.get("context"),
-            velocity=VelocityClasses.from_dict(value.get("velocity")),
+            velocity=velocity,
         )

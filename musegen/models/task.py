@@ -155,10 +155,15 @@ class NextNoteTask(L.LightningModule):
         keeps to it; with ``"last"`` it carries the state (see where it is stored).
     velocity_classes : int
         Velocity as a field of that many classes (``models.velocity_classes``; categorical
-        timing), predicted after the track; 0: not modelled (the tutorial's).
+        timing), predicted last; 0: not modelled (the tutorial's).
     velocity : mapping, optional
         The fitted classes (``VelocityClasses.to_dict``): ``instantiate.task`` fits them on
         the training notes; without them, ``velocity_classes`` equal-width classes.
+    velocity_head : str
+        How the velocity head learns (``models.config.VELOCITY_HEADS``): ``readout`` (the
+        default) reads the state, ``shared`` trains it like the other fields.
+    velocity_grad : float
+        The share of the readout's gradient that reaches the backbone's state (0: none).
     loss_weights : mapping
         Weights of the pitch / step / duration / track losses; either one mapping, or one per
         timing (``{"regression": {...}, "categorical": {...}}``), of which ``timing``'s is used.
@@ -197,6 +202,8 @@ class NextNoteTask(L.LightningModule):
         context: int | None = None,
         velocity_classes: int = 0,
         velocity: Mapping[str, Any] | None = None,
+        velocity_head: str = "readout",
+        velocity_grad: float = 0.0,
         loss_weights: Mapping[str, Any] | None = None,
         positive_pressure: float = 10.0,
         optimizer: Any = None,
@@ -240,7 +247,13 @@ class NextNoteTask(L.LightningModule):
                 timing=TimingConfig(timing, TimeClasses.from_config(time_classes))
                 if timing == "categorical"
                 else TimingConfig(timing),
-                heads=HeadsConfig(heads, tuple(_containers(head_order)), head_width),
+                heads=HeadsConfig(
+                    heads,
+                    tuple(_containers(head_order)),
+                    head_width,
+                    velocity_head,
+                    velocity_grad,
+                ),
                 # target=last trains every prediction after exactly seq_len notes: re-reading
                 # half a window would show generation fewer notes than training did, so such
                 # a network carries its state (measured: experiments/README.md, "Note model")

@@ -26,7 +26,7 @@ from torch import nn
 
 from musegen.fields import CLASSED_FIELDS, VELOCITY
 from musegen.models.config import NoteNetConfig
-from musegen.models.heads.base import Pick, decode_fields
+from musegen.models.heads.base import Pick, VelocityReadout, decode_fields
 from musegen.models.note_encoder import N_PITCHES
 from musegen.models.time_classes import ClassTables
 
@@ -51,7 +51,29 @@ class ChainedHeads(nn.Module):
             sizes[VELOCITY] = tables.size(VELOCITY)
         self.project = nn.Linear(hidden_size, width)
         self.embed = nn.ModuleDict({f: nn.Embedding(sizes[f], width) for f in self.order[:-1]})
-        self.out = nn.ModuleDict({f: nn.Linear(width, sizes[f]) for f in self.order})
+        self.readout = None
+        if config.velocity is not None and config.heads.velocity == "readout":
+            readout = VelocityReadout(
+                hidden_size, width, sizes[VELOCITY], config.heads.velocity_grad
+            )
+            self.readout = readout
+        self.out = nn.ModuleDict(
+            {f: nn.Linear(width, sizes[f]) for f in self.order if not self._read(f)}
+        )
+
+    def _read(self, field: str) -> bool:
+        """Whether ``field`` comes from the velocity readout rather than the chain."""
+        return field == VELOCITY and getattr(self, "readout", None) is not None
+
+    def _logits(
+        self, field: str, h: torch.Tensor, state: torch.Tensor, context: torch.Tensor
+    ) -> torch.Tensor:
+        """One field's logits given the projected ``state`` plus the fields before it
+        (``context``)."""
+        if self._read(field):
+            return self.readout(h, context - state)  # type: ignore[misc]
+        out = self.out[field]
+        return F.linear(F.gelu(context), out.weight, out.bias)
 
     def _value(self, field: str, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """A target field as the index its embedding reads (a class for step, duration and
@@ -67,10 +89,10 @@ class ChainedHeads(nn.Module):
         logits given the true fields before it, ``(..., V)``."""
         if targets is None:
             raise ValueError("chained heads need the note's true fields (teacher forcing)")
-        context = self.project(h)  # (..., W)
+        state = context = self.project(h)  # (..., W)
         out = {}
         for i, field in enumerate(self.order):
-            out[field] = self.out[field](F.gelu(context))  # (..., V)
+            out[field] = self._logits(field, h, state, context)  # (..., V)
             if i + 1 < len(self.order):
                 context = context + self.embed[field](self._value(field, targets))
         return out
@@ -82,6 +104,22 @@ class ChainedHeads(nn.Module):
         track = self.out["track"](F.gelu(every)).log_softmax(-1)  # (B, V, n_tracks)
         return track[..., allowed].logsumexp(-1)  # (B, V)
 
+    def _placeable(self, context: torch.Tensor, wait: torch.Tensor) -> torch.Tensor:
+        """``log P(step >= wait(v) | pitch = v)`` ``(B, 128)`` for the pitch drawn just before
+        the step, from the context before the pitch and each key's smallest allowed step
+        ``wait`` (``SoundingKeys.waits``). Only the keys that must wait are scored (a few
+        sounding ones); a silent key's note can always be placed (0)."""
+        out = torch.zeros_like(wait, dtype=context.dtype)
+        rows, keys = (wait > 0).nonzero(as_tuple=True)  # (N,), (N,)
+        if rows.numel() == 0:
+            return out
+        every = context[rows] + self.embed["pitch"].weight[keys]  # (N, W)
+        head = self.out["step"]
+        step = F.linear(F.gelu(every), head.weight, head.bias).log_softmax(-1)  # (N, V)
+        early = self.tables.step_values[None, :] < wait[rows, keys][:, None]  # (N, V)
+        out[rows, keys] = step.masked_fill(early, float("-inf")).logsumexp(-1)
+        return out
+
     def draw(self, h: torch.Tensor, pick: Pick) -> dict[str, torch.Tensor]:
         """One next note per row of ``h`` ``(B, H)``, its fields drawn in order, each from
         its head reading the ones drawn before: ``{field: (B,)}``.
@@ -90,20 +128,29 @@ class ChainedHeads(nn.Module):
         pitch, in a pitch-first order), that field is drawn from its distribution given an
         allowed track, ``p(v) P(track in allowed | v)``, so the mask does not put a string's
         pitch on the bass; with more fields before the track the mask applies at the track.
+
+        When the picker keeps notes off sounding keys (``pick.keys``) and the step is drawn
+        right after the pitch, the pitch is drawn given that its note can be placed,
+        ``p(v) P(step >= wait(v) | v)`` (``generation.sounding``).
         """
-        context = self.project(h)  # (B, W)
+        state = context = self.project(h)  # (B, W)
         allowed = getattr(pick, "allowed", None)
+        keys = getattr(pick, "keys", None)
         before_track = self.order.index("track") if "track" in self.order else -1
+        step_after = self.order.index("step") if "step" in self.order else -1
         drawn: dict[str, torch.Tensor] = {}
         last = len(self.order) - 1
         # The layers' functions are called directly, without nn.Module's call machinery: at
         # batch 1 a note is a dozen tiny operations, each costing mostly its call overhead
         # (make bench, "generation ... batch 1").
         for i, field in enumerate(self.order):
-            out = self.out[field]
-            logits = F.linear(F.gelu(context), out.weight, out.bias)  # (B, V)
+            logits = self._logits(field, h, state, context)  # (B, V)
             if allowed is not None and before_track == 1 and i == 0:
                 logits = logits.log_softmax(-1) + self._allowed_given(field, context, allowed)
+            if field == "pitch" and keys is not None and step_after == i + 1:
+                wait = keys.waits(drawn)
+                if wait is not None:
+                    logits = logits.log_softmax(-1) + self._placeable(context, wait)
             drawn[field] = pick(field, logits, drawn)  # (B,)
             if i < last:
                 context = context + F.embedding(drawn[field], self.embed[field].weight)

@@ -25,7 +25,7 @@ from torch import nn
 
 from musegen.fields import TIME_FIELDS, VELOCITY
 from musegen.models.config import NoteNetConfig
-from musegen.models.heads.base import Pick, decode_fields
+from musegen.models.heads.base import Pick, VelocityReadout, decode_fields
 from musegen.models.note_encoder import N_PITCHES
 from musegen.models.time_classes import ClassTables
 
@@ -46,8 +46,12 @@ class IndependentHeads(nn.Module):
         else:
             self.timing = nn.Linear(hidden_size, 2)  # step and duration, in beats
         self.track = nn.Linear(hidden_size, config.n_tracks) if config.n_tracks > 1 else None
-        self.velocity = None
-        if config.velocity is not None:
+        self.velocity: nn.Module | None = None
+        if config.velocity is not None and config.heads.velocity == "readout":
+            width = config.heads.width or hidden_size
+            grad = config.heads.velocity_grad
+            self.velocity = VelocityReadout(hidden_size, width, tables.size(VELOCITY), grad)
+        elif config.velocity is not None:
             self.velocity = nn.Linear(hidden_size, tables.size(VELOCITY))
 
     def forward(
