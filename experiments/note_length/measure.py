@@ -1,7 +1,7 @@
 """Note length, density and form of a model's music against real music, from its evaluations.
 
     python experiments/note_length/measure.py grid CKPT OUT NAME="OVERRIDE ..." ...
-    python experiments/note_length/measure.py table OUT.md RUN_OR_EVAL ...
+    python experiments/note_length/measure.py table [--mean] OUT.md RUN_OR_EVAL ...
     python experiments/note_length/measure.py losses OUT.md RUN ...
 
 ``grid`` evaluates one checkpoint on the validation songs of its run's split
@@ -9,7 +9,7 @@
 on top), one evaluation per NAME into ``OUT/<NAME>/``, and writes ``OUT/grid.md`` and
 ``.csv``: where sampling settings are chosen, never on the test songs. ``table`` reads the
 ``evaluation.json`` of finished runs (their test songs) or of evaluations and writes the same
-figures, one row each, for the results. ``losses`` reads finished runs' ``metrics.json``
+figures, one row each, for the results (``--mean``: and their mean, for seeds). ``losses`` reads finished runs' ``metrics.json``
 and writes each one's validation and test NLLs by field. Made for experiments/README.md,
 "Note length and density".
 
@@ -195,12 +195,21 @@ def main(argv: list[str]) -> None:
     if argv[0] == "losses":
         losses(list(map(Path, argv[2:])), Path(argv[1]))
         return
+    mean = "--mean" in argv
+    argv = [a for a in argv if a != "--mean"]
     rows = {}
     for path in map(Path, argv[2:]):
         report = path / "evaluation" / "evaluation.json" if path.is_dir() else path
         if path.is_dir() and not report.exists():
             report = path / "evaluation.json"
         rows[path.name] = figures(json.loads(report.read_text()))
+    if mean:
+        keys = {k for r in rows.values() for k in r}
+        real = {k: v for k, v in next(iter(rows.values())).items() if "/real" in k}
+        rows["mean"] = {
+            **{k: _mean([r.get(k, math.nan) for r in rows.values()]) for k in keys},
+            **real,
+        }
     write_table(rows, Path(argv[1]), "Test songs")
 
 

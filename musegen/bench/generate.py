@@ -9,9 +9,9 @@ Baselines, measured in the same run:
 5. the Transformer's key/value cache against re-running the whole context at every note,
    after contexts of 64, 256 and 1,024 notes: the ratio grows with the length (the cache
    costs one position a note, the re-run the whole context);
-6. a note as ``experiment=lakh`` draws it now (velocity a field, drum notes as hits, no
-   restart of a sounding key, durations by musical value) against the four-field note drawn
-   plainly, at equal size.
+6. a note as ``experiment=lakh`` draws it now (velocity a field read out last, drum notes
+   as hits, the pitch drawn given that its note can be placed and no restart of a sounding
+   key) against the four-field note drawn plainly, at equal size.
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
@@ -26,7 +26,6 @@ from omegaconf import OmegaConf
 from musegen.bench.report import Row
 from musegen.bench.timing import best_of
 from musegen.config_checks import CONFIG_DIR, group_choices
-from musegen.generation.continuation import buckets
 from musegen.generation.decode import generate
 from musegen.generation.sampling import DrumHits, Picker, Sampling
 from musegen.generation.sounding import SoundingKeys
@@ -96,8 +95,8 @@ def notes_per_second(
     drawn_as_now: bool = False,
 ) -> float:
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``).
-    ``drawn_as_now``: the picker ``generation.continuation`` builds (drum hits, no restart of
-    a sounding key, durations by musical value), else a plain one."""
+    ``drawn_as_now``: the picker ``generation.continuation`` builds for ``experiment=lakh``
+    (drum hits, no restart of a sounding key), else a plain one."""
     primer = _primer(batch, seq_len)
     primer["time"] = torch.cumsum(torch.round(primer["step"] * 24).long(), 1)
     if net.n_tracks == 1:
@@ -106,12 +105,9 @@ def notes_per_second(
     def picker() -> Picker:
         if not drawn_as_now:
             return Picker(Sampling(), torch.Generator().manual_seed(0))
-        rules = Sampling(fields=(("duration", (("buckets", "musical"),)),))
         keys = SoundingKeys(net.tables.step_values, 24, net.n_tracks)
         drums = DrumHits.of(net)
-        return Picker(
-            rules, torch.Generator().manual_seed(0), TRACKS, None, drums, buckets(net), keys
-        )
+        return Picker(Sampling(), torch.Generator().manual_seed(0), TRACKS, None, drums, None, keys)
 
     def run() -> None:
         generate(net, primer, n, picker(), mode, seq_len, context=context)
@@ -220,7 +216,7 @@ def note_rows(repeats: int) -> list[Row]:
                 f"generation, five tracks, 800k parameters, batch {batch}: the note drawn now",
                 "notes/s",
                 ours,
-                "velocity field, drum hits, no key restarts, durations by value",
+                "velocity read out, drum hits, no key restarts",
                 base,
                 "four fields, drawn plainly",
                 higher_is_better=True,
