@@ -9,9 +9,9 @@
 on top), one evaluation per NAME into ``OUT/<NAME>/``, and writes ``OUT/grid.md`` and
 ``.csv``: where sampling settings are chosen, never on the test songs. ``table`` reads the
 ``evaluation.json`` of finished runs (their test songs) or of evaluations and writes the same
-figures, one row each, for the results (``--mean``: and their mean, for seeds). ``losses`` reads finished runs' ``metrics.json``
-and writes each one's validation and test NLLs by field. Made for experiments/README.md,
-"Note length and density".
+figures, one row each, for the results (``--mean``: and their mean, for seeds). ``losses``
+reads finished runs' ``metrics.json`` and writes each one's validation and test NLLs by
+field. Made for experiments/README.md, "Note length and density".
 
 The figures, for continuations and pieces from scratch, each beside real music's (held-out
 real vs real of the same report): per pitched track the mean duration in beats and the notes
