@@ -34,7 +34,7 @@ DEFAULT_ORDER = ("track", "pitch", "step", "duration")
 VELOCITY_HEADS = ("readout", "shared")
 """How a velocity head learns: ``readout`` reads the backbone's state and the fields drawn
 before it without training them (its loss reaches only its own two layers); ``shared`` trains
-them like the other fields. Shared, velocity costs the other fields 0.5-0.7 nats of test
+them like the other fields. Shared, velocity costs the other fields 0.4-0.6 nats of test
 note NLL on Lakh (experiments/note_length/README.md, "Velocity"): a file's dynamics are its
 own, and learning them teaches the state the 97 training songs."""
 FORMAT = 5
@@ -173,6 +173,10 @@ class NoteNetConfig:
             optional(integer(MIN_CONTEXT)),
             f"an integer >= {MIN_CONTEXT} or null: generation re-reads the last half of it",
         )
+        if self.velocity is None:  # no velocity head: its settings mean nothing, and must not
+            # tell two networks apart (a checkpoint written before them reads as "shared")
+            heads = replace(self.heads, velocity="readout", velocity_grad=0.0)
+            object.__setattr__(self, "heads", heads)
         if self.velocity is not None and not self.timing.categorical:
             raise ValueError(
                 "task.velocity_classes needs task.timing=categorical (velocity is drawn as "
