@@ -168,6 +168,7 @@ def test_cli_writes_parseable_samples_with_the_requested_notes(
         assert [(n.pitch, n.start, n.end) for n in a] == [(n.pitch, n.start, n.end) for n in b]
 
 
+@pytest.mark.slow  # ~11 s: three CLI round trips (a primer: also test_demo, test_accompaniment)
 def test_primer_from_scratch_and_from_a_midi_file(ckpt: Path, tmp_path: Path) -> None:
     out = tmp_path / "none"
     proc = _cli(
@@ -317,6 +318,7 @@ def test_evaluate_gives_a_checkpoint_the_figures_its_run_ended_with(
     assert again["test"] == pytest.approx(ended["test"], rel=1e-6)
 
 
+@pytest.mark.slow  # ~13 s: an evaluation of the validation songs (of the test songs: kept)
 def test_evaluate_split_val_continues_the_validation_songs(
     ckpt: Path, session_data_dir: Path, tmp_path: Path
 ) -> None:
