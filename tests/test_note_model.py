@@ -320,7 +320,7 @@ def test_checkpoints_written_before_evaluate_on_real_songs(
     assert 0.0 <= oa <= 1.0 and (tmp_path / "evaluation.md").is_file()
 
 
-@pytest.mark.slow  # ~10 s: a CLI round trip (the mask by hand: test_a_masked_track_is_never_drawn...)
+@pytest.mark.slow  # ~10 s: a CLI round trip (the mask by hand: test_a_masked_track_is_never_drawn)
 def test_generate_writes_only_the_chosen_tracks(tmp_path: Path) -> None:
     """``python -m musegen.generate tracks=[Drums,Bass]`` on a five-track checkpoint: notes
     on those tracks only, from scratch; an unknown track is one line naming the model's."""
