@@ -128,6 +128,7 @@ def test_killed_run_and_cut_csv(sweep: Path, tmp_path: Path) -> None:
     assert len(curve) == len(kept)
 
 
+@pytest.mark.slow  # ~9 s: CLI round trips of musegen.compare
 def test_bad_paths_are_one_line(tmp_path: Path) -> None:
     missing = run_cli("musegen.compare", str(tmp_path / "nope"))
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1

@@ -125,6 +125,7 @@ def test_top_k_and_top_p_keep_the_likeliest() -> None:
         assert str(info.value) == message
 
 
+@pytest.mark.slow  # ~12 s: CLI round trips (generate from the CLI: test_demo, kept)
 def test_cli_writes_parseable_samples_with_the_requested_notes(
     ckpt: Path, session_data_dir: Path, tmp_path: Path
 ) -> None:
@@ -237,6 +238,7 @@ def test_bad_settings_fail_in_one_line_and_write_nothing(
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow  # ~10 s: CLI round trips (bad settings in one line: the default suite)
 def test_corrupt_checkpoint_and_empty_primer_fail_clearly(ckpt: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(ckpt.read_bytes()[:5000])
@@ -259,6 +261,7 @@ def test_corrupt_checkpoint_and_empty_primer_fail_clearly(ckpt: Path, tmp_path: 
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow  # ~9 s: a whole evaluation (test_evaluate_gives_a_checkpoint_...: kept)
 def test_evaluate_writes_the_report(ckpt: Path, session_data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     proc = _cli(
