@@ -194,7 +194,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.slow  # ~10 s: CLI round trips (the same checks before training: test_nonsense_values...)
+@pytest.mark.slow  # ~10 s: CLI round trips (the checks before training: test_nonsense_values)
 def test_cli_reports_user_mistakes_in_one_line(tmp_path: Path) -> None:
     bad_model = _cli("model=foo")
     assert bad_model.returncode == 2
