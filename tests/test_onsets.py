@@ -177,3 +177,23 @@ def test_the_pitch_is_drawn_given_that_its_note_can_be_placed() -> None:
         net.heads.out["step"].bias[48] = 25.0  # now waiting is likely enough: e^-5 > e^-10
     held = continue_primers(net, primer, 1, list(range(5)), DecodeOptions(seed=0))[0]
     assert held["pitch"].tolist() == [60] and (held["step"] * 24).tolist() == [48]
+
+
+@pytest.mark.parametrize("bar", [None, 96])
+def test_the_smallest_step_each_key_allows_by_hand(bar: int | None) -> None:
+    """The last onset at 126 (step 30 of its bar), key 60 of track 1 sounding until 150: its
+    note may start 24 steps on, a silent key's now. Counted from the bar line, both add 30."""
+    keys = SoundingKeys(torch.arange(0, 400), 24, 2, bar=bar)
+    keys.start(
+        {
+            "pitch": torch.tensor([[60, 64]]),
+            "track": torch.tensor([[1, 0]]),
+            "time": torch.tensor([[102, 126]]),
+            "duration": torch.tensor([[2.0, 1.0]]),  # 60: 102 + 48 = 150
+        }
+    )
+    wait = keys.waits({"track": torch.tensor([1])})
+    offset = 0 if bar is None else 30
+    assert int(wait[0, 60]) == 24 + offset and int(wait[0, 61]) == offset
+    assert int(keys.waits({"track": torch.tensor([0])})[0, 64]) == 24 + offset  # 126 + 24
+    assert SoundingKeys(torch.arange(0, 400), 24, 2, repeats=True).waits({}) is None

@@ -86,6 +86,15 @@ class SoundingKeys:
         self.until.scatter_reduce_(1, key, self._ends(note)[:, None], "amax")  # type: ignore[union-attr]
         self.last = note["time"]
 
+    def _track_until(self, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Until when each key of the drawn track sounds: ``(B, 128)`` time steps."""
+        batch = self.until.shape[0]  # type: ignore[union-attr]
+        keys = self.until.view(batch, self.n_tracks, 128)  # type: ignore[union-attr]
+        track = drawn.get("track")
+        if track is not None:
+            keys = keys.gather(1, track.view(batch, 1, 1).expand(batch, 1, 128))
+        return keys[:, 0]
+
     def waits(self, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """The smallest step value ``(B, 128)`` (time steps, as ``step_values`` count) that
         starts a note of each key of the drawn track after that key falls silent: 0 for a
@@ -93,12 +102,7 @@ class SoundingKeys:
         None where nothing is masked (``repeats``)."""
         if self.repeats:
             return None
-        batch = self.until.shape[0]  # type: ignore[union-attr]
-        keys = self.until.view(batch, self.n_tracks, 128)  # type: ignore[union-attr]
-        track = drawn.get("track")
-        if track is not None:
-            keys = keys.gather(1, track.view(batch, 1, 1).expand(batch, 1, 128))
-        wait = (keys[:, 0] - self.last[:, None]).clamp_min(0)  # type: ignore[index]
+        wait = (self._track_until(drawn) - self.last[:, None]).clamp_min(0)  # type: ignore[index]
         if self.bar is not None:
             wait = wait + torch.remainder(self.last, self.bar)[:, None]  # type: ignore[arg-type]
         return wait
@@ -133,11 +137,6 @@ class SoundingKeys:
         every key sounds, none is masked."""
         if self.repeats:
             return logits
-        batch = logits.shape[0]
-        keys = self.until.view(batch, self.n_tracks, 128)  # type: ignore[union-attr]
-        track = drawn.get("track")
-        if track is not None:
-            keys = keys.gather(1, track.view(batch, 1, 1).expand(batch, 1, 128))
-        sounding = keys[:, 0] > self.onset(drawn["step"])[:, None]  # (B, 128)
+        sounding = self._track_until(drawn) > self.onset(drawn["step"])[:, None]  # (B, 128)
         sounding &= ~sounding.all(dim=1, keepdim=True)
         return logits.masked_fill(sounding, float("-inf"))

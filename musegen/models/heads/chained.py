@@ -53,17 +53,16 @@ class ChainedHeads(nn.Module):
         self.embed = nn.ModuleDict({f: nn.Embedding(sizes[f], width) for f in self.order[:-1]})
         self.readout = None
         if config.velocity is not None and config.heads.velocity == "readout":
-            readout = VelocityReadout(
+            self.readout = VelocityReadout(
                 hidden_size, width, sizes[VELOCITY], config.heads.velocity_grad
             )
-            self.readout = readout
         self.out = nn.ModuleDict(
             {f: nn.Linear(width, sizes[f]) for f in self.order if not self._read(f)}
         )
 
     def _read(self, field: str) -> bool:
         """Whether ``field`` comes from the velocity readout rather than the chain."""
-        return field == VELOCITY and getattr(self, "readout", None) is not None
+        return field == VELOCITY and self.readout is not None
 
     def _logits(
         self, field: str, h: torch.Tensor, state: torch.Tensor, context: torch.Tensor
