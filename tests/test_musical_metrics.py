@@ -225,3 +225,135 @@ def test_metrics_table_and_markdown(lmd_lpd5: Path) -> None:
     assert lines[0] == "| metric | real test | same again | nothing |"
     assert len(lines) == 2 + len(table)
     assert "| pitch_range | " in md and " – |" in md
+
+
+def test_the_metrics_table_and_its_markdown_by_hand() -> None:
+    """The table averages each metric over a column's songs where it is defined (population
+    std, NaN skipped), with rows in ``metric_names`` order for the tracks present; the
+    markdown prints ``mean ± std`` or a dash. Worked on ``SONG`` (pitch range 12, Piano and
+    Drums) and one Piano chord C4-G4 held for a bar (range 7; no drums) at 12 steps a beat."""
+    chord = notes_of([(0, 60, 48, PIANO), (0, 67, 48, PIANO)], resolution=12)
+    table = M.metrics_table({"a": [SONG, chord], "none": [EMPTY]}, resolution=12)
+    assert list(table) == M.metric_names([DRUMS, PIANO])
+    assert M.metric_names([DRUMS, PIANO])[len(M.METRICS) :] == [
+        "EB/Drums", "EB/Piano", "UPC/Piano", "QN/Piano"
+    ]  # fmt: skip
+    assert table["pitch_range"]["a"] == {"mean": 9.5, "std": 2.5, "n": 2}
+    assert table["pitch_range"]["none"]["n"] == 0
+    assert math.isnan(table["pitch_range"]["none"]["mean"])
+    # the drum metric is defined for SONG only: the chord has no drums
+    dp = M.drum_pattern_consistency(SONG, 12)
+    assert table["drum_pattern_consistency"]["a"] == {"mean": dp, "std": 0.0, "n": 1}
+    # the resolution reaches the metrics: MusPy's groove consistency compares bars of
+    # 4 * resolution steps, so SONG's differs at 12 and 24 steps a beat
+    at_24 = M.metrics_table({"a": [SONG]})["groove_consistency"]["a"]["mean"]
+    assert at_24 == M.groove_consistency(SONG, 24) != M.groove_consistency(SONG, 12)
+    groove = [M.groove_consistency(SONG, 12), M.groove_consistency(chord, 12)]
+    assert table["groove_consistency"]["a"]["mean"] == pytest.approx(np.mean(groove))
+    # track rows: given tracks win over the ones present
+    only = M.metrics_table({"a": [SONG]}, track_ids=[PIANO], resolution=12)
+    assert list(only) == M.metric_names([PIANO]) and "EB/Drums" not in only
+    md = M.to_markdown(table, digits=2).splitlines()
+    assert md[0] == "| metric | a | none |"
+    assert md[1] == "| --- | ---: | ---: |"
+    assert md[2] == "| pitch_range | 9.50 ± 2.50 | – |"
+    assert len(md) == 2 + len(table)
+    assert M.to_markdown(table).splitlines()[2] == "| pitch_range | 9.500 ± 2.500 | – |"
+    assert M.to_markdown({}) == "| metric |  |\n| --- |  |\n"
+
+
+@pytest.mark.parametrize(
+    ("resolution", "duple", "triple"),
+    [
+        (24, [0, 6, 12, 18], [0, 8, 16]),  # 16ths; 8th-note triplets
+        (12, [0, 3, 6, 9], [0, 4, 8]),
+        (10, [0, 5], [0]),  # no 16ths on this grid, and no triplets
+        (9, [0], [0, 3, 6]),  # no 8ths: triplets only
+        (6, [0, 3], [0, 2, 4]),
+        (1, [0], [0]),
+    ],
+)
+def test_drum_pattern_grids_by_hand(resolution: int, duple: list, triple: list) -> None:
+    """MusPy's masks: the positions within a beat that each meter's grid hits."""
+    assert np.flatnonzero(M._drum_pattern(resolution, "duple")).tolist() == duple
+    assert np.flatnonzero(M._drum_pattern(resolution, "triple")).tolist() == triple
+
+
+def test_drum_pattern_consistency_takes_the_better_meter() -> None:
+    triplets = notes_of([(0, 42, 1, DRUMS), (8, 42, 1, DRUMS), (16, 42, 1, DRUMS)])
+    assert M.drum_pattern_consistency(triplets) == 1.0  # duple: 1 of 3
+    sixteenths = notes_of([(0, 42, 1, DRUMS), (6, 42, 1, DRUMS), (18, 42, 1, DRUMS)])
+    assert M.drum_pattern_consistency(sixteenths) == 1.0  # triple: 1 of 3
+    mixed = notes_of([(0, 42, 1, DRUMS), (6, 42, 1, DRUMS), (8, 42, 1, DRUMS), (5, 42, 1, DRUMS)])
+    assert M.drum_pattern_consistency(mixed) == 0.5  # duple 0, 6; triple 0, 8
+    assert M.drum_pattern_consistency(notes_of([(3, 36, 1, DRUMS)])) == 0.0  # one, off both
+    assert M.drum_pattern_consistency(notes_of([(24, 36, 1, DRUMS)])) == 1.0
+
+
+def test_on_grid_rate_by_hand() -> None:
+    """Onsets 0, 1/4, 1/2 and 1 beat: two on a beat, three on an eighth, all on a 16th; the
+    grid has ``resolution // per_beat`` steps (at least one)."""
+    rows = [(0, 60, 6, PIANO), (6, 62, 6, PIANO), (12, 64, 6, PIANO), (24, 65, 6, PIANO)]
+    at_24 = notes_of(rows)
+    at_12 = notes_of([(t // 2, p, d // 2, k) for t, p, d, k in rows], resolution=12)
+    for notes, res in ((at_24, 24), (at_12, 12)):
+        assert M.on_grid_rate(notes, res) == 0.5
+        assert M.on_grid_rate(notes, res, 2) == 0.75
+        assert M.on_grid_rate(notes, res, 4) == 1.0
+    # five lines a beat at 24 steps: every 24 // 5 = 4 steps, so 0, 12 and 24 lie on it
+    assert M.on_grid_rate(at_24, 24, 5) == 0.75
+    # one step a beat: every onset is on the grid
+    ones = notes_of([(0, 60, 1, PIANO), (1, 62, 1, PIANO), (2, 64, 1, PIANO)], resolution=1)
+    assert M.on_grid_rate(ones, 1) == 1.0
+    assert M.on_grid_rate(at_24[:1], 24) == 1.0  # one note
+    assert math.isnan(M.on_grid_rate(EMPTY, 24))
+    assert M.scale_consistency(at_24[:1]) == 1.0  # one pitched note lies in a scale
+
+
+def test_groove_compares_each_bar_with_the_next_and_qn_keeps_one_step() -> None:
+    """Three bars of 4 beats at 1 step a beat: onsets at beat 0 in bar 1, at beats 0 and 2
+    in bars 2 and 3. Neighbours differ once (bars 1-2) in 2 x 4 positions: 1 - 1/8."""
+    rows = [(0, 60, 1, PIANO), (4, 60, 1, PIANO), (6, 60, 1, PIANO), (8, 60, 1, PIANO),
+            (10, 60, 1, PIANO)]  # fmt: skip
+    assert M.groove_consistency(notes_of(rows, resolution=1), 1) == pytest.approx(1 - 1 / 8)
+    # MuseGAN's 32nd note at 4 steps a beat rounds to no step: the threshold stays one step
+    sixteenth = notes_of([(0, 60, 1, PIANO)], resolution=4)
+    assert M.qualified_note_rate(sixteenth, PIANO, 4) == 1.0
+
+
+def test_to_muspy_keeps_every_note_and_track_by_hand() -> None:
+    """SONG at 12 steps a beat, starting in its second bar of 3 beats: MusPy gets each
+    track's program, name and drum flag, and every note's onset (moved back by the whole
+    bars before the first), length, pitch and velocity."""
+    notes = notes_of([(t + 36, p, d, k) for t, p, d, k in SONG_ROWS], resolution=12)
+    notes["velocity"] = np.arange(len(notes)) + 60
+    music = M.to_muspy(notes, 12, beats_per_bar=3)
+    assert music.resolution == 12
+    assert [(t.program, t.is_drum, t.name) for t in music.tracks] == [
+        (0, True, "Drums"), (0, False, "Piano")
+    ]  # fmt: skip
+    drums, piano = music.tracks
+    sel = notes["track"] == PIANO
+    assert [n.pitch for n in piano.notes] == notes["pitch"][sel].tolist()
+    assert [n.velocity for n in piano.notes] == notes["velocity"][sel].tolist()
+    assert [n.time for n in piano.notes] == (notes["time"][sel] - 36).tolist()  # one bar back
+    assert [n.duration for n in piano.notes] == [24, 24, 48, 24]
+    assert [n.time for n in drums.notes] == (notes["time"][~sel] - 36).tolist()
+    # four beats a bar by default: nothing moves (the first onset lies in bar 0)
+    assert M.to_muspy(notes, 12).tracks[1].notes[0].time == 36
+
+
+def test_bars_of_three_beats_by_hand() -> None:
+    """A Piano note for a whole 3/4 bar, starting at beat 3 (24 steps a beat): with bars of
+    3 beats, one bar, played; counted in bars of 4, beats 3-6 span two bars, both played;
+    the empty-bar rate and the groove read the bar they are given."""
+    notes = notes_of([(72, 60, 72, PIANO)])
+    assert M.empty_bar_rate(notes, PIANO, 24, beats_per_bar=3) == 0.0
+    assert M.used_pitch_classes(notes, PIANO, 24, beats_per_bar=3) == 1.0
+    two = notes_of([(72, 60, 72, PIANO), (144, 62, 24, GUITAR)])  # the Guitar in bar 2
+    assert M.empty_bar_rate(two, GUITAR, 24, beats_per_bar=3) == 0.5
+    assert M.empty_bar_rate(two, GUITAR, 24) == 0.5  # bars of 4 from bar 0: 0-96, 96-192
+    # groove: onsets at the start of bars 1 and 2 of 3 beats: the same pattern, 1.0; in bars
+    # of 4 beats (72 and 144 within bars 0 and 1 at 72 and 48) they differ
+    assert M.groove_consistency(two, 24, beats_per_bar=3) == 1.0
+    assert M.groove_consistency(two, 24) == pytest.approx(1 - 2 / 96)

@@ -32,14 +32,21 @@ GRU = {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 32, "n
 
 
 def _net(
-    heads: str = "chained", order=("step", "track", "pitch", "duration"), key_dim: int = 0, **kw
+    heads: str = "chained",
+    order=("step", "track", "pitch", "duration"),
+    key_dim: int = 0,
+    sounding_dim: int = 0,
+    **kw,
 ) -> NoteNet:
     torch.manual_seed(0)
+    encoder = {"pitch_dim": 8, "track_dim": 4, "position_dim": 4, "key_dim": key_dim}
+    if sounding_dim:
+        encoder["sounding_dim"] = sounding_dim
     config = NoteNetConfig(
         GRU,
         n_tracks=5,
         track_names=TRACKS,
-        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4, "key_dim": key_dim},
+        encoder=encoder,
         timing=TimingConfig("categorical", TimeClasses(exact_beats=4, max_beats=8)),
         heads=HeadsConfig(heads, order, 16),
         **kw,
@@ -104,15 +111,19 @@ def test_chained_heads_refuse_regression_timing_in_one_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("order", "key_dim"),
+    ("order", "key_dim", "sounding_dim"),
     [
-        (("step", "track", "pitch", "duration"), 0),
-        (("pitch", "step", "duration", "track"), 0),
-        (("track", "pitch", "step", "duration"), 6),
+        (("step", "track", "pitch", "duration"), 0, 0),
+        (("pitch", "step", "duration", "track"), 0, 0),
+        (("track", "pitch", "step", "duration"), 6, 0),
+        (("track", "pitch", "step", "duration"), 0, 5),
+        (("step", "track", "pitch", "duration"), 6, 5),
     ],
 )
-def test_same_seed_same_notes_and_incremental_equals_the_whole_window(order, key_dim) -> None:
-    net = _net(order=order, key_dim=key_dim)
+def test_same_seed_same_notes_and_incremental_equals_the_whole_window(
+    order, key_dim, sounding_dim
+) -> None:
+    net = _net(order=order, key_dim=key_dim, sounding_dim=sounding_dim)
     primer = _notes(2, 6)
 
     def draw(seed: int, mode: str = "incremental", seq_len: int | None = None) -> dict:
@@ -191,6 +202,39 @@ def test_the_key_input_counts_the_pitched_notes_read_so_far() -> None:
     changed_key, changed_state = after(4, 61)  # C#: another class
     assert not torch.allclose(changed_key, key)
     assert not torch.allclose(changed_state, state)
+
+
+def test_the_sounding_input_flags_the_pitched_keys_held_at_each_onset() -> None:
+    """Worked by hand at 24 steps a beat: which pitches sound at each note's onset, drums
+    and the neutral start note left out, each pitch's latest end kept, a restart of a key
+    extending it."""
+    net = _net(sounding_dim=5)
+    assert net.backbone.input_size == net.encoder.out_dim + 5
+    pitch = torch.tensor([[0, 60, 36, 64, 60, 67, 60]])
+    track = torch.tensor([[1, 1, 0, 3, 4, 1, 1]])  # Drums = 0
+    time = torch.tensor([[0, 0, 12, 24, 30, 48, 96]])
+    duration = torch.tensor([[4.0, 2.0, 8.0, 0.5, 0.25, 1.0, 1.0]])  # beats
+    ends = net.sounding.ends(pitch, track, time, duration)[0]  # (T, 128)
+    # start note (pitch 0): nothing; C4 to 48; the kick (a drum): nothing; E4 24..36;
+    # C4 again 30..36 (the earlier end, 48, stays); G4 48..72; C4 96..120
+    assert ends[:, 60].tolist() == [-1, 48, 48, 48, 48, 48, 120]
+    assert ends[:, 64].tolist() == [-1, -1, -1, 36, 36, 36, 36]
+    assert ends[:, 67].tolist() == [-1, -1, -1, -1, -1, 72, 72]
+    assert ends[:, 0].tolist() == [-1] * 7 and ends[:, 36].tolist() == [-1] * 7
+    on = ends > time[0, :, None]  # (T, 128): what sounds at each onset
+    held = [on[i].nonzero().flatten().tolist() for i in range(7)]
+    assert held == [[], [60], [60], [60, 64], [60, 64], [67], [60]]
+    # what the network reads changes with the sounding set alone: a shorter first C4 ends
+    # before the E4 starts, and nothing else about the notes differs
+    notes = {"pitch": pitch, "track": track, "time": time, "duration": duration}
+    notes.update(step=torch.zeros(1, 7))
+    short = {**notes, "duration": duration.clone()}
+    short["duration"][0, 1] = 0.5  # C4 0..12
+    feature, carried = net.sounding(pitch, track, time, duration)
+    feature_short, _ = net.sounding(pitch, track, time, short["duration"])
+    assert torch.equal(carried[0], ends[-1])
+    torch.testing.assert_close(feature_short[0, 1], feature[0, 1])  # C4 sounds at 0 either way
+    assert not torch.allclose(feature_short[0, 3], feature[0, 3])  # at 24: only E4 now
 
 
 @pytest.mark.parametrize(("target", "stored"), [("all", 25), ("last", None)])

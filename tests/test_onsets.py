@@ -197,3 +197,64 @@ def test_the_smallest_step_each_key_allows_by_hand(bar: int | None) -> None:
     assert int(wait[0, 60]) == 24 + offset and int(wait[0, 61]) == offset
     assert int(keys.waits({"track": torch.tensor([0])})[0, 64]) == 24 + offset  # 126 + 24
     assert SoundingKeys(torch.arange(0, 400), 24, 2, repeats=True).waits({}) is None
+
+
+def test_the_keys_a_semitone_from_a_sounding_key_by_hand() -> None:
+    """A primer at 24 steps a beat: Piano C4 0..48 and E4 24..30, a kick on 60 (the drums'
+    keys name instruments), Bass G2 12..100; the last onset is 24."""
+    keys = SoundingKeys(torch.arange(0, 97), 24, 5)
+    keys.start(
+        {
+            "pitch": torch.tensor([[60, 60, 43, 64]]),
+            "track": torch.tensor([[1, 0, 3, 1]]),
+            "time": torch.tensor([[0, 0, 12, 24]]),
+            "duration": torch.tensor([[2.0, 1 / 24, 100 / 24 - 0.5, 0.25]]),
+        }
+    )
+    near = keys.clashes({}, unpitched=0)[0]  # at the last onset, 24: C4, G2, E4 sound
+    assert near.nonzero().flatten().tolist() == [42, 44, 59, 61, 63, 65]
+    # with the drums' keys counted as pitches, their kick at 60 until 1: silent at 24 anyway
+    assert torch.equal(keys.clashes({}, unpitched=None)[0], near)
+    # at a drawn onset of 36 (step class 12): E4 has ended, C4 and G2 still sound
+    later = keys.clashes({"step": torch.tensor([12])}, unpitched=0)[0]
+    assert later.nonzero().flatten().tolist() == [42, 44, 59, 61]
+    # a drum note held past the onset counts only when the drums are not named
+    keys.played({"pitch": torch.tensor([50]), "track": torch.tensor([0]),
+                 "time": torch.tensor([24]), "duration": torch.tensor([4.0])})  # fmt: skip
+    assert keys.clashes({}, unpitched=0)[0].nonzero().flatten().tolist() == [42, 44, 59, 61, 63, 65]
+    assert keys.clashes({}, unpitched=None)[0][[49, 51]].all()
+
+
+def test_the_clash_rule_scales_a_clashing_keys_probability_on_pitched_tracks_only() -> None:
+    keys = SoundingKeys(torch.arange(0, 97), 24, 5)
+    primer = {
+        "pitch": torch.tensor([[60], [60]]),
+        "track": torch.tensor([[1], [1]]),
+        "time": torch.tensor([[0], [0]]),
+        "duration": torch.tensor([[4.0], [4.0]]),
+    }
+    logits = torch.zeros(2, 128)
+    drawn = {"track": torch.tensor([3, 0])}  # a bass note, a drum note
+
+    def picked(rule: Sampling, seed: int = 0) -> Picker:
+        pick = Picker(rule, torch.Generator().manual_seed(seed), TRACKS, keys=keys)
+        pick.start(primer)
+        return pick
+
+    pick = picked(Sampling(fields=(("pitch", (("clash", 0.25),)),)))
+    got = pick._without_clashes(logits, drawn)
+    assert got[0, 59] == got[0, 61] == pytest.approx(np.log(0.25))  # B3, C#4 beside C4
+    assert got[0, 60] == 0 and (got[0, :59] == 0).all() and (got[0, 62:] == 0).all()
+    assert torch.equal(got[1], logits[1])  # the drum row: untouched
+    # a track's own rule wins for its rows
+    rule = Sampling(clash=0.5, tracks=(("Bass", (("clash", 0.0),)),))
+    got = picked(rule)._without_clashes(logits, drawn)
+    assert torch.isneginf(got[0, [59, 61]]).all() and torch.equal(got[1], logits[1])
+    got = picked(rule)._without_clashes(logits, {"track": torch.tensor([1, 2])})
+    assert torch.allclose(got[:, [59, 61]], torch.full((2, 2), float(np.log(0.5))))
+    # drawn with clash 0, never beside the sounding key; 1 draws as without the rule
+    draws = [picked(Sampling(clash=0.0), s)("pitch", logits, drawn)[0].item() for s in range(300)]
+    assert 59 not in draws and 61 not in draws and len(set(draws)) > 60
+    off = picked(Sampling(clash=1.0), 7)("pitch", logits, drawn)
+    assert torch.equal(off, picked(Sampling(), 7)("pitch", logits, drawn))
+    assert not picked(Sampling(clash=1.0))._clash and picked(Sampling(clash=0.9))._clash

@@ -109,3 +109,126 @@ def test_key_normalised_histogram_puts_the_tonic_first() -> None:
     c_major = pitch_class_histogram_in_key(_piece([60, 62, 64, 65, 67, 69, 71, 72], [1] * 8), 24)
     np.testing.assert_allclose(hist, c_major)
     assert hist[0] == pytest.approx(2 / 8)  # the tonic, twice of eight notes
+
+
+def test_the_spread_and_the_mean_over_subsamples_by_hand() -> None:
+    """Subsamples of 80% of each set, drawn without replacement from ``default_rng(seed)``
+    (at least 1 generated and 3 reference pieces), generated indices first; each feature's
+    spread is the population std of its OA and KL over them, and the mean row averages the
+    features draw by draw. Recomputed here from the pairwise distances of one number a piece."""
+    from musegen.metrics.overlap import SUBSAMPLE_FRACTION
+
+    def first(notes: np.ndarray, resolution: int) -> np.ndarray:
+        return notes["pitch"][:1].astype(np.float64)
+
+    def last(notes: np.ndarray, resolution: int) -> np.ndarray | None:
+        return None if notes["pitch"][-1] == 40 else notes["pitch"][-1:].astype(np.float64)
+
+    ref_pitches = [(60, 41), (61, 43), (63, 40), (67, 48), (58, 45), (70, 52), (64, 47), (59, 50)]
+    gen_pitches = [(60, 40), (62, 44), (65, 49), (61, 55), (72, 42), (66, 46)]
+    reference = [_piece(list(p), [1, 3]) for p in ref_pitches]
+    generated = [_piece(list(p), [1, 3]) for p in gen_pitches]
+    got = compare_sets(generated, reference, {"first": first, "last": last}, seed=5, subsamples=4)
+    n, m = len(generated), len(reference)
+    assert SUBSAMPLE_FRACTION == 0.8
+    rng = np.random.default_rng(5)
+    picks = [(np.arange(n), np.arange(m))]
+    for _ in range(4):
+        g = rng.choice(n, round(0.8 * n), replace=False)  # 5 of 6
+        picks.append((g, rng.choice(m, round(0.8 * m), replace=False)))  # 6 of 8
+
+    def score(column: int, g: np.ndarray, r: np.ndarray) -> tuple[float, float]:
+        gv = [gen_pitches[i][column] for i in sorted(g) if gen_pitches[i][column] != 40]
+        rv = [ref_pitches[j][column] for j in sorted(r) if ref_pitches[j][column] != 40]
+        if len(rv) < 3:
+            return math.nan, math.nan
+        d_rr = np.array([abs(a - b) for i, a in enumerate(rv) for b in rv[i + 1 :]], float)
+        d_gr = np.array([abs(a - b) for a in gv for b in rv], float)
+        return overlap_area(d_rr, d_gr), kl_divergence(d_rr, d_gr)
+
+    table = np.array([[score(c, g, r) for g, r in picks] for c in (0, 1)])  # (2, 5, 2)
+    for c, name in enumerate(("first", "last")):
+        o = got[name]
+        assert o.oa == pytest.approx(table[c, 0, 0]) and o.kl == pytest.approx(table[c, 0, 1])
+        assert o.oa_std == pytest.approx(table[c, 1:, 0].std())
+        assert o.kl_std == pytest.approx(table[c, 1:, 1].std())
+    assert (got["last"].n, got["last"].n_total, got["last"].n_ref) == (5, 6, 7)
+    assert got["last"].to_dict() == {
+        "oa": got["last"].oa, "oa_std": got["last"].oa_std, "kl": got["last"].kl,
+        "kl_std": got["last"].kl_std, "n": 5, "n_total": 6, "n_ref": 7,
+    }  # fmt: skip
+    mean = table.mean(axis=0)  # (5, 2): each draw's mean over the two features
+    assert got["mean"].oa == pytest.approx(mean[0, 0]) and got["mean"].kl == pytest.approx(
+        mean[0, 1]
+    )
+    assert got["mean"].oa_std == pytest.approx(mean[1:, 0].std())
+    assert got["mean"].kl_std == pytest.approx(mean[1:, 1].std())
+    assert (got["mean"].n, got["mean"].n_total, got["mean"].n_ref) == (6, 6, 8)
+    assert got["mean"].oa_std > 0 and got["first"].oa_std != got["last"].oa_std
+    # the subsamples are the seed's: another seed, other spreads; the same, the same
+    other = compare_sets(generated, reference, {"first": first}, seed=6, subsamples=4)
+    again = compare_sets(generated, reference, {"first": first}, seed=5, subsamples=4)
+    assert other["first"].oa_std != got["first"].oa_std == again["first"].oa_std
+    # the default seed is 0
+    zero = compare_sets(generated, reference, {"first": first}, subsamples=4)
+    assert (
+        zero["first"]
+        == compare_sets(generated, reference, {"first": first}, seed=0, subsamples=4)["first"]
+    )
+
+
+def test_the_features_read_the_resolution_they_are_given() -> None:
+    def at_12(notes: np.ndarray, resolution: int) -> np.ndarray | None:
+        return notes["pitch"][:1].astype(np.float64) if resolution == 12 else None
+
+    pieces = [_piece([p, 40], [1, 1]) for p in (60, 61, 63, 67)]
+    got = compare_sets(pieces, pieces, {"f": at_12}, resolution=12, subsamples=0)["f"]
+    assert got.n == 4 and got.n_ref == 4
+    assert compare_sets(pieces, pieces, {"f": at_12}, subsamples=0)["f"].n == 0
+
+
+def test_the_smallest_sets_subsample_to_themselves_and_a_missing_feature_scores_zero() -> None:
+    """One generated piece and three reference pieces: every subsample keeps all of them
+    (at least 1 and 3), so the spread is 0. A feature no generated piece has scores OA 0 and
+    no KL, and the mean row still counts its 0 (the KL mean leaves it out)."""
+
+    def first(notes: np.ndarray, resolution: int) -> np.ndarray:
+        return notes["pitch"][:1].astype(np.float64)
+
+    def second(notes: np.ndarray, resolution: int) -> np.ndarray | None:
+        return None if notes["pitch"][1] == 40 else notes["pitch"][1:2].astype(np.float64)
+
+    reference = [_piece([p, q], [1, 1]) for p, q in ((60, 50), (61, 52), (63, 55))]
+    generated = [_piece([62, 40], [1, 1])]
+    got = compare_sets(generated, reference, {"first": first, "second": second}, subsamples=3)
+    assert got["first"].oa_std == 0.0 and got["first"].kl_std == 0.0
+    assert got["second"].oa == 0.0 and math.isnan(got["second"].kl) and got["second"].n == 0
+    assert got["mean"].oa == pytest.approx(got["first"].oa / 2)
+    assert got["mean"].kl == pytest.approx(got["first"].kl)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "pad"),
+    [
+        # the wider sample's bandwidth (Scott's rule) pads the grid by 4 bandwidths
+        ([0.0, 1.0, 2.0, 3.0], [10.0, 11.0], 4 * np.std([0, 1, 2, 3]) * 4**-0.2),
+        ([0.0, 0.5], [10.0, 20.0, 30.0], 4 * np.std([10, 20, 30]) * 3**-0.2),
+        # two constant sets: a grid's span / 1024 each side, four times
+        ([500.0] * 3, [1000.0] * 3, 4 * 500 / 1024),
+        ([1.0, 2.0, 3.0], [7.0] * 3, 4 * np.std([1, 2, 3]) * 3**-0.2),
+    ],
+)
+def test_the_grid_spans_both_samples_and_four_bandwidths_by_hand(a, b, pad) -> None:
+    p, q, dx = densities(np.array(a), np.array(b))
+    lo, hi = min(a + b), max(a + b)
+    assert dx == pytest.approx((hi - lo + 2 * pad) / 1024, rel=1e-12)
+    assert p.shape == q.shape == (1024,)
+    assert p.sum() * dx == pytest.approx(1.0) and q.sum() * dx == pytest.approx(1.0)
+
+
+def test_one_value_repeated_in_both_sets_gets_a_grid_of_its_own_size() -> None:
+    """Every distance equal in both sets: the grid spans max(|value|, 1) around it."""
+    _, _, dx = densities(np.array([0.5] * 3), np.array([0.5] * 3))
+    assert dx == pytest.approx(8 * 1.0 / 1024 / 1024, rel=1e-12)
+    _, _, dx = densities(np.array([5.0] * 3), np.array([5.0] * 3))
+    assert dx == pytest.approx(8 * 5.0 / 1024 / 1024, rel=1e-12)

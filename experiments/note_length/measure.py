@@ -3,13 +3,17 @@
     python experiments/note_length/measure.py grid CKPT OUT NAME="OVERRIDE ..." ...
     python experiments/note_length/measure.py table [--mean] OUT.md RUN_OR_EVAL ...
     python experiments/note_length/measure.py losses OUT.md RUN ...
+    python experiments/note_length/measure.py clusters OUT.md SAMPLES_DIR ...
 
 ``grid`` evaluates one checkpoint on the validation songs of its run's split
 (``python -m musegen.evaluate split=val``, the run's own settings with each NAME's overrides
 on top), one evaluation per NAME into ``OUT/<NAME>/``, and writes ``OUT/grid.md`` and
 ``.csv``: where sampling settings are chosen, never on the test songs. ``table`` reads the
 ``evaluation.json`` of finished runs (their test songs) or of evaluations and writes the same
-figures, one row each, for the results (``--mean``: and their mean, for seeds). ``losses``
+figures, one row each, for the results (``--mean``: and their mean, for seeds). ``clusters``
+reads the pieces an evaluation kept (``evaluation/samples/*.npz``) and writes, per kind of
+piece, the semitone-cluster share of the whole piece and of each track's notes alone: where
+the clusters lie, within a track or between two. ``losses``
 reads finished runs' ``metrics.json`` and writes each one's validation and test NLLs by
 field. Made for experiments/README.md, "Note length and density".
 
@@ -102,6 +106,7 @@ COLUMNS = (
     ("cont/notes_per_bar/Strings", "Strings n/bar"),
     ("cont/overlap_worst", "overlap (worst track)"),
     ("cont/semitone_clusters", "semitone clusters"),
+    ("scratch/semitone_clusters", "scratch semitone clusters"),
     ("cont/oa", "cont. OA"),
     ("scratch/oa", "scratch OA"),
     ("scratch/bar_oa_first", "scratch bar OA 1-4"),
@@ -186,8 +191,44 @@ def losses(runs: list[Path], out: Path) -> None:
     out.write_text("\n".join(lines) + "\n")
 
 
+def clusters(folders: list[Path], out: Path) -> None:
+    """``out`` (.md): per folder and kind of piece (continuation, from scratch, and the real
+    ones beside them), the mean semitone-cluster share of the pieces and of each pitched
+    track's notes alone (``metrics.tracks.track_notes``)."""
+    import numpy as np
+
+    from musegen.data.lpd_io import read_lpd_npz
+    from musegen.data.pianoroll_notes import song_to_notes
+    from musegen.data.tracks import IS_DRUM, LPD5_TRACKS
+    from musegen.metrics.tracks import semitone_cluster_share, track_notes
+
+    pitched = [t for t in range(len(LPD5_TRACKS)) if not IS_DRUM[t]]
+    lines = [
+        "# Semitone clusters: whole pieces and each track alone",
+        "",
+        "| folder | kind | pieces | piece | " + " | ".join(LPD5_TRACKS[t] for t in pitched) + " |",
+        "|" + " --- |" * (4 + len(pitched)),
+    ]
+    for folder in folders:
+        kinds: dict[str, list[list[float]]] = {}
+        for path in sorted(folder.glob("*.npz")):
+            notes = song_to_notes(read_lpd_npz(path))
+            row = [semitone_cluster_share(notes)]
+            row += [
+                semitone_cluster_share(track_notes(notes, notes["track"] == t)) for t in pitched
+            ]
+            kinds.setdefault(path.stem.rsplit("_", 1)[0], []).append(row)
+        for kind, rows in sorted(kinds.items()):
+            means = np.nanmean(np.array(rows, dtype=np.float64), axis=0)
+            cells = " | ".join(_fmt(float(v)) for v in means)
+            lines.append(f"| {folder.parent.parent.name} | {kind} | {len(rows)} | {cells} |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(out.read_text())
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 3 or argv[0] not in ("grid", "table", "losses"):
+    if len(argv) < 3 or argv[0] not in ("grid", "table", "losses", "clusters"):
         raise SystemExit(__doc__)
     if argv[0] == "grid":
         grid(Path(argv[1]), Path(argv[2]), argv[3:])
@@ -195,14 +236,19 @@ def main(argv: list[str]) -> None:
     if argv[0] == "losses":
         losses(list(map(Path, argv[2:])), Path(argv[1]))
         return
+    if argv[0] == "clusters":
+        clusters(list(map(Path, argv[2:])), Path(argv[1]))
+        return
     mean = "--mean" in argv
     argv = [a for a in argv if a != "--mean"]
-    rows = {}
+    rows, splits = {}, set()
     for path in map(Path, argv[2:]):
         report = path / "evaluation" / "evaluation.json" if path.is_dir() else path
         if path.is_dir() and not report.exists():
             report = path / "evaluation.json"
-        rows[path.name] = figures(json.loads(report.read_text()))
+        loaded = json.loads(report.read_text())
+        splits.add((loaded.get("settings") or {}).get("split", "test"))
+        rows[path.name] = figures(loaded)
     if mean:
         keys = {k for r in rows.values() for k in r}
         real = {k: v for k, v in next(iter(rows.values())).items() if "/real" in k}
@@ -210,7 +256,7 @@ def main(argv: list[str]) -> None:
             **{k: _mean([r.get(k, math.nan) for r in rows.values()]) for k in keys},
             **real,
         }
-    write_table(rows, Path(argv[1]), "Test songs")
+    write_table(rows, Path(argv[1]), "Validation songs" if splits == {"val"} else "Test songs")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ Baselines, measured in the same run:
 5. the Transformer's key/value cache against re-running the whole context at every note,
    after contexts of 64, 256 and 1,024 notes: the ratio grows with the length (the cache
    costs one position a note, the re-run the whole context);
-6. a note as ``experiment=lakh`` draws it now (velocity a field read out last, drum notes
-   as hits, the pitch drawn given that its note can be placed and no restart of a sounding
-   key) against the four-field note drawn plainly, at equal size.
+6. a note as ``experiment=lakh`` draws it now (velocity a field read out last, the keys
+   still sounding as an input, drum notes as hits, the pitch drawn given that its note can
+   be placed, no restart of a sounding key, semitone clashes at a quarter of their
+   probability) against the four-field note drawn plainly, at equal size.
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
@@ -59,14 +60,17 @@ def _backbone(name: str) -> dict:
 TRACKS = ("Drums", "Piano", "Guitar", "Bass", "Strings")
 
 
-def _five_track_net(heads: str, backbone: str = "lstm_gru", velocity: int = 0) -> NoteNet:
+def _five_track_net(
+    heads: str, backbone: str = "lstm_gru", velocity: int = 0, sounding: int = 0
+) -> NoteNet:
     """A backbone on five tracks with categorical timing, sized to 800k; ``velocity``
-    classes as a field (0: none)."""
+    classes as a field (0: none), ``sounding`` the width of the sounding-keys input."""
+    encoder = {"pitch_dim": 64, "track_dim": 8, "position_dim": 16, "velocity_dim": 8}
     config = NoteNetConfig(
         net={**_backbone(backbone), "dropout": 0.0},
         n_tracks=5,
         track_names=TRACKS,
-        encoder={"pitch_dim": 64, "track_dim": 8, "position_dim": 16, "velocity_dim": 8},
+        encoder={**encoder, "sounding_dim": sounding} if sounding else encoder,
         timing=TimingConfig("categorical"),
         heads=HeadsConfig(heads, width=128, velocity="readout"),
         velocity=VelocityClasses.uniform(velocity) if velocity else None,
@@ -96,7 +100,7 @@ def notes_per_second(
 ) -> float:
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``).
     ``drawn_as_now``: the picker ``generation.continuation`` builds for ``experiment=lakh``
-    (drum hits, no restart of a sounding key), else a plain one."""
+    (drum hits, no restart of a sounding key, clashes at 0.25), else a plain one."""
     primer = _primer(batch, seq_len)
     primer["time"] = torch.cumsum(torch.round(primer["step"] * 24).long(), 1)
     if net.n_tracks == 1:
@@ -107,7 +111,8 @@ def notes_per_second(
             return Picker(Sampling(), torch.Generator().manual_seed(0))
         keys = SoundingKeys(net.tables.step_values, 24, net.n_tracks)
         drums = DrumHits.of(net)
-        return Picker(Sampling(), torch.Generator().manual_seed(0), TRACKS, None, drums, None, keys)
+        rule = Sampling(fields=(("pitch", (("clash", 0.25),)),))
+        return Picker(rule, torch.Generator().manual_seed(0), TRACKS, None, drums, None, keys)
 
     def run() -> None:
         generate(net, primer, n, picker(), mode, seq_len, context=context)
@@ -201,7 +206,8 @@ def run(argv: list[str] | None = None) -> list[Row]:
 def note_rows(repeats: int) -> list[Row]:
     """A note as ``experiment=lakh`` draws it now against the four-field note drawn plainly
     (chained heads, five tracks, 800k parameters, after 25 notes)."""
-    now, before = _five_track_net("chained", velocity=12), _five_track_net("chained")
+    now = _five_track_net("chained", velocity=12, sounding=32)
+    before = _five_track_net("chained")
     rows = []
     for batch in (1, 64):
         ours = notes_per_second(now, batch, 25, "incremental", 400, repeats, drawn_as_now=True)
@@ -216,7 +222,7 @@ def note_rows(repeats: int) -> list[Row]:
                 f"generation, five tracks, 800k parameters, batch {batch}: the note drawn now",
                 "notes/s",
                 ours,
-                "velocity read out, drum hits, no key restarts",
+                "velocity read out, sounding keys, drum hits, no key restarts, clashes",
                 base,
                 "four fields, drawn plainly",
                 higher_is_better=True,

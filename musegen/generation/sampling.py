@@ -20,6 +20,13 @@ drawn, not which of 385 exact classes: the exact classes spread a long note's pr
 over many neighbours (0.92, 0.96, 1.0 beats), and a temperature below 1 over exact classes
 favours a short value that a single class holds.
 
+Semitone clashes (``clash``, a pitch's setting): a key a semitone from a key that still
+sounds on any pitched track, when the pitch is drawn (at the onset of the note before, or
+at the drawn onset where the step comes first), has its probability multiplied by
+``clash``. Real Lakh songs put two keys a semitone apart together in 4% of their sounding
+time, our networks' pieces in 13-23% (experiments/note_length/README.md, "Semitone
+clusters"); the rule is a choice of the decoder, measured there, not the network's.
+
 ``Picker`` draws with these rules, masks the tracks a user excluded (``tracks=[Drums,Bass]``
 in ``musegen.generate``), keeps a drum note a hit (``DrumHits``), and is what the heads call
 (``models.heads``). Every draw takes an
@@ -45,13 +52,14 @@ from musegen.fields import PREDICTED_FIELDS
 from musegen.generation.sounding import SoundingKeys
 
 SAMPLED_FIELDS = PREDICTED_FIELDS
-RULES = ("temperature", "top_k", "top_p", "buckets")
+RULES = ("temperature", "top_k", "top_p", "buckets", "clash")
 BUCKETS = ("exact", "musical")
 CHECKS = (
     ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
     ("top_k", integer(0), "an integer >= 0 (0: off)", int),
     ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)", float),
     ("buckets", one_of(BUCKETS), f"one of {', '.join(BUCKETS)}", str),
+    ("clash", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
 )
 """Each setting of a rule: its check, the words of its one-line error, and its type."""
 
@@ -76,6 +84,11 @@ class Sampling:
     buckets : {"exact", "musical"}
         Step and duration: draw the exact class, or the musical value first (module
         docstring). A field's setting; the other fields ignore it.
+    clash : float
+        The pitch: the network's probability of a key a semitone from a key still sounding
+        on any pitched track is multiplied by it, before the temperature (module
+        docstring); 1 leaves it, 0 forbids it. A drum note's "pitch" names an instrument and
+        is never changed. The pitch's setting; the other fields ignore it.
     fields : tuple of (str, values)
         A field's own settings (``pitch``, ``step``, ...), where it sets any.
     tracks : tuple of (str, values)
@@ -88,6 +101,7 @@ class Sampling:
     top_k: int = 0
     top_p: float = 1.0
     buckets: str = "exact"
+    clash: float = 1.0
     fields: tuple[tuple[str, Values], ...] = ()
     tracks: tuple[tuple[str, Values], ...] = ()
     track_fields: tuple[tuple[str, str, Values], ...] = ()
@@ -366,6 +380,17 @@ class Picker:
         self._hit: torch.Tensor | None = None  # -inf but on the one-step duration class
         # whether a duration was drawn without the mask (before the track, or regressed)
         self._unmasked = drums is not None and drums.step_class is None
+        drum = [i for i, n in enumerate(names) if is_drum(n)]
+        self._unpitched = drum[0] if drum else None
+        # log(clash) of each track's pitch rule, 0 for the drums (their keys name instruments)
+        per_track = [self._rules["pitch"].clash] * max(len(names), 1)
+        for i, rule in self._track_rules["pitch"]:
+            per_track[i] = rule.clash
+        if self._unpitched is not None:
+            per_track[self._unpitched] = 1.0
+        self._clash = keys is not None and min(per_track) < 1.0
+        self._forbid = min(per_track) == 0.0  # a row may lose every key: guarded
+        self._log_clash = torch.tensor(per_track).log()  # (n_tracks,)
 
     def _track_mask(self, logits: torch.Tensor) -> torch.Tensor:
         if self._mask is None or self._mask.device != logits.device:
@@ -380,6 +405,25 @@ class Picker:
             hit[self.drums.step_class] = 0.0  # type: ignore[union-attr]
             self._hit = hit
         return self._hit
+
+    def _without_clashes(
+        self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """The pitch logits ``(B, 128)`` with ``log(clash)`` added at the keys a semitone
+        from a sounding key (``SoundingKeys.clashes``), each row by its track's rule; a drum
+        row, or a row where no key would be left, unchanged."""
+        track = drawn.get("track")
+        log_clash = self._log_clash.to(logits.device)
+        if track is None or log_clash.numel() == 1:  # one track, or tracks without names
+            penalty = log_clash[:1].expand(logits.shape[0])  # (B,)
+        else:
+            penalty = log_clash[track]  # (B,)
+        near = self.keys.clashes(drawn, self._unpitched)  # type: ignore[union-attr]  # (B, 128)
+        out = logits + torch.where(near, penalty[:, None], 0.0)
+        if not self._forbid:
+            return out
+        empty = torch.isneginf(out).all(dim=1, keepdim=True)  # (B, 1)
+        return torch.where(empty, logits, out)
 
     def start(self, primer: Mapping[str, torch.Tensor]) -> None:
         """The decoder's primer, ``(B, P)`` tensors: which keys sound as it ends."""
@@ -417,6 +461,8 @@ class Picker:
             logits = self.keys.mask_steps(logits, drawn)  # no onset before the allowed one
         elif field == "pitch" and self.keys is not None and "step" in drawn:
             logits = self.keys.mask_pitches(logits, drawn)  # no key still sounding then
+        if field == "pitch" and self._clash:
+            logits = self._without_clashes(logits, drawn)
         groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)

@@ -140,3 +140,19 @@ class SoundingKeys:
         sounding = self._track_until(drawn) > self.onset(drawn["step"])[:, None]  # (B, 128)
         sounding &= ~sounding.all(dim=1, keepdim=True)
         return logits.masked_fill(sounding, float("-inf"))
+
+    def clashes(self, drawn: Mapping[str, torch.Tensor], unpitched: int | None) -> torch.Tensor:
+        """The keys ``(B, 128)`` a semitone from a key still sounding on any track but
+        ``unpitched`` (the drums, whose keys name instruments): at the drawn step's onset
+        where the step was drawn, else at the last onset (a key sounding then may fall
+        silent before the note starts: the set errs on the side of more keys)."""
+        batch = self.until.shape[0]  # type: ignore[union-attr]
+        until = self.until.view(batch, self.n_tracks, 128)  # type: ignore[union-attr]
+        if unpitched is not None:
+            until = until[:, [t for t in range(self.n_tracks) if t != unpitched]]
+        at = self.onset(drawn["step"]) if "step" in drawn else self.last
+        sounding = (until > at[:, None, None]).any(dim=1)  # type: ignore[index]  # (B, 128)
+        near = torch.zeros_like(sounding)
+        near[:, 1:] |= sounding[:, :-1]  # a semitone above a sounding key
+        near[:, :-1] |= sounding[:, 1:]  # a semitone below
+        return near

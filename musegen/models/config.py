@@ -10,9 +10,11 @@ weights, so that ``checkpoint.load_network`` rebuilds the same network without H
 * format 3: ``heads`` (their design and field order) and ``context`` (the notes training
   showed the network at once, which generation keeps to);
 * format 4: ``velocity``, the velocity classes where velocity is a field;
-* format 5 (this one): ``heads.velocity``, how the velocity head learns (``VELOCITY_HEADS``;
+* format 5: ``heads.velocity``, how the velocity head learns (``VELOCITY_HEADS``;
   earlier formats: ``shared``), and the velocity drawn last unless ``heads.order`` places it
-  (format 4 drew it after the track).
+  (format 4 drew it after the track);
+* format 6 (this one): ``encoder.sounding_dim``, the input of the pitches still sounding
+  (``models.sounding_context``; earlier formats: none).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ before it without training them (its loss reaches only its own two layers); ``sh
 them like the other fields. Shared, velocity costs the other fields 0.4-0.6 nats of test
 note NLL on Lakh (experiments/note_length/README.md, "Velocity"): a file's dynamics are its
 own, and learning them teaches the state the 97 training songs."""
-FORMAT = 5
+FORMAT = 6
 MIN_CONTEXT = 2
 """The shortest context a network can keep to in generation (``generation.decode``): it
 re-reads the last half of it, at least one note."""

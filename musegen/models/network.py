@@ -17,10 +17,12 @@ from torch import nn
 from musegen.checks import at_least, check, number
 from musegen.data.note_timing import BEATS_PER_BAR
 from musegen.data.tracks import is_drum
+from musegen.fields import INPUT_FIELDS
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads import make_heads
 from musegen.models.key_context import PitchClassContext
 from musegen.models.note_encoder import NoteEncoder
+from musegen.models.sounding_context import SoundingContext
 from musegen.models.time_classes import ClassTables
 
 BACKBONE_PACKAGE = "musegen.models.backbones."
@@ -95,12 +97,19 @@ class NoteNet(nn.Module):
         self.tables = ClassTables(classes, config.velocity) if classes is not None else None
         encoder = dict(config.encoder)
         key_dim = encoder.pop("key_dim", 0)
+        sounding_dim = encoder.pop("sounding_dim", 0)
         if config.velocity is None:  # no velocity to read where none is modelled
             encoder.pop("velocity_dim", None)
         self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
         drums = [i for i, n in enumerate(config.track_names or ()) if is_drum(n)]
-        self.key = PitchClassContext(key_dim, drums[0] if drums else None) if key_dim else None
-        self.backbone = build_backbone(config.net, self.encoder.out_dim + key_dim)
+        drum = drums[0] if drums else None
+        self.key = PitchClassContext(key_dim, drum) if key_dim else None
+        self.sounding = (
+            SoundingContext(sounding_dim, self.encoder.bar_steps // BEATS_PER_BAR, drum)
+            if sounding_dim
+            else None
+        )
+        self.backbone = build_backbone(config.net, self.encoder.out_dim + key_dim + sounding_dim)
         self.heads = make_heads(config, self.backbone.hidden_size, self.tables)
         self.n_tracks = config.n_tracks
 
@@ -122,7 +131,7 @@ class NoteNet(nn.Module):
         self, notes: Mapping[str, torch.Tensor], state: Any = None
     ) -> tuple[torch.Tensor, Any]:
         """Backbone output after each note: ``(B, T, H)``, and the state after the last (with
-        the key input, ``(backbone state, pitch-class counts)``)."""
+        a key or sounding input, ``(backbone state, (pitch-class counts, latest ends))``)."""
         x = self.encoder(
             notes["pitch"],
             notes["step"],
@@ -131,20 +140,31 @@ class NoteNet(nn.Module):
             notes.get("time"),
             notes.get("velocity"),
         )
-        x, counts, state = self._with_key(x, notes["pitch"], notes.get("track"), state)
+        x, state, carry = self._with_contexts(x, notes, state)
         h, state = self._backbone(x, state)  # (B, T, H), state
-        return h, state if self.key is None else (state, counts)
+        return h, state if carry is None else (state, carry)
 
-    def _with_key(
-        self, x: torch.Tensor, pitch: torch.Tensor, track: torch.Tensor | None, state: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
-        """The encoder's features with the key input beside them, the counts after the last
-        note, and the backbone's own part of ``state``."""
-        if self.key is None:
-            return x, None, state
-        state, counts = state if state is not None else (None, None)
-        key, counts = self.key(pitch, track, counts)  # (B, T, k), (B, 12)
-        return torch.cat([x, key.to(x.dtype)], dim=-1), counts, state
+    def _with_contexts(
+        self, x: torch.Tensor, notes: Mapping[str, torch.Tensor], state: Any
+    ) -> tuple[torch.Tensor, Any, tuple[Any, Any] | None]:
+        """The encoder's features with the key and sounding inputs beside them, the
+        backbone's own part of ``state``, and what the inputs carry to the next call (the
+        pitch-class counts and the latest ends after the last note; None without either)."""
+        if self.key is None and self.sounding is None:
+            return x, state, None
+        state, (counts, ends) = state if state is not None else (None, (None, None))
+        parts = [x]
+        if self.key is not None:
+            key, counts = self.key(notes["pitch"], notes.get("track"), counts)  # (B, T, k)
+            parts.append(key.to(x.dtype))
+        if self.sounding is not None:
+            if notes.get("time") is None:
+                raise ValueError("note onsets (time) are required with the sounding input")
+            sounding, ends = self.sounding(
+                notes["pitch"], notes.get("track"), notes["time"], notes["duration"], ends
+            )  # (B, T, s)
+            parts.append(sounding.to(x.dtype))
+        return torch.cat(parts, dim=-1), state, (counts, ends)
 
     def _backbone(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
@@ -172,23 +192,19 @@ class NoteNet(nn.Module):
         """Incremental decoding: feed one note per sequence, ``(B,)`` tensors, with the state
         from the previous call (``None`` at the start); get the backbone's output after it,
         ``(B, H)`` (``heads.draw`` reads it), and the new state. Run ``eval()`` first."""
-        column = {
-            k: None if note.get(k) is None else note[k][:, None]
-            for k in ("track", "time", "velocity")
-        }
-        pitch = note["pitch"][:, None]  # (B, 1)
+        column = {k: None if note.get(k) is None else note[k][:, None] for k in INPUT_FIELDS}
         x = self.encoder(
-            pitch,
-            note["step"][:, None],
-            note["duration"][:, None],
+            column["pitch"],
+            column["step"],
+            column["duration"],
             column["track"],
             column["time"],
             column["velocity"],
         )  # (B, 1, D)
-        x, counts, state = self._with_key(x, pitch, column["track"], state)
+        x, state, carry = self._with_contexts(x, column, state)
         if hasattr(self.backbone, "step"):
             h, state = self.backbone.step(x[:, 0], state)  # (B, H): the cells' fast path
         else:
             out, state = self.backbone(x, state)  # (B, 1, H)
             h = out[:, 0]
-        return h, state if self.key is None else (state, counts)
+        return h, state if carry is None else (state, carry)
