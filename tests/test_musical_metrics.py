@@ -260,6 +260,15 @@ def test_the_metrics_table_and_its_markdown_by_hand() -> None:
     assert len(md) == 2 + len(table)
     assert M.to_markdown(table).splitlines()[2] == "| pitch_range | 9.500 ± 2.500 | – |"
     assert M.to_markdown({}) == "| metric |  |\n| --- |  |\n"
+    # no songs at all: the song metrics' rows, undefined
+    nothing = M.metrics_table({"none": []})
+    assert list(nothing) == list(M.METRICS) and nothing["pitch_range"]["none"]["n"] == 0
+    # a track metric reads the resolution: a D4 of 0.115 beat is a 32nd note at 24 steps a
+    # beat (3 steps), not at 12 (1 step, under the 2 of a 32nd there)
+    short = notes_of([(0, 60, 24, PIANO)])
+    short["duration"][0] = 0.115
+    assert M.song_metrics(short, [PIANO], 24)["QN/Piano"] == 1.0
+    assert M.song_metrics(short, [PIANO], 12)["QN/Piano"] == 0.0
 
 
 @pytest.mark.parametrize(

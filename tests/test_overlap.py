@@ -216,6 +216,9 @@ def test_the_smallest_sets_subsample_to_themselves_and_a_missing_feature_scores_
         # two constant sets: a grid's span / 1024 each side, four times
         ([500.0] * 3, [1000.0] * 3, 4 * 500 / 1024),
         ([1.0, 2.0, 3.0], [7.0] * 3, 4 * np.std([1, 2, 3]) * 3**-0.2),
+        # two values have a bandwidth; one value has none
+        ([0.0, 1.0], [0.0, 1.0], 4 * 0.5 * 2**-0.2),
+        ([5.0], [5.0, 6.0, 7.0], 4 * np.std([5, 6, 7]) * 3**-0.2),
     ],
 )
 def test_the_grid_spans_both_samples_and_four_bandwidths_by_hand(a, b, pad) -> None:
@@ -232,3 +235,24 @@ def test_one_value_repeated_in_both_sets_gets_a_grid_of_its_own_size() -> None:
     assert dx == pytest.approx(8 * 1.0 / 1024 / 1024, rel=1e-12)
     _, _, dx = densities(np.array([5.0] * 3), np.array([5.0] * 3))
     assert dx == pytest.approx(8 * 5.0 / 1024 / 1024, rel=1e-12)
+
+
+def test_the_densities_are_the_histograms_smoothed_by_a_cut_gaussian_by_hand() -> None:
+    """Each density is its sample's histogram on the shared grid, convolved with a Gaussian
+    of the sample's bandwidth in bins, cut at 6 bandwidths and zero past the grid's ends (no
+    reflection), then scaled to integrate to 1. Rebuilt here with numpy's convolution."""
+    a = np.array([0.0, 0.3, 1.0, 1.2, 2.5, 4.0])
+    b = np.array([3.0, 3.5, 5.0, 9.0])
+    p, q, dx = densities(a, b)
+    ha, hb = (float(v.std() * v.size**-0.2) for v in (a, b))
+    pad = 4 * max(ha, hb)
+    edges = np.linspace(a.min() - pad, b.max() + pad, 1025)
+    assert dx == pytest.approx(edges[1] - edges[0], rel=1e-12)
+    for got, values, h in ((p, a, ha), (q, b, hb)):
+        counts = np.histogram(values, bins=edges)[0].astype(float)
+        sigma = h / dx
+        radius = int(6.0 * sigma + 0.5)
+        j = np.arange(-radius, radius + 1)
+        kernel = np.exp(-0.5 * (j / sigma) ** 2)
+        smooth = np.convolve(counts, kernel / kernel.sum(), mode="same")
+        np.testing.assert_allclose(got, smooth / (smooth.sum() * dx), rtol=1e-9, atol=1e-12)

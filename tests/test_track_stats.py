@@ -263,12 +263,15 @@ def test_tonal_distance_counts_beats_at_the_resolution_given() -> None:
     assert tonal_distance(at_12, PIANO, BASS, 12) == pytest.approx(
         tonal_distance(song, PIANO, BASS)
     )
-    # add a bass C2 one step long in beat 2 (where the Piano's G sounds), and a piano note in
-    # the song's last beat (beat 4) against a bass note there: both beats join the mean
-    extra = np.zeros(3, dtype=NOTE_DTYPE)
+    # add a bass C2 one step long in beat 2 (where the Piano's G sounds), a piano note in
+    # beat 4 against a bass note there, and one step of piano in beat 5, the last: all join
+    # the mean
+    extra = np.zeros(5, dtype=NOTE_DTYPE)
     extra[0] = (48, 36, 0.0, 1 / 24, 100, BASS)
     extra[1] = (96, 62, 0.0, 1.0, 100, PIANO)
     extra[2] = (96, 38, 0.0, 1.0, 100, BASS)
+    extra[3] = (120, 64, 0.0, 1 / 24, 100, PIANO)  # beat 5: one step of E4 on the Piano
+    extra[4] = (120, 40, 0.0, 1.0, 100, BASS)  # against a beat of E2
     more = np.sort(np.concatenate([song, extra]), order=("time", "track", "pitch"))
     more["step"][1:] = np.diff(more["time"]) / 24
 
@@ -283,6 +286,7 @@ def test_tonal_distance_counts_beats_at_the_resolution_given() -> None:
         ({0: 24, 4: 24, 7: 24}, {7: 24}),  # beat 1: against G
         ({7: 24}, {0: 1}),  # beat 2: G against one step of C
         ({2: 24}, {2: 24}),  # beat 4: D against D
+        ({4: 1}, {4: 24}),  # beat 5: E against E
     ]
     want = np.mean([np.linalg.norm(centroid(a) - centroid(b)) for a, b in beats])
     assert tonal_distance(more, PIANO, BASS) == pytest.approx(want)
