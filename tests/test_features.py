@@ -176,3 +176,18 @@ def test_the_bar_count_reads_lengths_at_the_resolution_given() -> None:
     notes[0] = (0, 60, 0.0, 1.0, 100, PIANO)
     notes[1] = (30, 62, 2.5, 1.5, 100, PIANO)
     assert F.note_count_per_bar(notes, 12).tolist() == [2.0]
+
+
+def test_chords_keep_their_order_within_an_onset_in_a_long_piece() -> None:
+    """20 Piano chords C4-E4-G4, the array ordered by pitch within each onset: sorting by
+    onset must keep that order (a stable sort), so the intervals inside a chord are 4 and 3
+    and between chords G4 -> C4 is 7: (4 + 3) * 20 + 7 * 19 over 59."""
+    n = 60
+    notes = np.zeros(n, dtype=NOTE_DTYPE)
+    notes["time"] = np.repeat(np.arange(20) * 24, 3)
+    notes["pitch"] = np.tile([60, 64, 67], 20)
+    notes["track"] = PIANO
+    notes["step"] = np.where(np.arange(n) % 3 == 0, 1.0, 0.0)
+    notes["step"][0] = 0.0
+    notes["duration"] = 1.0
+    assert F.pitch_interval(notes, 24).tolist() == [((4 + 3) * 20 + 7 * 19) / 59]

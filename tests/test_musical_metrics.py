@@ -348,8 +348,13 @@ def test_to_muspy_keeps_every_note_and_track_by_hand() -> None:
     assert [n.time for n in piano.notes] == (notes["time"][sel] - 36).tolist()  # one bar back
     assert [n.duration for n in piano.notes] == [24, 24, 48, 24]
     assert [n.time for n in drums.notes] == (notes["time"][~sel] - 36).tolist()
-    # four beats a bar by default: nothing moves (the first onset lies in bar 0)
+    # four beats a bar by default: nothing moves (the first onset lies in bar 0), and a
+    # piece starting at step 50 moves back one bar of 48
     assert M.to_muspy(notes, 12).tracks[1].notes[0].time == 36
+    later = notes_of([(50, 60, 12, PIANO), (62, 64, 12, GUITAR)], resolution=12)
+    music = M.to_muspy(later, 12)
+    assert [t.notes[0].time for t in music.tracks] == [2, 14]
+    assert [(t.program, t.name) for t in music.tracks] == [(0, "Piano"), (24, "Guitar")]
 
 
 def test_bars_of_three_beats_by_hand() -> None:

@@ -290,3 +290,15 @@ def test_tonal_distance_counts_beats_at_the_resolution_given() -> None:
     ]
     want = np.mean([np.linalg.norm(centroid(a) - centroid(b)) for a, b in beats])
     assert tonal_distance(more, PIANO, BASS) == pytest.approx(want)
+
+
+def test_a_tracks_polyphony_counts_its_onsets_as_the_piece_rounds_them() -> None:
+    """At 12 steps a beat a kick 1/24 beat in rounds to step 1 and the Piano's E4 1/24 beat
+    later to step 2, where the C4 (two steps from 0) has ended: one key at a time. Taken
+    from the Piano's own 24-step times (E4 at 2/24 beat, step 1) the two would overlap."""
+    notes = np.zeros(3, dtype=NOTE_DTYPE)
+    notes[0] = (0, 60, 0.0, 4 / 24, 100, PIANO)
+    notes[1] = (1, 36, 1 / 24, 1 / 24, 100, DRUMS)
+    notes[2] = (2, 64, 1 / 24, 4 / 24, 100, PIANO)
+    ranges = TrackRanges(low={}, high={})
+    assert piece_track_stats(notes, [DRUMS, PIANO], ranges, 12)["polyphony/Piano"] == 1.0
