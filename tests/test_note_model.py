@@ -453,3 +453,67 @@ def test_a_track_rule_changes_only_its_tracks_notes_with_independent_heads() -> 
             changed += 1
             assert old["track"][differ[0]] == new["track"][differ[0]] == 3
     assert 3 in ids and changed > 0
+
+
+def test_reading_in_chunks_with_the_state_equals_reading_at_once() -> None:
+    """A window read as 4 notes and then 6 with the state between (the task's forward with
+    a state) gives the backbone the same inputs as reading all 10: the sounding keys and the
+    key's counts carry over, whether the second chunk is one note or several."""
+    net = _net(key_dim=6, sounding_dim=5)
+    notes = _notes(2, 10)
+    notes["pitch"][:, 3] = 60  # held across the cut: a long C4 in note 4
+    notes["duration"][:, 3] = 8.0
+    whole, _ = net.hidden(notes)
+    first, state = net.hidden({k: v[:, :4] for k, v in notes.items()})
+    rest, _ = net.hidden({k: v[:, 4:] for k, v in notes.items()}, state)
+    torch.testing.assert_close(torch.cat([first, rest], 1), whole)
+    _, state = net.hidden({k: v[:, :9] for k, v in notes.items()})
+    last, _ = net.hidden({k: v[:, 9:] for k, v in notes.items()}, state)
+    torch.testing.assert_close(last[:, 0], whole[:, -1])
+    # the carried ends matter: without them the second chunk reads other inputs
+    cut, _ = net.hidden({k: v[:, 4:] for k, v in notes.items()}, (state[0], (None, None)))
+    assert not torch.allclose(cut, whole[:, 4:])
+
+
+def test_the_sounding_feature_is_the_projection_of_the_held_keys() -> None:
+    """The network reads ``proj`` of the 0/1 flags of the keys held at each onset: a key
+    ending exactly at an onset no longer sounds there; a pitch of 1 is a key (only 0, the
+    start note, is not); without a drum track every note counts."""
+    from musegen.models.sounding_context import SoundingContext
+
+    context = SoundingContext(3, 24)  # no drum track
+    pitch = torch.tensor([[0, 1, 60, 64]])
+    track = torch.tensor([[0, 0, 0, 1]])
+    time = torch.tensor([[0, 0, 0, 48]])
+    duration = torch.tensor([[1.0, 4.0, 2.0, 1.0]])  # the C4 ends at 48, as the E4 starts
+    feature, ends = context(pitch, track, time, duration)
+    flags = torch.zeros(1, 4, 128)
+    flags[0, 1, 1] = 1  # C#-1 from 0 to 96
+    flags[0, 2, [1, 60]] = 1
+    flags[0, 3, [1, 64]] = 1  # at 48: C#-1 and E4, not the C4 that ends there
+    torch.testing.assert_close(feature, context.proj(flags))
+    assert ends[0, [0, 1, 60, 64]].tolist() == [-1.0, 96.0, 48.0, 72.0]
+    with pytest.raises(ValueError, match=r"^task\.encoder\.sounding_dim must be an integer >= 1"):
+        SoundingContext(0, 24)
+    assert SoundingContext(1, 24).proj.out_features == 1
+    from musegen.models.heads import make_heads
+
+    nested = replace(_net().config, heads=HeadsConfig("nested"))
+    with pytest.raises(ValueError) as info:
+        make_heads(nested, 16, None)
+    assert str(info.value) == "task.heads: 'nested' is not one of ['independent', 'chained']"
+
+
+def test_the_key_input_and_the_loss_weights_name_their_settings() -> None:
+    from musegen.models.key_context import PitchClassContext
+
+    with pytest.raises(ValueError) as info:
+        PitchClassContext(0)
+    assert str(info.value) == "task.encoder.key_dim must be an integer >= 1, got 0"
+    assert PitchClassContext(1).proj.out_features == 1
+    # a pitch of 1 is a key; without a drum track every note counts
+    counts = PitchClassContext(2).counts(torch.tensor([[0, 1, 13]]), torch.tensor([[0, 0, 0]]))
+    assert counts[0, -1, 1].item() == 2 and counts[0, -1].sum().item() == 2
+    with pytest.raises(ValueError) as info:
+        LossWeights.from_mapping({"pitch": -1})
+    assert str(info.value) == "task.loss_weights.pitch must be a number >= 0, got -1"

@@ -258,3 +258,75 @@ def test_the_clash_rule_scales_a_clashing_keys_probability_on_pitched_tracks_onl
     off = picked(Sampling(clash=1.0), 7)("pitch", logits, drawn)
     assert torch.equal(off, picked(Sampling(), 7)("pitch", logits, drawn))
     assert not picked(Sampling(clash=1.0))._clash and picked(Sampling(clash=0.9))._clash
+
+
+def _held(pitches, tracks, times, durations, n_tracks=5, **kw) -> SoundingKeys:
+    keys = SoundingKeys(torch.arange(0, 97), 24, n_tracks, **kw)
+    primer = {
+        "pitch": torch.tensor([pitches]),
+        "time": torch.tensor([times]),
+        "duration": torch.tensor([durations], dtype=torch.float32),
+    }
+    if tracks is not None:
+        primer["track"] = torch.tensor([tracks])
+    keys.start(primer)
+    return keys
+
+
+def test_the_clash_rule_without_track_names_and_its_guard() -> None:
+    """Without track names (or with one track) every row takes the pitch's rule, and a held
+    drum note of a named model never marks keys; with clash 0 a row whose only keys clash is
+    drawn as the network says rather than from nothing."""
+    logits = torch.zeros(2, 128)
+    one = _held([60], None, [0], [4.0], n_tracks=1)
+    got = Picker(Sampling(clash=0.5), torch.Generator(), keys=one)._without_clashes(logits, {})
+    assert torch.allclose(got[:, [59, 61]], torch.full((2, 2), float(np.log(0.5))))
+    five = _held([60], [1], [0], [4.0])
+    drawn = {"track": torch.tensor([3, 0])}
+    got = Picker(Sampling(clash=0.5), torch.Generator(), keys=five)._without_clashes(logits, drawn)
+    assert torch.allclose(got[:, [59, 61]], torch.full((2, 2), float(np.log(0.5))))  # no names
+    drum = _held([50, 60], [0, 1], [0, 0], [4.0, 4.0])
+    named = Picker(Sampling(clash=0.5), torch.Generator(), TRACKS, keys=drum)
+    got = named._without_clashes(logits, {"track": torch.tensor([1, 1])})
+    assert (got[:, [49, 51]] == 0).all() and (got[:, [59, 61]] < 0).all()
+    # the guard: row 0 can only play B3 or C#4, both beside the held C4
+    only = torch.full((2, 128), float("-inf"))
+    only[0, [59, 61]] = 0.0
+    only[1, [59, 61, 70]] = 0.0
+    forbid = Picker(Sampling(clash=0.0), torch.Generator(), TRACKS, keys=drum)
+    got = forbid._without_clashes(only, {"track": torch.tensor([1, 1])})
+    assert torch.equal(got[0], only[0])  # nothing left: as the network says
+    assert torch.isfinite(got[1]).nonzero().flatten().tolist() == [70]
+
+
+def test_held_keys_guards_and_bar_counted_onsets_by_hand() -> None:
+    # a key held past the longest step: every step would restart it, so the longest stays
+    keys = _held([60], [1], [0], [100.0])
+    drawn = {"pitch": torch.tensor([60]), "track": torch.tensor([1])}
+    out = keys.mask_steps(torch.zeros(1, 97), drawn)
+    assert torch.isfinite(out[0]).nonzero().flatten().tolist() == [96]
+    # a key with no length still sounds for one step
+    short = _held([60], [1], [10], [0.0])
+    assert int(short.until[0, 128 + 60]) == 11
+    # every key of the Piano held (two pieces): none is masked, the Guitar's keys are
+    every = SoundingKeys(torch.arange(0, 97), 24, 5)
+    every.start(
+        {
+            "pitch": torch.arange(128).repeat(2, 1),
+            "track": torch.ones(2, 128, dtype=torch.int64),
+            "time": torch.zeros(2, 128, dtype=torch.int64),
+            "duration": torch.full((2, 128), 8.0),
+        }
+    )
+    step = {"step": torch.tensor([1, 1]), "track": torch.tensor([1, 1])}
+    assert torch.isfinite(every.mask_pitches(torch.zeros(2, 128), step)).all()
+    step["track"] = torch.tensor([1, 2])
+    assert torch.isfinite(every.mask_pitches(torch.zeros(2, 128), step)).all()
+    # onsets counted from the bar line before the last note (bar of 96 steps, last at 130)
+    bar = _held([60], [1], [130], [20 / 24], bar=96)
+    assert bar.onset(torch.tensor([40])).tolist() == [136] and bar.onset(
+        torch.tensor([10])
+    ).tolist() == [130]
+    # the C4 sounds until 150: its steps count from 96, so the first allowed one is 54
+    out = bar.mask_steps(torch.zeros(1, 97), drawn)
+    assert int(torch.isfinite(out[0]).nonzero()[0]) == 54

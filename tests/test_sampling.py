@@ -136,3 +136,31 @@ def test_evaluation_settings_are_checked_before_any_work() -> None:
         with pytest.raises(ConfigError) as info:
             EvaluationSettings(**bad)
         assert str(info.value) == message
+
+
+def test_top_k_top_p_and_temperature_row_by_row_by_hand() -> None:
+    """Two rows with different orders: top-k keeps each row's k largest (a tie with the k-th
+    stays), top-p each row's smallest set reaching p, the temperature divides the logits."""
+    from musegen.generation.sampling import filter_logits, is_plain
+
+    logits = torch.log(torch.tensor([[0.1, 0.4, 0.2, 0.3], [0.45, 0.05, 0.25, 0.25]]))
+    kept = torch.isfinite(filter_logits(logits, Sampling(top_k=2)))
+    assert kept.tolist() == [[False, True, False, True], [True, False, True, True]]  # a tie
+    kept = torch.isfinite(filter_logits(logits, Sampling(top_k=1)))
+    assert kept.tolist() == [[False, True, False, False], [True, False, False, False]]
+    out = filter_logits(logits, Sampling(top_k=2))
+    assert torch.isneginf(out[0, 0]) and out[0, 1] == logits[0, 1]  # kept values unchanged
+    kept = torch.isfinite(filter_logits(logits, Sampling(top_p=0.65)))
+    # row 1: 0.4, then 0.3 reaches 0.7; row 2: 0.45, then a 0.25 reaches 0.70
+    assert kept.sum(1).tolist() == [2, 2] and kept[0].tolist() == [False, True, False, True]
+    assert kept[1, 0] and not kept[1, 1]
+    assert torch.isfinite(filter_logits(logits, Sampling(top_p=1.0))).all()
+    assert torch.equal(filter_logits(logits, Sampling(top_k=4)), logits)  # k = V: off
+    torch.testing.assert_close(filter_logits(logits, Sampling(temperature=0.5)), logits / 0.5)
+    assert is_plain(Sampling()) and not is_plain(Sampling(top_k=3))
+    assert not is_plain(Sampling(top_p=0.9)) and not is_plain(Sampling(temperature=0.9))
+    # drawn: never a removed value, in either row
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        got = sample(logits, Sampling(top_k=1), g)
+        assert got.tolist() == [1, 0]
