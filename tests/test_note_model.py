@@ -470,6 +470,11 @@ def test_reading_in_chunks_with_the_state_equals_reading_at_once() -> None:
     _, state = net.hidden({k: v[:, :9] for k, v in notes.items()})
     last, _ = net.hidden({k: v[:, 9:] for k, v in notes.items()}, state)
     torch.testing.assert_close(last[:, 0], whole[:, -1])
+    # one note from a fresh state, then the rest; eight notes, then two with the state
+    for cut in (1, 8):
+        head, state = net.hidden({k: v[:, :cut] for k, v in notes.items()})
+        tail, _ = net.hidden({k: v[:, cut:] for k, v in notes.items()}, state)
+        torch.testing.assert_close(torch.cat([head, tail], 1), whole)
     # the carried ends matter: without them the second chunk reads other inputs
     cut, _ = net.hidden({k: v[:, 4:] for k, v in notes.items()}, (state[0], (None, None)))
     assert not torch.allclose(cut, whole[:, 4:])
