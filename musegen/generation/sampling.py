@@ -175,13 +175,11 @@ class Sampling:
             if values:
                 tracks.append((canonical, values))
             track_fields += [(n, f, v) for n, f, v in own if v]
-        rules = replace(
+        # Each value is checked above, and no check spans two settings: every combination
+        # that rule() builds is valid.
+        return replace(
             base, fields=tuple(fields), tracks=tuple(tracks), track_fields=tuple(track_fields)
         )
-        for field in SAMPLED_FIELDS:  # every combination is a valid rule
-            for track in [None, *rules.track_names]:
-                rules.rule(field, track)
-        return rules
 
 
 def _mapping(node: Any, key: str) -> dict[str, Any]:
