@@ -228,8 +228,9 @@ def test_the_task_makes_its_optimizer_from_the_partial_node(tmp_path: Path) -> N
 
 def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
     """experiment=lakh: the shared Lakh MIDI folder, all five tracks, categorical timing,
-    transposed training windows, within issue 9's budget of 6,000 steps, chained heads on
-    longer windows than its independent baseline at the same predicted notes a step."""
+    transposed training windows, within a budget of 6,000 steps (experiments/README.md,
+    "Rhythm"), chained heads on longer windows than its independent baseline at the same
+    predicted notes a step."""
     from musegen.config_checks import check_config
 
     cfg = compose_config(["experiment=lakh"], output_dir=str(tmp_path))
@@ -245,6 +246,33 @@ def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
     bad = compose_config(["experiment=lakh", "data.transpose=13"], output_dir="x")
     with pytest.raises(ConfigError, match=r"^data\.transpose"):  # the datamodule checks it
         build.instantiate(bad.data, "data")
+
+
+def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_that_rule(
+    tmp_path: Path,
+) -> None:
+    """experiment=lakh draws durations at 1.0 and the Bass's at 1.5, every other field and
+    track as before; experiment=pop909 (one Piano track) keeps lakh's settings without the
+    Bass's rule; compare_lakh keeps the sampling and inputs its committed table ran with."""
+    from musegen.generation.sampling import Sampling
+
+    lakh = Sampling.from_config(
+        compose_config(["experiment=lakh"], output_dir=str(tmp_path)).sampling
+    )
+    assert lakh.track_fields == (("Bass", "duration", (("temperature", 1.5),)),)
+    assert lakh.rule("duration", "Bass").temperature == 1.5
+    assert lakh.rule("duration", "Piano").temperature == 1.0
+    assert lakh.rule("step", "Bass").temperature == 0.5 and lakh.rule("pitch").clash == 0.25
+    pop = compose_config(["experiment=pop909"], output_dir=str(tmp_path))
+    assert pop.data.root.endswith("shared/data/pop909") and list(pop.data.tracks) == ["Piano"]
+    assert pop.task.encoder.sounding_dim == 32 and pop.task.velocity_classes == 12
+    pop_rules = Sampling.from_config(pop.sampling)
+    assert pop_rules.track_fields == () and pop_rules.rule("duration", "Piano").temperature == 1.0
+    old = compose_config(["experiment=compare_lakh"], output_dir=str(tmp_path))
+    old_rules = Sampling.from_config(old.sampling)
+    assert old.task.encoder.sounding_dim == 0 and old.task.velocity_classes == 0
+    assert old_rules.track_fields == () and old_rules.rule("duration", "Bass").temperature == 0.5
+    assert old_rules.rule("pitch").clash == 1.0 and old_rules.rule("pitch").temperature == 0.5
 
 
 @pytest.mark.parametrize(

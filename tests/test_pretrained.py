@@ -19,7 +19,7 @@ SONGS = {"bach": ROOT / "musegen" / "demo", "lakh": SHARED_DATA / "lmd_midi"}
 
 
 def test_the_models_are_listed_with_their_cards() -> None:
-    assert {"bach", "lakh"} <= set(pretrained.names())
+    assert {"bach", "lakh", "pop909"} <= set(pretrained.names())
     for name in pretrained.names():
         card = pretrained.card(name)
         assert (pretrained.FOLDER / f"{name}.md").is_file() and card["licence"]

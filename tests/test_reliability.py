@@ -1,8 +1,8 @@
 """Bad inputs and unlucky timing, as a user meets them: one line (exit code 2) for a mistake,
 nothing lost, nothing half-written, and nothing called from a run folder someone else wrote.
 
-Each test reproduces one finding of the reliability review (issue 7) on real files or real
-processes. Interruptions at random points are in ``test_faults.py``.
+Each test reproduces one finding of a review of the project's reliability on real files or
+real processes. Interruptions at random points are in ``test_faults.py``.
 """
 
 from __future__ import annotations
