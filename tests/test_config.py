@@ -248,18 +248,24 @@ def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
         build.instantiate(bad.data, "data")
 
 
-def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_that_rule(
+def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_bass_rules(
     tmp_path: Path,
 ) -> None:
     """experiment=lakh draws durations at 1.0 and the Bass's at 1.5, every other field and
-    track as before; experiment=pop909 (one Piano track) keeps lakh's settings without the
-    Bass's rule; compare_lakh keeps the sampling and inputs its committed table ran with."""
+    track as before, with the accompaniment's rules (the Bass's root its own);
+    experiment=pop909 (one Piano track) keeps lakh's settings without the Bass's rules;
+    compare_lakh keeps the sampling and inputs its committed table ran with."""
     from musegen.generation.sampling import Sampling
 
     lakh = Sampling.from_config(
         compose_config(["experiment=lakh"], output_dir=str(tmp_path)).sampling
     )
-    assert lakh.track_fields == (("Bass", "duration", (("temperature", 1.5),)),)
+    assert lakh.track_fields == (
+        ("Bass", "pitch", (("root", 0.45),)),
+        ("Bass", "duration", (("temperature", 1.5),)),
+    )
+    assert lakh.rule("pitch", "Piano").harmony == 0.6 and lakh.rule("pitch", "Piano").root == 1
+    assert lakh.rule("step", "Drums").on_kept == 0.1 and lakh.rule("pitch", "Bass").root == 0.45
     assert lakh.rule("duration", "Bass").temperature == 1.5
     assert lakh.rule("duration", "Piano").temperature == 1.0
     assert lakh.rule("step", "Bass").temperature == 0.5 and lakh.rule("pitch").clash == 0.25
@@ -273,6 +279,7 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_that_
     assert old.task.encoder.sounding_dim == 0 and old.task.velocity_classes == 0
     assert old_rules.track_fields == () and old_rules.rule("duration", "Bass").temperature == 0.5
     assert old_rules.rule("pitch").clash == 1.0 and old_rules.rule("pitch").temperature == 0.5
+    assert old_rules.rule("pitch").harmony == 1.0 and old_rules.rule("step").on_kept == 1.0
 
 
 @pytest.mark.parametrize(

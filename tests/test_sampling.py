@@ -112,8 +112,8 @@ def test_settings_of_the_wrong_shape_are_one_line_naming_the_key() -> None:
     with pytest.raises(ConfigError) as info:
         Sampling.from_config({"tracks": {"Bass": "abc"}})
     assert str(info.value) == (
-        "sampling.tracks.Bass must be a mapping of temperature, top_k, top_p, buckets, "
-        "clash (or fields), got 'abc'"
+        "sampling.tracks.Bass must be a mapping of temperature, top_k, top_p, buckets, clash, "
+        "harmony, root, on_kept (or fields), got 'abc'"
     )
     with pytest.raises(UserError) as info:
         selected_tracks(3, ["Drums", "Piano"])

@@ -25,8 +25,10 @@ import torch
 from musegen.data.note_timing import to_grid
 from musegen.data.performance import Performance
 from musegen.data.pianoroll_notes import NOTE_DTYPE
+from musegen.data.tracks import is_drum
 from musegen.generation.continuation import DecodeOptions, buckets
 from musegen.generation.decode import generate, start_notes
+from musegen.generation.kept_music import KeptMusic
 from musegen.generation.notes import notes_to_tensors
 from musegen.generation.sampling import DrumHits, Picker
 from musegen.generation.sounding import SoundingKeys
@@ -82,12 +84,18 @@ def accompany(
     generator = torch.Generator(device=device).manual_seed(int(options.seed))
     tables = getattr(net, "tables", None)
     keys = None
+    bar = tables.classes.bar if tables is not None and tables.position else None
     if tables is not None and (options.no_repeats or tables.position):
-        bar = tables.classes.bar if tables.position else None
         keys = SoundingKeys(tables.step_values, tables.resolution, max(net.n_tracks, 1), bar)
     drums = DrumHits.of(net, resolution) if options.drum_hits else None
     names = list(net.config.track_names or [])
-    pick = Picker(options.sampling, generator, names, options.tracks, drums, buckets(net), keys)
+    music = None
+    if given is not None:  # the draw rules that read the kept music ahead
+        steps = tables.step_values if tables is not None else None
+        music = KeptMusic(given, resolution, _drum(names), steps, bar)
+    pick = Picker(
+        options.sampling, generator, names, options.tracks, drums, buckets(net), keys, music
+    )
     budget = NOTES_PER_KEPT * len(kept) + EXTRA
     out = generate(
         net,
@@ -102,6 +110,11 @@ def accompany(
         kept=given,
     )
     return _piece(out, primer, kept, track_ids, resolution, performance, end)
+
+
+def _drum(names: Sequence[str]) -> int | None:
+    """The model's drum track among ``names``, if it has one."""
+    return next((i for i, name in enumerate(names) if is_drum(name)), None)
 
 
 def _piece(

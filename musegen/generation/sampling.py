@@ -27,6 +27,11 @@ at the drawn onset where the step comes first), has its probability multiplied b
 time, our networks' pieces in 13-23% (experiments/note_length/README.md, "Semitone
 clusters"); the rule is a choice of the decoder, measured there, not the network's.
 
+Accompaniment (``harmony`` and ``root``, the pitch's settings, ``on_kept``, the step's): where
+the decoder knows the kept tracks to the piece's end, a key off the kept harmony, a key off
+its lowest note's pitch class and an onset off the kept onsets have their probabilities
+multiplied by these (``generation.kept_music``); without kept tracks they do nothing.
+
 ``Picker`` draws with these rules, masks the tracks a user excluded (``tracks=[Drums,Bass]``
 in ``musegen.generate``), keeps a drum note a hit (``DrumHits``), and is what the heads call
 (``models.heads``). Every draw takes an
@@ -49,10 +54,11 @@ from musegen.checks import ConfigError, check, integer, number, one_of
 from musegen.data.note_timing import RESOLUTION
 from musegen.data.tracks import among, canonical_track, is_drum
 from musegen.fields import PREDICTED_FIELDS
+from musegen.generation.kept_music import KeptMusic
 from musegen.generation.sounding import SoundingKeys
 
 SAMPLED_FIELDS = PREDICTED_FIELDS
-RULES = ("temperature", "top_k", "top_p", "buckets", "clash")
+RULES = ("temperature", "top_k", "top_p", "buckets", "clash", "harmony", "root", "on_kept")
 BUCKETS = ("exact", "musical")
 CHECKS = (
     ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
@@ -60,8 +66,13 @@ CHECKS = (
     ("top_p", number(0.0, 1.0, low_inclusive=False), "in (0, 1] (1: off)", float),
     ("buckets", one_of(BUCKETS), f"one of {', '.join(BUCKETS)}", str),
     ("clash", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
+    ("harmony", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
+    ("root", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
+    ("on_kept", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
 )
 """Each setting of a rule: its check, the words of its one-line error, and its type."""
+GUIDED = (("harmony", "pitch"), ("root", "pitch"), ("on_kept", "step"))
+"""The accompaniment's settings and the field each weighs (``generation.kept_music``)."""
 
 Values = tuple[tuple[str, Any], ...]
 """The settings a partial rule sets, as ``(name, value)`` pairs."""
@@ -89,6 +100,16 @@ class Sampling:
         on any pitched track is multiplied by it, before the temperature (module
         docstring); 1 leaves it, 0 forbids it. A drum note's "pitch" names an instrument and
         is never changed. The pitch's setting; the other fields ignore it.
+    harmony : float
+        Accompaniment: the probability of a key whose pitch class the kept tracks do not
+        sound at the note's onset is multiplied by it (``generation.kept_music``); 1 leaves
+        it. The pitch's setting, drums never changed.
+    root : float
+        Accompaniment: the same for a key off the pitch class of the lowest kept key
+        sounding (a bass line on the root). The pitch's setting, drums never changed.
+    on_kept : float
+        Accompaniment: the same for a step whose onset is no kept note's onset. The step's
+        setting (step classes only).
     fields : tuple of (str, values)
         A field's own settings (``pitch``, ``step``, ...), where it sets any.
     tracks : tuple of (str, values)
@@ -102,6 +123,9 @@ class Sampling:
     top_p: float = 1.0
     buckets: str = "exact"
     clash: float = 1.0
+    harmony: float = 1.0
+    root: float = 1.0
+    on_kept: float = 1.0
     fields: tuple[tuple[str, Values], ...] = ()
     tracks: tuple[tuple[str, Values], ...] = ()
     track_fields: tuple[tuple[str, str, Values], ...] = ()
@@ -334,6 +358,9 @@ class Picker:
         Mask the steps (pitch drawn first) or the pitches (step drawn first) that would
         restart a key still sounding on the note's track (``generation.sounding``); the
         decoder reports each note (``start``, ``played``).
+    kept : KeptMusic, optional
+        An accompaniment's kept tracks, for the ``harmony``, ``root`` and ``on_kept``
+        rules; the decoder reports each note to it too.
     """
 
     def __init__(
@@ -345,6 +372,7 @@ class Picker:
         drums: DrumHits | None = None,
         buckets: Mapping[str, torch.Tensor] | None = None,
         keys: SoundingKeys | None = None,
+        kept: KeptMusic | None = None,
     ) -> None:
         self.sampling, self.generator, self.drums, self.keys = sampling, generator, drums, keys
         names = [canonical_track(n) for n in (track_names or [])]
@@ -389,6 +417,57 @@ class Picker:
         self._clash = keys is not None and min(per_track) < 1.0
         self._forbid = min(per_track) == 0.0  # a row may lose every key: guarded
         self._log_clash = torch.tensor(per_track).log()  # (n_tracks,)
+        self.kept = kept
+        self._log_kept = {  # log of each track's factor, for the settings in use
+            name: factors
+            for name, field in GUIDED
+            if kept is not None
+            and (field == "pitch" or kept.step_values is not None)
+            and bool(((factors := self._log_factors(field, name, len(names))) < 0).any())
+        }
+
+    def _log_factors(self, field: str, name: str, n_tracks: int) -> torch.Tensor:
+        """The log of each track's ``name`` setting for ``field`` ``(n_tracks,)`` (at least
+        one): 0 for the drums where the field is the pitch (their keys name instruments)."""
+        per_track = [getattr(self._rules[field], name)] * max(n_tracks, 1)
+        for i, rule in self._track_rules[field]:
+            per_track[i] = getattr(rule, name)
+        if field == "pitch" and self._unpitched is not None:
+            per_track[self._unpitched] = 1.0
+        return torch.tensor(per_track).log()
+
+    def _weighed(
+        self,
+        logits: torch.Tensor,
+        off: torch.Tensor,
+        log_factor: torch.Tensor,
+        drawn: Mapping[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """``logits`` ``(B, V)`` with each row's track's ``log_factor`` added where ``off``
+        ``(B, V)``; a row where no value would be left unchanged."""
+        track = drawn.get("track")
+        log_factor = log_factor.to(logits.device)
+        if track is None or log_factor.numel() == 1:  # one track, or tracks without names
+            penalty = log_factor[:1].expand(logits.shape[0])  # (B,)
+        else:
+            penalty = log_factor[track]  # (B,)
+        out = logits + torch.where(off, penalty[:, None], 0.0)
+        empty = torch.isneginf(out).all(dim=1, keepdim=True)  # (B, 1)
+        return torch.where(empty, logits, out)
+
+    def _by_kept_music(
+        self, field: str, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """The ``harmony`` and ``root`` rules on the pitch, ``on_kept`` on the step."""
+        kept = self.kept
+        if field == "pitch":
+            for name, off in (("harmony", kept.off_harmony), ("root", kept.off_root)):  # type: ignore[union-attr]
+                if name in self._log_kept:
+                    logits = self._weighed(logits, off(drawn), self._log_kept[name], drawn)
+        elif field == "step" and "on_kept" in self._log_kept:
+            off = kept.off_onsets()  # type: ignore[union-attr]
+            logits = self._weighed(logits, off, self._log_kept["on_kept"], drawn)
+        return logits
 
     def _track_mask(self, logits: torch.Tensor) -> torch.Tensor:
         if self._mask is None or self._mask.device != logits.device:
@@ -427,11 +506,15 @@ class Picker:
         """The decoder's primer, ``(B, P)`` tensors: which keys sound as it ends."""
         if self.keys is not None:
             self.keys.start(primer)
+        if self.kept is not None:
+            self.kept.start(primer)
 
     def played(self, note: Mapping[str, torch.Tensor]) -> None:
         """A note the decoder drew and placed (``(B,)`` tensors with its ``time``)."""
         if self.keys is not None:
             self.keys.played(note)
+        if self.kept is not None:
+            self.kept.played(note)
 
     def settle(self, note: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A drawn note, ``{field: (B,)}`` with step and duration in beats, with every drum
@@ -461,6 +544,8 @@ class Picker:
             logits = self.keys.mask_pitches(logits, drawn)  # no key still sounding then
         if field == "pitch" and self._clash:
             logits = self._without_clashes(logits, drawn)
+        if self._log_kept:
+            logits = self._by_kept_music(field, logits, drawn)
         groups: list[tuple[torch.Tensor, Sampling]] = []
         if field != "track" and "track" in drawn and self.track_rules:
             track = drawn["track"]  # (B,)

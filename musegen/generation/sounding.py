@@ -123,13 +123,8 @@ class SoundingKeys:
         return logits.masked_fill(early, float("-inf"))
 
     def onset(self, step: torch.Tensor) -> torch.Tensor:
-        """The onset ``(B,)`` (time steps) of drawn step classes ``(B,)``: after the last
-        onset, or counted from the bar line before it (``bar``)."""
-        value = self._values[0, step]
-        if self.bar is None:
-            return self.last + value  # type: ignore[operator]
-        line = self.last - torch.remainder(self.last, self.bar)  # type: ignore[operator]
-        return torch.maximum(line + value, self.last)  # type: ignore[arg-type]
+        """The onset ``(B,)`` (time steps) of drawn step classes ``(B,)`` (``onset_of``)."""
+        return onset_of(self.last, self._values[0, step], self.bar)  # type: ignore[arg-type]
 
     def mask_pitches(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The pitch logits ``(B, 128)`` with the keys of the drawn track still sounding at
@@ -156,3 +151,13 @@ class SoundingKeys:
         near[:, 1:] |= sounding[:, :-1]  # a semitone above a sounding key
         near[:, :-1] |= sounding[:, 1:]  # a semitone below
         return near
+
+
+def onset_of(last: torch.Tensor, value: torch.Tensor, bar: int | None) -> torch.Tensor:
+    """The onset (time steps) of a step of ``value`` time steps after the note at ``last``:
+    ``last + value``, or, where step classes count from the bar line before the previous note
+    (``bar``), that line plus ``value`` and never before ``last``. Broadcasts."""
+    if bar is None:
+        return last + value
+    line = last - torch.remainder(last, bar)
+    return torch.maximum(line + value, last)
