@@ -276,3 +276,26 @@ def test_every_timeline_and_answer_stays_on_the_kept_notes_device() -> None:
         assert getattr(music, name).device.type == "cpu", name
         assert torch.equal(getattr(music, name), getattr(plain, name)), name
     assert all(g.device.type == "cpu" and torch.equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_two_tracks_each_by_its_own_factor_and_rows_without_a_track() -> None:
+    """A two-track model (Piano, Bass), the Bass's harmony 0.25 and the Piano's 1: each row
+    by its own track's factor; without a drawn track, every row by the first track's."""
+    music = _music()
+    music.played({"time": torch.tensor([0, 0])})  # piece 0: C sounds; piece 1: nothing
+    rules = Sampling(tracks=(("Bass", (("harmony", 0.25),)),))
+    pick = Picker(rules, torch.Generator(), ("Piano", "Bass"), kept=music)
+    logits = torch.zeros(2, 128)
+    out = pick._by_kept_music("pitch", logits, {"track": torch.tensor([1, 0])})
+    assert out[0, 62].item() == pytest.approx(math.log(0.25)) and out[0, 60].item() == 0.0
+    assert torch.equal(out[1], logits[1])  # nothing sounds in piece 1
+    piano = pick._by_kept_music("pitch", logits, {"track": torch.tensor([0, 0])})
+    assert torch.equal(piano, logits)  # the Piano's factor is 1
+    bass_first = Picker(
+        Sampling(tracks=(("Piano", (("harmony", 0.5),)),)),
+        torch.Generator(),
+        ("Piano", "Bass"),
+        kept=music,
+    )
+    untracked = bass_first._by_kept_music("pitch", logits, {})
+    assert untracked[0, 62].item() == pytest.approx(math.log(0.5)) and untracked[1].sum() == 0
