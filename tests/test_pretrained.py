@@ -15,11 +15,12 @@ from musegen.models.checkpoint import CheckpointError, load_network
 from musegen.pretrained.export import note_nll
 from tests.conftest import ROOT, SHARED_DATA, run_cli, small
 
-SONGS = {"bach": ROOT / "musegen" / "demo", "lakh": SHARED_DATA / "lmd_midi"}
+LMD = SHARED_DATA / "lmd_midi"
+SONGS = {"bach": ROOT / "musegen" / "demo", "lakh": LMD, "lakh_v1": LMD}
 
 
 def test_the_models_are_listed_with_their_cards() -> None:
-    assert {"bach", "lakh", "pop909"} <= set(pretrained.names())
+    assert {"bach", "lakh", "lakh_v1", "pop909"} <= set(pretrained.names())
     for name in pretrained.names():
         card = pretrained.card(name)
         assert (pretrained.FOLDER / f"{name}.md").is_file() and card["licence"]

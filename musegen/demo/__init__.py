@@ -35,10 +35,10 @@ ACCOMPANIMENT = (
     "+sampling.tracks.Bass.pitch.root=0.45",
     "sampling.step.on_kept=0.1",
 )
-"""experiment=lakh's draw rules for an accompaniment (generation/kept_music.py): the shipped
-model predates them, and on the validation songs they bring its accompaniment closer to
-the songs' own on chord, onset and bass agreement
-(experiments/accompaniment/lakh/rules_val_pretrained.md)."""
+"""experiment=lakh's draw rules for an accompaniment (generation/kept_music.py), chosen on
+the validation songs for the three networks of which ``pretrained:lakh`` is seed 1; its run
+predates them, so its stored sampling lacks them (experiments/accompaniment/lakh/README.md,
+"Draw rules")."""
 
 
 def _generate(out: Path, *overrides: str) -> dict:
