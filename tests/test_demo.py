@@ -3,6 +3,7 @@ and the page it writes plays in a browser (what CI runs)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from musegen.demo import PIECE
@@ -18,4 +19,8 @@ def test_the_demo_writes_a_page_that_plays(tmp_path: Path) -> None:
     assert text.count("<audio") == text.count(">MIDI</a>") == 3  # original, continued, accompanied
     assert "pretrained:bach" in text and "pretrained:lakh" in text
     assert PIECE.is_file()  # the piece ships with the package
+    drawn = json.loads((tmp_path / "accompaniment" / "generation.json").read_text())["sampling"]
+    # experiment=lakh's accompaniment rules, which the shipped model's run predates
+    assert (drawn["pitch"]["harmony"], drawn["step"]["on_kept"]) == (0.6, 0.1)
+    assert drawn["tracks"]["Bass"]["pitch"]["root"] == 0.45
     assert_page_works(page, min_audio=3)

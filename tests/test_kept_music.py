@@ -4,6 +4,7 @@ whose drawn notes the rules put on the kept harmony, root and onsets."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -16,6 +17,7 @@ from musegen.generation.continuation import DecodeOptions
 from musegen.generation.kept_music import NONE, KeptMusic
 from musegen.generation.sampling import Picker, Sampling
 from musegen.metrics.accompaniment import figures
+from tests.conftest import ROOT
 from tests.test_accompany import FIELDS, TRACKS, _net, _song
 
 RES = 4  # time steps a beat
@@ -224,10 +226,6 @@ def test_the_rules_table_chooses_the_setting_closest_to_real_by_hand(tmp_path) -
     """Two seeds, two settings. h1_r1_o1: chord 0.3/0.5, onset 0.2/0.2, bass 0.2/0.4 over the
     seeds, means 0.4, 0.2, 0.3: distance 0.1 + 0.2 + 0.3 = 0.6. h0.5_r0.5_o0.5: means 0.55,
     0.4, 0.7: 0.05 + 0 + 0.1 = 0.15, chosen. Key agreement is not counted (0 and 1 here)."""
-    import importlib.util
-
-    from tests.conftest import ROOT
-
     spec = importlib.util.spec_from_file_location(
         "rules", ROOT / "experiments" / "accompaniment" / "rules.py"
     )

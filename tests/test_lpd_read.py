@@ -9,7 +9,7 @@ import numpy as np
 from musegen.data.lpd_io import read_lpd_npz, write_lpd_npz
 from musegen.data.lpd_merge import merge_to_lpd5
 from musegen.data.pianoroll_notes import song_to_notes
-from musegen.data.tracks import LPD5_TRACKS
+from musegen.data.tracks import LPD5_TRACKS, drum_track
 from tests.conftest import LPD5_FILE as LPD5
 from tests.conftest import LPD17_FILE as LPD17
 from tests.conftest import need as _need
@@ -98,3 +98,9 @@ def test_write_lpd_npz_loads_with_pypianoroll(tmp_path: Path) -> None:
         assert track.pianoroll.dtype == ref.roll.dtype
         np.testing.assert_array_equal(track.pianoroll, ref.roll.toarray())
     np.testing.assert_array_equal(np.asarray(multitrack.tempo).reshape(-1), song.tempo)
+
+
+def test_the_drum_track_among_a_models_tracks_in_any_spelling() -> None:
+    assert drum_track(LPD5_TRACKS) == 0
+    assert drum_track(["Piano", "bass", "DRUMS"]) == 2  # the model's own order and spelling
+    assert drum_track(["Piano"]) is None and drum_track(None) is None and drum_track([]) is None

@@ -7,6 +7,8 @@ The rule is LPD's ``src/merger_5.py``: drum tracks -> Drums; programs 0-7 -> Pia
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from musegen.checks import ConfigError
@@ -80,6 +82,12 @@ def among(names: object, tracks: list[str] | tuple[str, ...], key: str) -> list[
 def is_drum(name: object) -> bool:
     """Whether the LPD-5 track of this name (any spelling) is the drum track."""
     return LPD5_IS_DRUM[LPD5_TRACKS.index(canonical_track(name))]
+
+
+def drum_track(names: Sequence[object] | None) -> int | None:
+    """The index of the drum track among a model's track ``names`` (its own order), or None
+    where it has none: the one track whose keys name instruments, not pitches."""
+    return next((i for i, name in enumerate(names or ()) if is_drum(name)), None)
 
 
 def track_ids(names: list[str] | tuple[str, ...]) -> list[int]:

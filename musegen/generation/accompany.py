@@ -25,7 +25,7 @@ import torch
 from musegen.data.note_timing import to_grid
 from musegen.data.performance import Performance
 from musegen.data.pianoroll_notes import NOTE_DTYPE
-from musegen.data.tracks import is_drum
+from musegen.data.tracks import drum_track
 from musegen.generation.continuation import DecodeOptions, buckets
 from musegen.generation.decode import generate, start_notes
 from musegen.generation.kept_music import KeptMusic
@@ -92,7 +92,7 @@ def accompany(
     music = None
     if given is not None:  # the draw rules that read the kept music ahead
         steps = tables.step_values if tables is not None else None
-        music = KeptMusic(given, resolution, _drum(names), steps, bar)
+        music = KeptMusic(given, resolution, drum_track(names), steps, bar)
     pick = Picker(
         options.sampling, generator, names, options.tracks, drums, buckets(net), keys, music
     )
@@ -110,11 +110,6 @@ def accompany(
         kept=given,
     )
     return _piece(out, primer, kept, track_ids, resolution, performance, end)
-
-
-def _drum(names: Sequence[str]) -> int | None:
-    """The model's drum track among ``names``, if it has one."""
-    return next((i for i, name in enumerate(names) if is_drum(name)), None)
 
 
 def _piece(

@@ -88,6 +88,8 @@ class KeptMusic:
         self.step_values = None if step_values is None else step_values.to(device)
         self.bar, self.resolution = bar, resolution
         self.last = torch.zeros(batch, dtype=torch.int64, device=device)
+        self._rows = torch.arange(batch, device=device)  # built once: asked at every note
+        self._keys = torch.arange(128, device=device)
 
     def start(self, primer: Mapping[str, torch.Tensor]) -> None:
         """The decoder's primer ``(B, P)``: the onset its last note starts at."""
@@ -110,18 +112,15 @@ class KeptMusic:
     def off_harmony(self, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The keys ``(B, 128)`` whose pitch class no kept pitched note sounds at the onset;
         none where no kept pitched note sounds."""
-        rows = torch.arange(self.last.shape[0], device=self.last.device)
-        sounding = self.classes[rows, self._at(drawn)]  # (B, 12)
+        sounding = self.classes[self._rows, self._at(drawn)]  # (B, 12)
         off = ~sounding.repeat(1, 11)[:, :128]  # (B, 128): key k has class k % 12
         return off & sounding.any(dim=1, keepdim=True)
 
     def off_root(self, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The keys ``(B, 128)`` whose pitch class is not the lowest sounding kept key's;
         none where no kept pitched note sounds."""
-        rows = torch.arange(self.last.shape[0], device=self.last.device)
-        lowest = self.lowest[rows, self._at(drawn)]  # (B,)
-        keys = torch.arange(128, device=lowest.device)
-        off = (keys[None, :] % 12) != (lowest[:, None] % 12)
+        lowest = self.lowest[self._rows, self._at(drawn)]  # (B,)
+        off = (self._keys[None, :] % 12) != (lowest[:, None] % 12)
         return off & (lowest < NONE)[:, None]
 
     def off_onsets(self) -> torch.Tensor:

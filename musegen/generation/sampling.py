@@ -52,7 +52,7 @@ from omegaconf import OmegaConf
 
 from musegen.checks import ConfigError, check, integer, number, one_of
 from musegen.data.note_timing import RESOLUTION
-from musegen.data.tracks import among, canonical_track, is_drum
+from musegen.data.tracks import among, canonical_track, drum_track
 from musegen.fields import PREDICTED_FIELDS
 from musegen.generation.kept_music import KeptMusic
 from musegen.generation.sounding import SoundingKeys
@@ -322,16 +322,15 @@ class DrumHits:
     @classmethod
     def of(cls, net: Any, resolution: int = RESOLUTION) -> DrumHits | None:
         """The drum rule of ``net`` (a ``NoteNet``), or None when it models no drums."""
-        names = list(getattr(net.config, "track_names", None) or [])
-        drums = [i for i, n in enumerate(names) if is_drum(n)]
-        if not drums:
+        drum = drum_track(getattr(net.config, "track_names", None))
+        if drum is None:
             return None
         tables = getattr(net, "tables", None)
         step = 1.0 / (tables.resolution if tables is not None else resolution)
         step_class = None
         if tables is not None:
             step_class = int(tables.encode("duration", torch.tensor([step]))[0])
-        return cls(drums[0], step_class, step)
+        return cls(drum, step_class, step)
 
 
 class Picker:
@@ -406,8 +405,7 @@ class Picker:
         self._hit: torch.Tensor | None = None  # -inf but on the one-step duration class
         # whether a duration was drawn without the mask (before the track, or regressed)
         self._unmasked = drums is not None and drums.step_class is None
-        drum = [i for i, n in enumerate(names) if is_drum(n)]
-        self._unpitched = drum[0] if drum else None
+        self._unpitched = drum_track(names)
         # log(clash) of each track's pitch rule, 0 for the drums (their keys name instruments)
         per_track = [self._rules["pitch"].clash] * max(len(names), 1)
         for i, rule in self._track_rules["pitch"]:
@@ -415,7 +413,6 @@ class Picker:
         if self._unpitched is not None:
             per_track[self._unpitched] = 1.0
         self._clash = keys is not None and min(per_track) < 1.0
-        self._forbid = min(per_track) == 0.0  # a row may lose every key: guarded
         self._log_clash = torch.tensor(per_track).log()  # (n_tracks,)
         self.kept = kept
         self._log_kept = {  # log of each track's factor, for the settings in use
@@ -489,18 +486,8 @@ class Picker:
         """The pitch logits ``(B, 128)`` with ``log(clash)`` added at the keys a semitone
         from a sounding key (``SoundingKeys.clashes``), each row by its track's rule; a drum
         row, or a row where no key would be left, unchanged."""
-        track = drawn.get("track")
-        log_clash = self._log_clash.to(logits.device)
-        if track is None or log_clash.numel() == 1:  # one track, or tracks without names
-            penalty = log_clash[:1].expand(logits.shape[0])  # (B,)
-        else:
-            penalty = log_clash[track]  # (B,)
         near = self.keys.clashes(drawn, self._unpitched)  # type: ignore[union-attr]  # (B, 128)
-        out = logits + torch.where(near, penalty[:, None], 0.0)
-        if not self._forbid:
-            return out
-        empty = torch.isneginf(out).all(dim=1, keepdim=True)  # (B, 1)
-        return torch.where(empty, logits, out)
+        return self._weighed(logits, near, self._log_clash, drawn)
 
     def start(self, primer: Mapping[str, torch.Tensor]) -> None:
         """The decoder's primer, ``(B, P)`` tensors: which keys sound as it ends."""

@@ -16,7 +16,7 @@ from torch import nn
 
 from musegen.checks import at_least, check, number
 from musegen.data.note_timing import BEATS_PER_BAR
-from musegen.data.tracks import is_drum
+from musegen.data.tracks import drum_track
 from musegen.fields import INPUT_FIELDS
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads import make_heads
@@ -101,8 +101,7 @@ class NoteNet(nn.Module):
         if config.velocity is None:  # no velocity to read where none is modelled
             encoder.pop("velocity_dim", None)
         self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
-        drums = [i for i, n in enumerate(config.track_names or ()) if is_drum(n)]
-        drum = drums[0] if drums else None
+        drum = drum_track(config.track_names)
         self.key = PitchClassContext(key_dim, drum) if key_dim else None
         self.sounding = (
             SoundingContext(sounding_dim, self.encoder.bar_steps // BEATS_PER_BAR, drum)
