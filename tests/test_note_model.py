@@ -36,12 +36,15 @@ def _net(
     order=("step", "track", "pitch", "duration"),
     key_dim: int = 0,
     sounding_dim: int = 0,
+    texture_dim: int = 0,
     **kw,
 ) -> NoteNet:
     torch.manual_seed(0)
     encoder = {"pitch_dim": 8, "track_dim": 4, "position_dim": 4, "key_dim": key_dim}
     if sounding_dim:
         encoder["sounding_dim"] = sounding_dim
+    if texture_dim:
+        encoder["texture_dim"] = texture_dim
     config = NoteNetConfig(
         GRU,
         n_tracks=5,
@@ -111,19 +114,20 @@ def test_chained_heads_refuse_regression_timing_in_one_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("order", "key_dim", "sounding_dim"),
+    ("order", "key_dim", "sounding_dim", "texture_dim"),
     [
-        (("step", "track", "pitch", "duration"), 0, 0),
-        (("pitch", "step", "duration", "track"), 0, 0),
-        (("track", "pitch", "step", "duration"), 6, 0),
-        (("track", "pitch", "step", "duration"), 0, 5),
-        (("step", "track", "pitch", "duration"), 6, 5),
+        (("step", "track", "pitch", "duration"), 0, 0, 0),
+        (("pitch", "step", "duration", "track"), 0, 0, 0),
+        (("track", "pitch", "step", "duration"), 6, 0, 0),
+        (("track", "pitch", "step", "duration"), 0, 5, 0),
+        (("track", "pitch", "step", "duration"), 0, 0, 4),
+        (("step", "track", "pitch", "duration"), 6, 5, 4),
     ],
 )
 def test_same_seed_same_notes_and_incremental_equals_the_whole_window(
-    order, key_dim, sounding_dim
+    order, key_dim, sounding_dim, texture_dim
 ) -> None:
-    net = _net(order=order, key_dim=key_dim, sounding_dim=sounding_dim)
+    net = _net(order=order, key_dim=key_dim, sounding_dim=sounding_dim, texture_dim=texture_dim)
     primer = _notes(2, 6)
 
     def draw(seed: int, mode: str = "incremental", seq_len: int | None = None) -> dict:
@@ -459,7 +463,7 @@ def test_reading_in_chunks_with_the_state_equals_reading_at_once() -> None:
     """A window read as 4 notes and then 6 with the state between (the task's forward with
     a state) gives the backbone the same inputs as reading all 10: the sounding keys and the
     key's counts carry over, whether the second chunk is one note or several."""
-    net = _net(key_dim=6, sounding_dim=5)
+    net = _net(key_dim=6, sounding_dim=5, texture_dim=4)
     notes = _notes(2, 10)
     notes["pitch"][:, 3] = 60  # held across the cut: a long C4 in note 4
     notes["duration"][:, 3] = 8.0
@@ -476,7 +480,7 @@ def test_reading_in_chunks_with_the_state_equals_reading_at_once() -> None:
         tail, _ = net.hidden({k: v[:, cut:] for k, v in notes.items()}, state)
         torch.testing.assert_close(torch.cat([head, tail], 1), whole)
     # the carried ends matter: without them the second chunk reads other inputs
-    cut, _ = net.hidden({k: v[:, 4:] for k, v in notes.items()}, (state[0], (None, None)))
+    cut, _ = net.hidden({k: v[:, 4:] for k, v in notes.items()}, (state[0], (None, None, None)))
     assert not torch.allclose(cut, whole[:, 4:])
 
 

@@ -23,6 +23,7 @@ from musegen.models.heads import make_heads
 from musegen.models.key_context import PitchClassContext
 from musegen.models.note_encoder import NoteEncoder
 from musegen.models.sounding_context import SoundingContext
+from musegen.models.texture_context import TextureContext
 from musegen.models.time_classes import ClassTables
 
 BACKBONE_PACKAGE = "musegen.models.backbones."
@@ -98,6 +99,7 @@ class NoteNet(nn.Module):
         encoder = dict(config.encoder)
         key_dim = encoder.pop("key_dim", 0)
         sounding_dim = encoder.pop("sounding_dim", 0)
+        texture_dim = encoder.pop("texture_dim", 0)
         if config.velocity is None:  # no velocity to read where none is modelled
             encoder.pop("velocity_dim", None)
         self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
@@ -108,7 +110,13 @@ class NoteNet(nn.Module):
             if sounding_dim
             else None
         )
-        self.backbone = build_backbone(config.net, self.encoder.out_dim + key_dim + sounding_dim)
+        self.texture = (
+            TextureContext(texture_dim, config.n_tracks, self.encoder.bar_steps // BEATS_PER_BAR)
+            if texture_dim
+            else None
+        )
+        width = self.encoder.out_dim + key_dim + sounding_dim + texture_dim
+        self.backbone = build_backbone(config.net, width)
         self.heads = make_heads(config, self.backbone.hidden_size, self.tables)
         self.n_tracks = config.n_tracks
 
@@ -130,7 +138,8 @@ class NoteNet(nn.Module):
         self, notes: Mapping[str, torch.Tensor], state: Any = None
     ) -> tuple[torch.Tensor, Any]:
         """Backbone output after each note: ``(B, T, H)``, and the state after the last (with
-        a key or sounding input, ``(backbone state, (pitch-class counts, latest ends))``)."""
+        a key, sounding or texture input, ``(backbone state, (pitch-class counts, latest
+        ends, texture sums))``)."""
         x = self.encoder(
             notes["pitch"],
             notes["step"],
@@ -145,25 +154,33 @@ class NoteNet(nn.Module):
 
     def _with_contexts(
         self, x: torch.Tensor, notes: Mapping[str, torch.Tensor], state: Any
-    ) -> tuple[torch.Tensor, Any, tuple[Any, Any] | None]:
-        """The encoder's features with the key and sounding inputs beside them, the
+    ) -> tuple[torch.Tensor, Any, tuple[Any, Any, Any] | None]:
+        """The encoder's features with the key, sounding and texture inputs beside them, the
         backbone's own part of ``state``, and what the inputs carry to the next call (the
-        pitch-class counts and the latest ends after the last note; None without either)."""
-        if self.key is None and self.sounding is None:
+        pitch-class counts, the latest ends and the texture sums after the last note; None
+        without any of them)."""
+        if self.key is None and self.sounding is None and self.texture is None:
             return x, state, None
-        state, (counts, ends) = state if state is not None else (None, (None, None))
+        state, (counts, ends, sums) = state if state is not None else (None, (None,) * 3)
         parts = [x]
         if self.key is not None:
             key, counts = self.key(notes["pitch"], notes.get("track"), counts)  # (B, T, k)
             parts.append(key.to(x.dtype))
+        if (self.sounding is not None or self.texture is not None) and notes.get("time") is None:
+            raise ValueError("note onsets (time) are required with the sounding or texture input")
         if self.sounding is not None:
-            if notes.get("time") is None:
-                raise ValueError("note onsets (time) are required with the sounding input")
             sounding, ends = self.sounding(
                 notes["pitch"], notes.get("track"), notes["time"], notes["duration"], ends
             )  # (B, T, s)
             parts.append(sounding.to(x.dtype))
-        return torch.cat(parts, dim=-1), state, (counts, ends)
+        if self.texture is not None:
+            track = notes.get("track")  # None: one track (the encoder requires it otherwise)
+            track = torch.zeros_like(notes["pitch"]) if track is None else track
+            texture, sums = self.texture(
+                notes["pitch"], track, notes["time"], notes["duration"], sums
+            )  # (B, T, t)
+            parts.append(texture.to(x.dtype))
+        return torch.cat(parts, dim=-1), state, (counts, ends, sums)
 
     def _backbone(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
