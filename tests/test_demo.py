@@ -20,7 +20,7 @@ def test_the_demo_writes_a_page_that_plays(tmp_path: Path) -> None:
     assert "pretrained:bach" in text and "pretrained:lakh" in text
     assert PIECE.is_file()  # the piece ships with the package
     drawn = json.loads((tmp_path / "accompaniment" / "generation.json").read_text())["sampling"]
-    # experiment=lakh's accompaniment rules, which the shipped model's run predates
+    # experiment=lakh's accompaniment rules, shipped as pretrained:lakh's own sampling
     assert (drawn["pitch"]["harmony"], drawn["step"]["on_kept"]) == (0.6, 0.1)
     assert drawn["tracks"]["Bass"]["pitch"]["root"] == 0.45
     assert_page_works(page, min_audio=3)

@@ -102,3 +102,61 @@ def test_fine_tuning_starts_a_new_run_from_trained_weights(
         train(wrong)
     with pytest.raises(pretrained.PretrainedError, match="init_from: no pretrained model"):
         train(compose_config([*base[:-1], "init_from=pretrained:nope"], str(tmp_path / "x")))
+
+
+def test_export_ships_the_sampling_chosen_after_the_run(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--sampling`` settings join the run's own in the shipped config, which generation
+    then takes as the model's defaults; the card names them and where they were chosen. A
+    misspelt one, or one without its source, stops before anything is written."""
+    import json
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    from musegen.checks import ConfigError
+    from musegen.pretrained.export import export_run
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / ".hydra" / "overrides.yaml").write_text("- seed=3\n")
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    settings = ["pitch.harmony=0.6", "tracks.Piano.duration.temperature=1.5"]
+    source = "on the validation songs (experiments/x)"
+    out = export_run(run, "mine", "40 chorales", "MIT", folder=folder, sampling=settings,
+                     sampling_source=source)  # fmt: skip
+    shipped = OmegaConf.load(folder / "mine.yaml").sampling
+    own = OmegaConf.load(run / ".hydra" / "config.yaml").sampling
+    assert shipped.pitch.harmony == 0.6 and own.pitch.get("harmony") != 0.6
+    assert shipped.tracks.Piano.duration.temperature == 1.5
+    assert shipped.pitch.temperature == own.pitch.temperature  # the run's own stay
+    card = json.loads((folder / "mine.json").read_text())
+    assert card["sampling_after_training"] == {
+        "settings": {"pitch.harmony": 0.6, "tracks.Piano.duration.temperature": 1.5},
+        "source": source,
+    }
+    assert (
+        "- **Sampling chosen after training** (what generate and evaluate use by default, on "
+        "top of the run's own): `pitch.harmony=0.6`, `tracks.Piano.duration.temperature=1.5`; "
+        "on the validation songs (experiments/x)."
+    ) in (folder / "mine.md").read_text()
+    monkeypatch.setattr(pretrained, "FOLDER", folder)  # shipped here, loaded by name
+    args = ["ckpt_path=pretrained:mine", f"out_dir={tmp_path / 'gen'}", "primer=none",
+            "num_samples=1", "num_notes=8", "audio=false"]  # fmt: skip
+    summary = run_generation(compose_checked("generate", args), args)
+    assert summary["settings_from"]["sampling"] == "run" and out == folder / "mine.ckpt"
+    assert summary["sampling"]["pitch"]["harmony"] == 0.6
+    assert summary["sampling"]["tracks"]["Piano"]["duration"]["temperature"] == 1.5
+    for bad, message in [
+        (["pitch.harmonyy=0.6"], r"^sampling\.pitch\.harmonyy: no such sampling setting"),
+        (["harmony"], r"^--sampling: 'harmony' is not KEY=VALUE with KEY under sampling"),
+        (["pitch.harmony=2"], r"^sampling\.pitch\.harmony must be a number in \[0, 1\]"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            export_run(run, "bad", "d", "l", folder=folder, sampling=bad, sampling_source="s")
+    with pytest.raises(ConfigError, match=r"^--sampling needs --sampling-source"):
+        export_run(run, "bad", "d", "l", folder=folder, sampling=settings)
+    assert sorted(p.name for p in folder.iterdir()) == ["mine.ckpt", "mine.json", "mine.md",
+                                                        "mine.yaml"]  # fmt: skip

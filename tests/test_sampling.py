@@ -121,6 +121,24 @@ def test_settings_of_the_wrong_shape_are_one_line_naming_the_key() -> None:
     assert selected_tracks(["bass"], ["Drums", "Bass"]) == ("Bass",)  # any case
 
 
+def test_a_misspelt_setting_is_one_line_at_each_level() -> None:
+    """A key that is no rule (nor a field or ``tracks`` where those may stand) is named,
+    with the settings there are: a misspelt rule is never dropped without a word."""
+    rules = "temperature, top_k, top_p, buckets, clash, harmony, root, on_kept"
+    fields = ", pitch, step, duration, track, velocity"
+    for node, key, more in [
+        ({"temprature": 0.9}, "sampling.temprature", fields + ", tracks"),
+        ({"pitch": {"harmonyy": 0.6}}, "sampling.pitch.harmonyy", ""),
+        ({"tracks": {"Bass": {"pich": {}}}}, "sampling.tracks.Bass.pich", fields),
+        ({"tracks": {"Bass": {"pitch": {"tracks": {}}}}}, "sampling.tracks.Bass.pitch.tracks", ""),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            Sampling.from_config(node)
+        assert str(info.value) == f"{key}: no such sampling setting; the settings: {rules}{more}"
+    ok = Sampling.from_config({"tracks": {"Bass": {"top_k": 3, "pitch": {"root": 0.5}}}})
+    assert ok.track_fields == (("Bass", "pitch", (("root", 0.5),)),)
+
+
 def test_evaluation_settings_are_checked_before_any_work() -> None:
     """A context of 1 or a word, and a single song (real vs real compares two)."""
     from musegen.evaluation.report import EvaluationSettings

@@ -6,8 +6,8 @@ music21's corpus, written as MIDI; public domain) and
 
 1. continues it after its first bars with ``pretrained:bach``;
 2. accompanies it: the chorale kept note for note on the Piano, ``pretrained:lakh`` drawing
-   drums, guitar, bass and strings around it, with experiment=lakh's accompaniment rules
-   (``ACCOMPANIMENT``);
+   drums, guitar, bass and strings around it, with the accompaniment rules its card names
+   (experiment=lakh's, shipped as the model's own sampling);
 3. writes a listening page (``index.html``) with the original, the continuation and the
    accompaniment, each with its audio, MIDI file and pianoroll.
 
@@ -30,15 +30,6 @@ from musegen.render.page import Media, write_page
 FOLDER = Path(__file__).resolve().parent
 PIECE = FOLDER / "bwv13.6.mid"
 """The chorale, as music21 writes it from its corpus (every voice on the Piano track)."""
-ACCOMPANIMENT = (
-    "sampling.pitch.harmony=0.6",
-    "+sampling.tracks.Bass.pitch.root=0.45",
-    "sampling.step.on_kept=0.1",
-)
-"""experiment=lakh's draw rules for an accompaniment (generation/kept_music.py), chosen on
-the validation songs for the three networks of which ``pretrained:lakh`` is seed 1; its run
-predates them, so its stored sampling lacks them (experiments/accompaniment/lakh/README.md,
-"Draw rules")."""
 
 
 def _generate(out: Path, *overrides: str) -> dict:
@@ -59,7 +50,6 @@ def run_demo(out: str | Path) -> Path:
         f"accompany={PIECE}",
         "keep=[Piano]",
         "tracks=[Drums,Guitar,Bass,Strings]",
-        *ACCOMPANIMENT,
     )
     media = [
         Media(

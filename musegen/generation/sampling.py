@@ -176,7 +176,7 @@ class Sampling:
             OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node,
             key,
         )
-        base = Sampling(**dict(_checked(node, f"{key}.")))
+        base = Sampling(**dict(_checked(node, f"{key}.", (*SAMPLED_FIELDS, "tracks"))))
         fields = []
         for field in SAMPLED_FIELDS:
             values = _checked(_mapping(node.get(field), f"{key}.{field}"), f"{key}.{field}.")
@@ -187,7 +187,7 @@ class Sampling:
         for name, sub in _mapping(node.get("tracks"), f"{key}.tracks").items():
             canonical = canonical_track(name, f"{key}.tracks.{name}")  # one spelling
             sub = _mapping(sub, f"{key}.tracks.{name}")
-            values = _checked(sub, f"{key}.tracks.{name}.")
+            values = _checked(sub, f"{key}.tracks.{name}.", SAMPLED_FIELDS)
             own = [
                 (canonical, field, _checked(rule, f"{key}.tracks.{name}.{field}."))
                 for field in SAMPLED_FIELDS
@@ -216,9 +216,15 @@ def _mapping(node: Any, key: str) -> dict[str, Any]:
     return dict(node)
 
 
-def _checked(node: Any, prefix: str) -> Values:
+def _checked(node: Any, prefix: str, nested: Sequence[str] = ()) -> Values:
     """The settings a node sets, each checked by its rule (``CHECKS``; one line naming it as
-    the config does, ``<prefix><name>``), as ``(name, value)``."""
+    the config does, ``<prefix><name>``), as ``(name, value)``. A key that is neither a rule
+    nor one of ``nested`` (the sub-nodes the caller reads) is one line too: a misspelt rule
+    would otherwise be dropped without a word."""
+    for name in node:
+        if name not in RULES and name not in nested:
+            known = ", ".join([*RULES, *nested])
+            raise ConfigError(f"{prefix}{name}: no such sampling setting; the settings: {known}")
     values = []
     for name, ok, what, kind in CHECKS:
         value = node.get(name)

@@ -2,9 +2,12 @@
 
     python -m musegen.pretrained                 # their names, data, size and test figures
     python -m musegen.pretrained export RUN NAME --data TEXT --licence TEXT [--check SONG ...]
+        [--sampling KEY=VALUE ... --sampling-source TEXT]
 
 ``export`` writes ``musegen/pretrained/<NAME>.ckpt`` (half-precision weights of the run's
 tested checkpoint) and its card (``.md``, ``.json``) from the run folder's records.
+``--sampling`` sets sampling rules chosen after the run (keys under ``sampling``), which the
+shipped model then uses by default; ``--sampling-source`` says where they were chosen.
 """
 
 from __future__ import annotations
@@ -28,13 +31,31 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument(
         "--check", nargs="*", default=[], help="MIDI files whose note NLL the card records"
     )
+    export.add_argument(
+        "--sampling",
+        nargs="*",
+        default=[],
+        help="KEY=VALUE sampling settings chosen after the run (e.g. pitch.harmony=0.6)",
+    )
+    export.add_argument(
+        "--sampling-source", default=None, help="where the --sampling settings were chosen"
+    )
     args = parser.parse_args(argv)
 
     def body() -> int:
         if args.command == "export":
             from musegen.pretrained.export import export_run
 
-            path = export_run(args.run, args.name, args.data, args.licence, args.title, args.check)
+            path = export_run(
+                args.run,
+                args.name,
+                args.data,
+                args.licence,
+                args.title,
+                args.check,
+                sampling=args.sampling,
+                sampling_source=args.sampling_source,
+            )
             print(f"wrote {path} and its card")
             return 0
         for name in names():

@@ -21,6 +21,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from musegen.atomic import atomic_path, write_bytes_atomic, write_json_atomic
+from musegen.checks import ConfigError
 from musegen.models.checkpoint import TASK_SETTINGS, load_task, read_checkpoint
 from musegen.pretrained import FOLDER
 
@@ -84,6 +85,27 @@ def note_nll(ckpt: str | Path, files: Sequence[str | Path]) -> float:
     return float(metrics["test/note_nll"])
 
 
+def with_sampling(config: Any, settings: Sequence[str]) -> dict[str, Any]:
+    """Set ``settings`` (``KEY=VALUE``, keys under ``sampling``, values read as YAML) in
+    ``config`` and check the whole sampling node as generation will read it; return them as
+    a mapping for the card. A malformed or unknown setting stops here, before anything is
+    written, with one line naming it."""
+    from musegen.generation.sampling import Sampling
+
+    added: dict[str, Any] = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key or key.startswith("sampling."):
+            raise ConfigError(
+                f"--sampling: {setting!r} is not KEY=VALUE with KEY under sampling "
+                "(e.g. pitch.harmony=0.6)"
+            )
+        added[key] = yaml.safe_load(value)
+        OmegaConf.update(config, f"sampling.{key}", added[key], force_add=True)
+    Sampling.from_config(config.get("sampling") or {})
+    return added
+
+
 def _command(run: Path) -> str:
     overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text()) or []
     return " ".join(["python -m musegen.train", *overrides])
@@ -97,17 +119,27 @@ def export_run(
     title: str | None = None,
     check: Sequence[str | Path] = (),
     folder: Path = FOLDER,
+    sampling: Sequence[str] = (),
+    sampling_source: str | None = None,
 ) -> Path:
-    """Write ``<folder>/<name>.ckpt`` and its card from the finished run folder ``run``."""
+    """Write ``<folder>/<name>.ckpt`` and its card from the finished run folder ``run``.
+
+    ``sampling``: settings chosen after the run (``KEY=VALUE`` under ``sampling``, e.g. a
+    rule measured on its checkpoint later) that the shipped model's users get by default,
+    on top of the run's own; ``sampling_source`` says where they were chosen (the card
+    records both)."""
     run = Path(run)
     metrics = json.loads((run / "metrics.json").read_text())
-    out = folder / f"{name}.ckpt"
-    with atomic_path(out) as tmp:
-        torch.save(small_checkpoint(run / metrics["best_ckpt"]), tmp)
     # the run's settings that generation and evaluation take as defaults (and its data,
     # for primer=test and the test songs where they exist)
     config = OmegaConf.load(run / ".hydra" / "config.yaml")
     kept = OmegaConf.masked_copy(config, [k for k in RUN_KEYS if k in config])
+    added = with_sampling(kept, sampling)
+    if added and not sampling_source:
+        raise ConfigError("--sampling needs --sampling-source: where the settings were chosen")
+    out = folder / f"{name}.ckpt"
+    with atomic_path(out) as tmp:
+        torch.save(small_checkpoint(run / metrics["best_ckpt"]), tmp)
     write_bytes_atomic(folder / f"{name}.yaml", OmegaConf.to_yaml(kept).encode())
     figures = {k: v for k, v in metrics.items() if k.startswith("test/")}
     evaluation = {k: metrics[k] for k in ("eval/oa", "eval/scratch/oa") if k in metrics}
@@ -123,6 +155,9 @@ def export_run(
         "size_mb": out.stat().st_size / 1e6,
         "test": figures,
         "evaluation": evaluation,
+        "sampling_after_training": {"settings": added, "source": sampling_source}
+        if added
+        else None,
         "check": {
             "songs": [f.name for f in checked],
             "note_nll": note_nll(out, checked) if checked else None,
@@ -152,6 +187,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- **Use**: `python -m musegen.generate ckpt_path=pretrained:{card['name']}`; "
         f"fine-tune with `python -m musegen.train init_from=pretrained:{card['name']} ...` "
         "(docs/your_music.md).",
+        *_later_sampling(card.get("sampling_after_training")),
         "",
         "Figures of the run (its test songs, full precision):",
         "",
@@ -167,3 +203,14 @@ def card_markdown(card: dict[str, Any]) -> str:
             + " as test songs (`tests/test_pretrained.py` recomputes it).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _later_sampling(later: dict[str, Any] | None) -> list[str]:
+    """The card's line on the sampling settings chosen after training (none: no line)."""
+    if not later:
+        return []
+    settings = ", ".join(f"`{k}={v}`" for k, v in later["settings"].items())
+    return [
+        "- **Sampling chosen after training** (what generate and evaluate use by default, on "
+        f"top of the run's own): {settings}; {later['source']}."
+    ]
