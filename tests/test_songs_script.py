@@ -1,0 +1,61 @@
+"""experiments/note_length/songs.py's figures, computed by hand: a track's notes a beat and
+mean length in one piece, and the rank correlation of the model's with the real songs'."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+import pytest
+
+from musegen.data.pianoroll_notes import NOTE_DTYPE
+from tests.conftest import ROOT
+
+
+def _songs():
+    spec = importlib.util.spec_from_file_location(
+        "songs", ROOT / "experiments" / "note_length" / "songs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_tracks_density_and_length_over_the_pieces_span() -> None:
+    """Onsets 0, 24, 48 (24 steps a beat), 1, 2 and 0.5 beats: the piece ends at 72 (the
+    second note), 3 beats; Piano plays 2 of them (2/3 a beat, 1.5 beats long)."""
+    songs = _songs()
+    notes = np.zeros(3, dtype=NOTE_DTYPE)
+    notes["time"] = [0, 24, 48]
+    notes["duration"] = [1.0, 2.0, 0.5]
+    notes["track"] = [1, 1, 2]
+    notes["pitch"] = 60
+    assert songs.texture(notes, 1) == (2, pytest.approx(2 / 3), pytest.approx(1.5))
+    assert songs.texture(notes, 2) == (1, pytest.approx(1 / 3), pytest.approx(0.5))
+    count, per_beat, length = songs.texture(notes, 3)
+    assert (count, per_beat) == (0, 0.0) and math.isnan(length)
+
+
+def test_the_rank_correlation_counts_the_songs_where_both_play() -> None:
+    """Piano on 5 songs, one with 5 model notes (left out): real lengths 1, 2, 3, 4 against
+    the model's 1, 3, 2, 4: rho = 1 - 6 (1 + 1) / (4 (16 - 1)) = 0.8. Guitar on 2 songs:
+    too few, NaN, and left out of the weighted mean."""
+    songs = _songs()
+
+    def row(track: str, real: float, model: float, model_notes: int = 10) -> dict:
+        out = {"track": track, "real notes": 10, "model notes": model_notes}
+        out |= {"real duration": real, "model duration": model}
+        out |= {"real notes per beat": real, "model notes per beat": -model}
+        return out
+
+    table = [row("Piano", r, m) for r, m in [(1, 1), (2, 3), (3, 2)]]
+    table.append(row("Piano", 4, 4, model_notes=8))  # exactly MIN_NOTES: counted
+    table += [row("Piano", 9, 0, model_notes=5), row("Guitar", 1, 1), row("Guitar", 2, 2)]
+    corr = songs.correlations(table)
+    assert corr["Piano"] == {"songs": 4, "notes per beat": pytest.approx(-0.8),
+                             "duration": pytest.approx(0.8)}  # fmt: skip
+    assert corr["Guitar"]["songs"] == 2 and math.isnan(corr["Guitar"]["duration"])
+    assert corr["Bass"]["songs"] == 0
+    weighted = corr["all, weighted"]
+    assert weighted["songs"] == 6 and weighted["duration"] == pytest.approx(0.8)
