@@ -158,5 +158,10 @@ def test_export_ships_the_sampling_chosen_after_the_run(
             export_run(run, "bad", "d", "l", folder=folder, sampling=bad, sampling_source="s")
     with pytest.raises(ConfigError, match=r"^--sampling needs --sampling-source"):
         export_run(run, "bad", "d", "l", folder=folder, sampling=settings)
+    done = run_cli("musegen.pretrained", "export", str(run), "bad", "--data", "d", "--licence",
+                   "l", "--sampling", "pitch.harmonyy=0.6", "--sampling-source", "s")  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "sampling.pitch.harmonyy: no such sampling setting" in done.stderr
+    assert not list((ROOT / "musegen" / "pretrained").glob("bad.*"))  # nothing shipped
     assert sorted(p.name for p in folder.iterdir()) == ["mine.ckpt", "mine.json", "mine.md",
                                                         "mine.yaml"]  # fmt: skip
