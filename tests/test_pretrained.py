@@ -3,16 +3,20 @@ shipped weights give the note NLL their card records; fine-tuning starts from th
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from musegen import pretrained
+from musegen.checks import ConfigError
 from musegen.config_checks import compose_checked
 from musegen.generate import run_generation
 from musegen.models.checkpoint import CheckpointError, load_network
-from musegen.pretrained.export import note_nll
+from musegen.pretrained.export import export_run, note_nll
 from tests.conftest import ROOT, SHARED_DATA, run_cli, small
 
 LMD = SHARED_DATA / "lmd_midi"
@@ -110,14 +114,6 @@ def test_export_ships_the_sampling_chosen_after_the_run(
     """``--sampling`` settings join the run's own in the shipped config, which generation
     then takes as the model's defaults; the card names them and where they were chosen. A
     misspelt one, or one without its source, stops before anything is written."""
-    import json
-    import shutil
-
-    from omegaconf import OmegaConf
-
-    from musegen.checks import ConfigError
-    from musegen.pretrained.export import export_run
-
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     (run / ".hydra" / "overrides.yaml").write_text("- seed=3\n")
@@ -152,6 +148,7 @@ def test_export_ships_the_sampling_chosen_after_the_run(
     for bad, message in [
         (["pitch.harmonyy=0.6"], r"^sampling\.pitch\.harmonyy: no such sampling setting"),
         (["harmony"], r"^--sampling: 'harmony' is not KEY=VALUE with KEY under sampling"),
+        (["sampling.pitch.harmony=0.6"], r"^--sampling: 'sampling\.pitch\.harmony=0\.6' is not"),
         (["pitch.harmony=2"], r"^sampling\.pitch\.harmony must be a number in \[0, 1\]"),
     ]:
         with pytest.raises(ConfigError, match=message):

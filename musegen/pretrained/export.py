@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from musegen.atomic import atomic_path, write_bytes_atomic, write_json_atomic
 from musegen.checks import ConfigError
+from musegen.generation.sampling import Sampling
 from musegen.models.checkpoint import TASK_SETTINGS, load_task, read_checkpoint
 from musegen.pretrained import FOLDER
 
@@ -90,8 +91,6 @@ def with_sampling(config: Any, settings: Sequence[str]) -> dict[str, Any]:
     ``config`` and check the whole sampling node as generation will read it; return them as
     a mapping for the card. A malformed or unknown setting stops here, before anything is
     written, with one line naming it."""
-    from musegen.generation.sampling import Sampling
-
     added: dict[str, Any] = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
