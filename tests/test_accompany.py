@@ -71,6 +71,11 @@ def test_kept_notes_stay_and_drawn_ones_go_around_them(
     assert len(drawn) and set(np.unique(drawn["track"]).tolist()) <= {0, 3}
     assert np.all(np.diff(piece["time"]) >= 0)  # in time order
     assert body["time"].max() <= kept["time"].max() + 96  # to the end of the kept music
+    for t in np.intersect1d(drawn["time"], mine["time"]):  # a shared onset: the data's order
+        at = body[body["time"] == t]
+        first_kept = np.flatnonzero(at["track"] == 1)[0]
+        before = at["track"][:first_kept]
+        assert (before == 0).all() and (at["track"][first_kept:] != 0).all()
 
 
 def test_the_tracks_are_checked_in_one_line() -> None:
@@ -160,3 +165,100 @@ def test_an_accompaniment_of_a_file_without_the_kept_tracks_is_one_line(
         "keep=[...]"
     )
     assert not any(out.glob("sample_*"))
+
+
+@pytest.mark.parametrize(
+    ("names", "kept_track", "drawn_track", "drawn_time", "taken"),
+    [
+        # Lakh's five tracks: Drums 0, Piano 1, Bass 3; a kept Piano note at step 96
+        (TRACKS, 1, 0, 96, False),  # a drum hit on the chord's onset keeps its place first
+        (TRACKS, 1, 3, 96, True),  # a bass note there follows the Piano, as in the data
+        (TRACKS, 1, 1, 96, True),  # the same track: the music given comes first
+        (TRACKS, 1, 0, 97, True),  # any later note gives way
+        (TRACKS, 1, 3, 95, False),  # any earlier note is drawn
+        # a model of Bass and Drums, in that order: its track 0 is the Bass (LPD-5 id 3),
+        # so a drum hit (its track 1, id 0) on the kept Bass's onset still comes first
+        (("Bass", "Drums"), 0, 1, 96, False),
+        (("Bass", "Drums"), 1, 0, 96, True),
+    ],
+)
+def test_a_drawn_note_on_a_kept_onset_takes_the_training_datas_place(
+    names: tuple[str, ...], kept_track: int, drawn_track: int, drawn_time: int, taken: bool
+) -> None:
+    from musegen.generation.decode import _Kept
+    from musegen.generation.notes import model_track_ids
+
+    kept = {
+        "time": torch.tensor([[96, 120]]),
+        "pitch": torch.tensor([[60, 64]]),
+        "step": torch.tensor([[0.0, 1.0]]),
+        "duration": torch.tensor([[1.0, 1.0]]),
+        "track": torch.tensor([[kept_track, kept_track]]),
+        "velocity": torch.tensor([[80, 80]]),
+    }
+    given = _Kept(kept, 1, 4, 24, model_track_ids(names))
+    drawn = {
+        "time": torch.tensor([drawn_time]),
+        "pitch": torch.tensor([36]),
+        "step": torch.tensor([drawn_time / 24 - 2.0]),
+        "duration": torch.tensor([0.5]),
+        "track": torch.tensor([drawn_track]),
+    }
+    note = given.first(drawn, torch.tensor([48]), 0)
+    assert int(note["pitch"][0]) == (60 if taken else 36)
+    assert int(given.next[0]) == int(taken) and int(given.source[0, 0]) == (0 if taken else -1)
+    if taken:  # the kept note's own onset and the step to it from the note before (2 beats)
+        assert int(note["time"][0]) == 96 and float(note["step"][0]) == 2.0
+
+
+def test_the_kept_tracks_are_drawn_only_while_a_kept_note_is_left() -> None:
+    from musegen.generation.sampling import Picker, Sampling
+
+    pick = Picker(Sampling(), torch.Generator(), TRACKS, ("Drums", "Bass"), given=["Piano"])
+    logits = torch.tensor([[0.0, 5.0, 9.0, 1.0, 2.0]] * 2)  # the Guitar far ahead of all
+    pick.wait(torch.tensor([True, False]))
+    masked = pick._track_mask(logits) + logits  # (2, 5)
+    inf = float("-inf")
+    assert masked.tolist() == [[0.0, 5.0, inf, 1.0, inf], [0.0, inf, inf, 1.0, inf]]
+    drawn = pick("track", logits, {})
+    assert drawn[0].item() == 1 and drawn[1].item() in (0, 3)  # e^5 against 1 + e: nearly sure
+    plain = Picker(Sampling(), torch.Generator(), TRACKS, ("Drums", "Bass"))
+    plain.wait(torch.tensor([True, True]))  # nothing given: the drawn tracks only
+    assert torch.isneginf(plain._track_mask(logits)[[1, 2, 4]]).all()
+
+
+def test_a_draw_on_a_kept_track_feeds_the_next_kept_note_however_late() -> None:
+    from musegen.generation.decode import _Kept
+
+    kept = {
+        "time": torch.tensor([[96]]),
+        "pitch": torch.tensor([[60]]),
+        "step": torch.tensor([[0.0]]),
+        "duration": torch.tensor([[1.0]]),
+        "track": torch.tensor([[1]]),
+        "velocity": torch.tensor([[80]]),
+    }
+    given = _Kept(kept, 1, 4, 24, list(range(5)), given=[1, 2])  # Piano and Guitar kept
+    early = {k: torch.tensor([v]) for k, v in (("time", 50), ("pitch", 40), ("step", 0.5))}
+    guitar = given.first({**early, "track": torch.tensor([2])}, torch.tensor([36]), 0)
+    assert int(guitar["pitch"][0]) == 60 and int(guitar["time"][0]) == 96  # the Piano's note
+    assert float(guitar["step"][0]) == 2.5 and not bool(given.waiting[0])
+    drums = given.first({**early, "track": torch.tensor([0])}, torch.tensor([96]), 1)
+    assert int(drums["pitch"][0]) == 40  # none left: the draw stands
+
+
+def test_the_decoder_tells_the_picker_which_pieces_wait_for_a_kept_note() -> None:
+    from musegen.generation.decode import generate, start_notes
+    from musegen.generation.notes import notes_to_tensors
+    from musegen.generation.sampling import Picker, Sampling
+
+    _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=2)
+    given = notes_to_tensors([kept], list(range(5)), "cpu")
+    pick = Picker(Sampling(), torch.Generator().manual_seed(0), TRACKS, ("Drums",), given=["Piano"])
+    seen = []
+    wait = pick.wait
+    pick.wait = lambda waiting: (seen.append(bool(waiting[0])), wait(waiting))  # type: ignore[method-assign]
+    out = generate(_net("gru", "chained"), start_notes(1), 4 * len(kept), pick, kept=given)
+    fed = int((out["kept"][0] >= 0).sum())
+    assert fed == len(kept) and seen[0] and not seen[-1]  # waiting until the last kept note
+    assert seen.count(True) == int(torch.nonzero(out["kept"][0] == len(kept) - 1)[0, 0]) + 1

@@ -265,7 +265,11 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
         ("Bass", "duration", (("temperature", 1.5),)),
     )
     assert lakh.rule("pitch", "Piano").harmony == 0.6 and lakh.rule("pitch", "Piano").root == 1
-    assert lakh.rule("step", "Drums").on_kept == 0.1 and lakh.rule("pitch", "Bass").root == 0.45
+    assert lakh.rule("step", "Drums").on_kept == 1.0 and lakh.rule("pitch", "Bass").root == 0.45
+    accompaniment = lakh.for_accompaniment()  # its own step temperature, the rest as lakh's
+    assert accompaniment.rule("step", "Drums").temperature == 1.0
+    assert accompaniment.rule("pitch", "Bass").root == 0.45
+    assert accompaniment.rule("duration", "Bass").temperature == 1.5
     assert lakh.rule("duration", "Bass").temperature == 1.5
     assert lakh.rule("duration", "Piano").temperature == 1.0
     assert lakh.rule("step", "Bass").temperature == 0.5 and lakh.rule("pitch").clash == 0.25
@@ -280,6 +284,7 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
     assert old_rules.track_fields == () and old_rules.rule("duration", "Bass").temperature == 0.5
     assert old_rules.rule("pitch").clash == 1.0 and old_rules.rule("pitch").temperature == 0.5
     assert old_rules.rule("pitch").harmony == 1.0 and old_rules.rule("step").on_kept == 1.0
+    assert old_rules.for_accompaniment() is old_rules
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ def test_the_demo_writes_a_page_that_plays(tmp_path: Path) -> None:
     assert PIECE.is_file()  # the piece ships with the package
     drawn = json.loads((tmp_path / "accompaniment" / "generation.json").read_text())["sampling"]
     # experiment=lakh's accompaniment rules, shipped as pretrained:lakh's own sampling
-    assert (drawn["pitch"]["harmony"], drawn["step"]["on_kept"]) == (0.6, 0.1)
+    assert (drawn["pitch"]["harmony"], drawn["step"]["on_kept"]) == (0.6, 1.0)
     assert drawn["tracks"]["Bass"]["pitch"]["root"] == 0.45
+    assert drawn["accompaniment"]["step"]["temperature"] == 1.0  # a continuation's: 0.5
+    assert drawn["step"]["temperature"] == 0.5
     assert_page_works(page, min_audio=3)

@@ -297,3 +297,57 @@ def test_two_tracks_each_by_its_own_factor_and_rows_without_a_track() -> None:
     )
     untracked = bass_first._by_kept_music("pitch", logits, {})
     assert untracked[0, 62].item() == pytest.approx(math.log(0.5)) and untracked[1].sum() == 0
+
+
+def test_the_rules_table_reads_a_step_temperature_from_the_setting_name(tmp_path) -> None:
+    """One seed. h1_r1_o1_s0.7: chord 0.5, onset 0.5, bass 0.5: distance 0 + 0.1 + 0.1 = 0.2.
+    h1_r1_o1 (the run's step temperature): 0.5, 0.3, 0.6: 0 + 0.1 + 0 = 0.1, chosen."""
+    spec = importlib.util.spec_from_file_location(
+        "rules", ROOT / "experiments" / "accompaniment" / "rules.py"
+    )
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    for name, (chord, onset, bass) in {
+        "h1_r1_o1_s0.7": (0.5, 0.5, 0.5),
+        "h1_r1_o1": (0.5, 0.3, 0.6),
+    }.items():
+        model = {"key_agreement": 0.9, "chord_agreement": chord}
+        model |= {"onset_agreement": onset, "bass_agreement": bass}
+        (tmp_path / "s0" / name).mkdir(parents=True)
+        report = tmp_path / "s0" / name / "accompaniment.json"
+        report.write_text(json.dumps(_report(model, 0.8)))
+    text, best = rules.table(rules.collect([tmp_path / "s0"]))
+    assert best == "h1_r1_o1"
+    assert "| harmony | root (Bass) | on_kept | step temperature | key agreement |" in text
+    assert "| 1 | 1 | 1 | 0.7 | 0.900 | 0.500 | 0.500 | 0.500 | 0.800 | 0.200 |" in text
+    assert (
+        "| 1 | 1 | 1 | run's | 0.900 | 0.500 | 0.300 | 0.600 | 0.800 | 0.100 **(chosen)** |" in text
+    )
+    assert "| real | | | | 0.900 | 0.500 | 0.400 | 0.600 | 0.800 | |" in text
+    assert text.rstrip().endswith("Chosen: harmony 1, root 1 (Bass), on_kept 1.")
+
+
+def test_the_decoding_table_means_each_variants_seeds_by_hand(tmp_path) -> None:
+    """Variant a: onset 0.2 and 0.4 on its two seeds (mean 0.3), Bass share 0.1 and 0.3
+    (0.2); variant b, one seed: onset 0.5, share 0.25. Real: onset 0.4, share 0.15."""
+    spec = importlib.util.spec_from_file_location(
+        "decoding", ROOT / "experiments" / "accompaniment" / "decoding.py"
+    )
+    decoding = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(decoding)
+    variants = {}
+    for name, seeds in {"a": [(0.2, 0.1), (0.4, 0.3)], "b": [(0.5, 0.25)]}.items():
+        reports = []
+        for onset, share in seeds:
+            model = {"key_agreement": 0.9, "chord_agreement": 0.5}
+            model |= {"onset_agreement": onset, "bass_agreement": 0.6}
+            report = _report(model, 0.8)
+            report["set"]["tracks"] = {"share/Bass": {"gru": {"mean": share}}}
+            report["set"]["tracks"]["share/Bass"]["real"] = {"mean": 0.15}
+            reports.append(report)
+        variants[name] = reports
+    text = decoding.table(variants)
+    assert "| a | 2 | 0.900 | 0.500 | 0.300 | 0.600 | 0.800 | 0.200 |" in text
+    assert "| b | 1 | 0.900 | 0.500 | 0.500 | 0.600 | 0.800 | 0.250 |" in text
+    assert "| real | 2 | 0.900 | 0.500 | 0.400 | 0.600 | 0.800 | 0.150 |" in text
+    assert "| decoding | seeds | key agreement |" in text and "share of Bass |" in text

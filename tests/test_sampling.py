@@ -127,8 +127,11 @@ def test_a_misspelt_setting_is_one_line_at_each_level() -> None:
     rules = "temperature, top_k, top_p, buckets, clash, harmony, root, on_kept"
     fields = ", pitch, step, duration, track, velocity"
     for node, key, more in [
-        ({"temprature": 0.9}, "sampling.temprature", fields + ", tracks"),
+        ({"temprature": 0.9}, "sampling.temprature", fields + ", tracks, accompaniment"),
         ({"pitch": {"harmonyy": 0.6}}, "sampling.pitch.harmonyy", ""),
+        ({"accompaniment": {"acompaniment": {}}}, "sampling.accompaniment.acompaniment",
+         fields + ", tracks"),
+        ({"accompaniment": {"step": {"tempo": 1}}}, "sampling.accompaniment.step.tempo", ""),
         ({"tracks": {"Bass": {"pich": {}}}}, "sampling.tracks.Bass.pich", fields),
         ({"tracks": {"Bass": {"pitch": {"tracks": {}}}}}, "sampling.tracks.Bass.pitch.tracks", ""),
     ]:  # fmt: skip
@@ -137,6 +140,53 @@ def test_a_misspelt_setting_is_one_line_at_each_level() -> None:
         assert str(info.value) == f"{key}: no such sampling setting; the settings: {rules}{more}"
     ok = Sampling.from_config({"tracks": {"Bass": {"top_k": 3, "pitch": {"root": 0.5}}}})
     assert ok.track_fields == (("Bass", "pitch", (("root", 0.5),)),)
+
+
+def test_an_accompaniment_draws_with_its_own_settings_over_the_rest() -> None:
+    """``accompaniment`` sets what it names over the rest, node by node; a continuation
+    draws with the rest alone; ``null`` there keeps the rest's value."""
+    node = {
+        "pitch": {"temperature": 0.4, "harmony": 0.6},
+        "step": {"temperature": 0.5},
+        "tracks": {"Bass": {"pitch": {"root": 0.45}}},
+        "accompaniment": {"step": {"temperature": 1.0}, "pitch": {"temperature": None}},
+    }
+    rules = Sampling.from_config(node)
+    assert rules.rule("step").temperature == 0.5 and rules.rule("pitch").temperature == 0.4
+    accompaniment = rules.for_accompaniment()
+    assert accompaniment.rule("step").temperature == 1.0
+    assert accompaniment.rule("pitch").temperature == 0.4  # null: kept
+    assert accompaniment.rule("pitch").harmony == 0.6
+    assert accompaniment.rule("pitch", "Bass").root == 0.45
+    assert accompaniment.for_accompaniment() is accompaniment
+    plain = Sampling.from_config({"step": {"temperature": 0.5}})
+    assert plain.for_accompaniment() is plain
+    assert rules.to_dict()["accompaniment"]["step"]["temperature"] == 1.0
+    assert "accompaniment" not in plain.to_dict()
+    with pytest.raises(ConfigError, match=r"^sampling\.accompaniment\.step\.temperature must"):
+        Sampling.from_config({"accompaniment": {"step": {"temperature": 0}}})
+
+
+def test_an_accompaniment_uses_its_own_settings() -> None:
+    """The same network, kept notes and seed: an accompaniment whose own step temperature is
+    1000 draws other notes than one at the rest's 0.5; one whose own settings repeat the
+    rest's draws the same."""
+    import numpy as np
+
+    from musegen.generation.accompany import accompany, split_piece
+    from musegen.generation.continuation import DecodeOptions
+    from tests.test_accompany import _net, _song
+
+    _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=3)
+    net = _net("gru", "chained")
+    rest = {"step": {"temperature": 0.5}}
+    pieces = []
+    for own in (None, {"step": {"temperature": 1000.0}}, {"step": {"temperature": 0.5}}):
+        node = rest if own is None else {**rest, "accompaniment": own}
+        options = DecodeOptions(Sampling.from_config(node), seed=3, tracks=("Drums", "Bass"))
+        pieces.append(accompany(net, np.zeros(0, kept.dtype), kept, list(range(5)), options))
+    assert np.array_equal(pieces[0], pieces[2])
+    assert not np.array_equal(pieces[0], pieces[1])
 
 
 def test_evaluation_settings_are_checked_before_any_work() -> None:

@@ -28,6 +28,7 @@ import torch
 from musegen.checks import at_least, check, integer, one_of, optional
 from musegen.data.note_timing import RESOLUTION
 from musegen.fields import INPUT_FIELDS, VELOCITY
+from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Picker
 from musegen.models.config import MIN_CONTEXT
 
@@ -149,9 +150,11 @@ def generate(
     kept : dict of Tensor, shape=(B, K), optional
         Accompaniment: notes that are not drawn but given (``pitch``, ``step``, ``duration``,
         ``track``, ``time``, ``velocity``; time-ordered, padded with ``time`` past the
-        piece's end). At every note the network draws one; where the next kept note starts
-        no later than the drawn one, the kept note is fed instead, as if drawn, and the draw
-        is dropped. The picker's track mask keeps the drawn notes off the kept tracks.
+        piece's end). At every note the network draws one, its track among the drawn and
+        (while a kept note is left) the kept tracks (``Picker.given``); where it drew a kept
+        track, or the next kept note starts before the drawn one, the kept note is fed
+        instead, as if drawn, and the draw is dropped; at one onset the notes go in the
+        order of the training data (by LPD-5 track, ``_Kept.first``).
 
     Returns
     -------
@@ -189,8 +192,10 @@ def generate(
             return _last_hidden(net, span(lo, hi))
 
     pick.start(primer)
-    tables = getattr(net, "tables", None)
-    given = _Kept(kept, batch, num_notes, resolution) if kept is not None else None
+    given = None
+    if kept is not None:
+        ranks = model_track_ids(getattr(net.config, "track_names", None))
+        given = _Kept(kept, batch, num_notes, resolution, ranks, pick.given)
     window = seq_len or p_len
     if mode == "incremental":
         fed = min(p_len, context) if context else p_len  # notes the state has read
@@ -200,14 +205,13 @@ def generate(
             end = p_len + i  # the next note's position
             if mode == "window":
                 h, _ = read(end - window, end)
-            note = pick.settle(net.heads.draw(h, pick))  # {field: (B,)}
-            if tables is not None:  # an onset class counted from the bar line: the gap
-                note = tables.place(note, last_time)
-            if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
-                progress(PROGRESS_EVERY)
-            note["time"] = last_time + torch.round(note["step"] * resolution).long()
+            if given is not None:
+                pick.wait(given.waiting)  # the kept tracks may be drawn while a note is left
+            note = _draw(net, h, pick, last_time, resolution)  # {field: (B,)}
             if given is not None:  # a kept note that comes first is fed instead
                 note = given.first(note, last_time, i)
+            if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
             last_time = note["time"]
             pick.played(note)
             for k in FIELDS:
@@ -225,30 +229,69 @@ def generate(
     return _result(history, p_len, p_len + num_notes, drawn, given)
 
 
-class _Kept:
-    """The kept notes of an accompaniment and where each piece is among them."""
+def _draw(
+    net: Any, h: torch.Tensor, pick: Picker, last_time: torch.Tensor, resolution: int
+) -> dict[str, torch.Tensor]:
+    """One note per piece from the backbone's output ``h`` ``(B, H)``, with its onset
+    ``time`` after ``last_time``."""
+    note = pick.settle(net.heads.draw(h, pick))  # {field: (B,)}
+    tables = getattr(net, "tables", None)
+    if tables is not None:  # an onset class counted from the bar line: the gap
+        note = tables.place(note, last_time)
+    note["time"] = last_time + torch.round(note["step"] * resolution).long()
+    return note
 
-    def __init__(self, kept: Mapping[str, torch.Tensor], batch: int, n: int, resolution: int):
+
+class _Kept:
+    """The kept notes of an accompaniment and where each piece is among them.
+
+    ``ranks``: each model track's place in the training data's order of the notes at one
+    onset (its LPD-5 id: ``data.pianoroll_notes`` sorts by onset, then track, then pitch).
+    """
+
+    def __init__(
+        self,
+        kept: Mapping[str, torch.Tensor],
+        batch: int,
+        n: int,
+        resolution: int,
+        ranks: list[int],
+        given: list[int] | None = None,
+    ) -> None:
         self.notes, self.resolution = {k: v for k, v in kept.items()}, resolution
         device = kept["time"].device
         self.count = kept["time"].shape[1]
         self.next = torch.zeros(batch, dtype=torch.int64, device=device)  # (B,)
         self.rows = torch.arange(batch, device=device)
         self.source = torch.full((batch, n), -1, dtype=torch.int64, device=device)
-        self.last = kept["time"].max(dim=1).values  # (B,) the padding: past every note
+        self.ranks = torch.as_tensor(ranks, dtype=torch.int64, device=device)
+        self.given = torch.zeros(len(ranks), dtype=torch.bool, device=device)
+        self.given[list(given or [])] = True  # the kept tracks: a draw on one yields
 
     @property
     def exhausted(self) -> bool:
         return bool((self.next >= self.count).all())
 
+    @property
+    def waiting(self) -> torch.Tensor:
+        """Which pieces ``(B,)`` have a kept note left."""
+        return self.next < self.count
+
     def first(
         self, note: dict[str, torch.Tensor], last_time: torch.Tensor, i: int
     ) -> dict[str, torch.Tensor]:
-        """``note`` (drawn, with its ``time``), or the next kept note where it starts no
-        later (ties to the kept note: the music given comes first)."""
+        """``note`` (drawn, with its ``time``), or the next kept note where the draw is on a
+        kept track (the network says the kept music comes next) or the kept note comes first
+        in the training data's order: it starts earlier, or at the same onset on a track
+        that sorts no later. So a drum hit drawn on a kept Piano chord's onset keeps its
+        place before the chord, as every drum note at a shared onset precedes the Piano's in
+        training; fed after the chord, it would follow notes that no training drum note
+        follows at the same onset."""
         index = self.next.clamp_max(self.count - 1)  # (B,)
         at = self.notes["time"][self.rows, index]
-        take = (self.next < self.count) & (at <= note["time"])  # (B,)
+        rank = self.ranks[self.notes["track"][self.rows, index].long()]  # (B,)
+        ahead = (at < note["time"]) | ((at == note["time"]) & (rank <= self.ranks[note["track"]]))
+        take = (self.next < self.count) & (ahead | self.given[note["track"]])  # (B,)
         out = {}
         for k, v in note.items():
             given = self.notes[k][self.rows, index].to(v.dtype) if k in self.notes else v

@@ -16,7 +16,10 @@ support:
 The onset is the drawn step's where the step is drawn before the pitch, else the previous
 note's: a note starts no later than the next kept onset (a later one gives way to the kept
 note, ``decode._Kept``), and between two kept onsets the kept notes sounding only fall silent,
-so the classes sounding at the previous onset hold every class that can sound at the note's.
+so the classes sounding at the previous onset hold every class that can sound at the note's
+(but for the kept notes that start at that next onset where the drawn note's track sorts
+before theirs and so goes first, ``decode._Kept.first``: a Bass drawn before a kept Strings
+chord, say).
 Where no kept pitched note sounds, or a drum note is drawn, the pitch is left alone. These
 are choices of the decoder, measured in experiments/accompaniment/lakh/README.md, not what
 the network learnt; the kept music is never changed.

@@ -72,6 +72,8 @@ CHECKS = (
 )
 """Each setting of a rule: its check, the words of its one-line error, and its type."""
 GUIDED = (("harmony", "pitch"), ("root", "pitch"), ("on_kept", "step"))
+ACCOMPANIMENT = "accompaniment"
+"""The node of the settings an accompaniment draws with, over the rest."""
 """The accompaniment's settings and the field each weighs (``generation.kept_music``)."""
 
 Values = tuple[tuple[str, Any], ...]
@@ -116,6 +118,11 @@ class Sampling:
         A track's own settings (by its LPD-5 name), where it sets any.
     track_fields : tuple of (str, str, values)
         A track's settings for one field (``tracks.Bass.duration``), where it sets any.
+    accompaniment : Sampling, optional
+        What an accompaniment draws with (``for_accompaniment``): these rules with the
+        config's ``accompaniment`` node over them (``sampling.accompaniment.step.temperature
+        =1.0``). An accompaniment draws a few tracks around given ones, a continuation every
+        track: a setting chosen on one need not suit the other.
     """
 
     temperature: float = 1.0
@@ -129,6 +136,7 @@ class Sampling:
     fields: tuple[tuple[str, Values], ...] = ()
     tracks: tuple[tuple[str, Values], ...] = ()
     track_fields: tuple[tuple[str, str, Values], ...] = ()
+    accompaniment: Sampling | None = None
 
     def __post_init__(self) -> None:
         for name, ok, what, _ in CHECKS:
@@ -147,6 +155,10 @@ class Sampling:
                     values.update(own)
         return Sampling(**values)
 
+    def for_accompaniment(self) -> Sampling:
+        """The rules an accompaniment draws with: ``accompaniment``'s, else these."""
+        return self.accompaniment or self
+
     @property
     def track_names(self) -> list[str]:
         """The tracks with a rule of their own (for every field after the track, or one)."""
@@ -164,19 +176,28 @@ class Sampling:
             for name, field, values in self.track_fields:
                 tracks.setdefault(name, {})[field] = dict(values)
             out["tracks"] = tracks
+        if self.accompaniment is not None:
+            out[ACCOMPANIMENT] = self.accompaniment.to_dict()
         return out
 
     @classmethod
-    def from_config(cls, node: Any, key: str = "sampling") -> Sampling:
+    def from_config(cls, node: Any, key: str = "sampling", layered: bool = True) -> Sampling:
         """The rules of a config node (``conf/sampling``), every value checked by name:
         ``sampling.temperature must be a number > 0, got 'abc'``. A field's sub-node
         (``step: {temperature: 0.8}``) and a track's (``tracks: {Bass: {top_k: 8}}``) set
-        the values they name (``null``: keep)."""
+        the values they name (``null``: keep); so does the ``accompaniment`` node, over the
+        rest, for accompaniments only (``layered``: whether the node may have one)."""
         node = _mapping(
             OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node,
             key,
         )
-        base = Sampling(**dict(_checked(node, f"{key}.", (*SAMPLED_FIELDS, "tracks"))))
+        nested = (*SAMPLED_FIELDS, "tracks", *((ACCOMPANIMENT,) if layered else ()))
+        base = Sampling(**dict(_checked(node, f"{key}.", nested)))
+        over = node.pop(ACCOMPANIMENT, None) if layered else None
+        if over is not None:  # its own names checked first, as the config names them
+            cls.from_config(over, f"{key}.{ACCOMPANIMENT}", layered=False)
+            merged = _merged(node, _mapping(over, f"{key}.{ACCOMPANIMENT}"))
+            base = replace(base, accompaniment=cls.from_config(merged, key, layered=False))
         fields = []
         for field in SAMPLED_FIELDS:
             values = _checked(_mapping(node.get(field), f"{key}.{field}"), f"{key}.{field}.")
@@ -204,6 +225,17 @@ class Sampling:
         return replace(
             base, fields=tuple(fields), tracks=tuple(tracks), track_fields=tuple(track_fields)
         )
+
+
+def _merged(under: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``under`` with every value ``over`` sets put over it, node by node (``null``: keep)."""
+    out = dict(under)
+    for name, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(name), Mapping):
+            out[name] = _merged(out[name], value)
+        elif value is not None:
+            out[name] = value
+    return out
 
 
 def _mapping(node: Any, key: str) -> dict[str, Any]:
@@ -366,6 +398,12 @@ class Picker:
     kept : KeptMusic, optional
         An accompaniment's kept tracks, for the ``harmony``, ``root`` and ``on_kept``
         rules; the decoder reports each note to it too.
+    given : sequence of str, optional
+        An accompaniment's kept tracks (by name): drawn like ``allowed`` ones while the
+        decoder has a kept note left to feed (``wait``), which it then feeds in the drawn
+        note's place. The network so says, note by note, whether the kept music or an
+        accompaniment track comes next, as in the songs it learnt from; without them
+        every draw is an accompaniment note that only a kept note starting first displaces.
     """
 
     def __init__(
@@ -378,6 +416,7 @@ class Picker:
         buckets: Mapping[str, torch.Tensor] | None = None,
         keys: SoundingKeys | None = None,
         kept: KeptMusic | None = None,
+        given: Sequence[str] | None = None,
     ) -> None:
         self.sampling, self.generator, self.drums, self.keys = sampling, generator, drums, keys
         names = [canonical_track(n) for n in (track_names or [])]
@@ -394,6 +433,8 @@ class Picker:
         self.allowed: list[int] | None = None
         if allowed is not None:
             self.allowed = [names.index(n) for n in among(allowed, names, "tracks")]
+        self.given = [names.index(n) for n in among(given, names, "keep")]
+        self.waiting: torch.Tensor | None = None  # (B,): a kept note is left (``wait``)
         self.track_first = bool(self.track_rules)
         # Every rule is resolved once here, not at each note: a note's draw is a few small
         # tensor operations, and rebuilding the rules cost as much at batch 1.
@@ -473,11 +514,22 @@ class Picker:
         return logits
 
     def _track_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        """0 on the tracks that may be drawn, -inf elsewhere: ``(V,)``, or ``(B, V)`` where
+        the kept tracks are open to the rows still ``waiting`` for a kept note."""
         if self._mask is None or self._mask.device != logits.device:
             mask = torch.full((logits.shape[-1],), float("-inf"), device=logits.device)
             mask[self.allowed] = 0.0
-            self._mask = mask
-        return self._mask
+            given = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+            given[self.given] = True
+            self._mask, self._given = mask, given
+        if not self.given or self.waiting is None:
+            return self._mask
+        open_ = self.waiting.to(logits.device)[:, None] & self._given  # (B, V)
+        return torch.where(open_, 0.0, self._mask)
+
+    def wait(self, waiting: torch.Tensor) -> None:
+        """The decoder, before each draw: which rows ``(B,)`` have a kept note left."""
+        self.waiting = waiting
 
     def _hit_mask(self, logits: torch.Tensor) -> torch.Tensor:
         if self._hit is None or self._hit.device != logits.device:
