@@ -11,6 +11,7 @@ import pytest
 import symusic
 import torch
 
+from musegen.checks import ConfigError
 from musegen.config_checks import compose_checked
 from musegen.data.midi_to_lpd import midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
@@ -222,6 +223,12 @@ def test_the_kept_tracks_are_drawn_only_while_a_kept_note_is_left() -> None:
     assert masked.tolist() == [[0.0, 5.0, inf, 1.0, inf], [0.0, inf, inf, 1.0, inf]]
     drawn = pick("track", logits, {})
     assert drawn[0].item() == 1 and drawn[1].item() in (0, 3)  # e^5 against 1 + e: nearly sure
+    with pytest.raises(ConfigError) as info:
+        Picker(Sampling(), torch.Generator(), TRACKS, ("Drums",), given=["Flute"])
+    assert str(info.value) == (
+        "keep: Flute is not a track of this model; its tracks are "
+        "[Drums, Piano, Guitar, Bass, Strings]"
+    )
     plain = Picker(Sampling(), torch.Generator(), TRACKS, ("Drums", "Bass"))
     plain.wait(torch.tensor([True, True]))  # nothing given: the drawn tracks only
     assert torch.isneginf(plain._track_mask(logits)[[1, 2, 4]]).all()
@@ -262,3 +269,63 @@ def test_the_decoder_tells_the_picker_which_pieces_wait_for_a_kept_note() -> Non
     fed = int((out["kept"][0] >= 0).sum())
     assert fed == len(kept) and seen[0] and not seen[-1]  # waiting until the last kept note
     assert seen.count(True) == int(torch.nonzero(out["kept"][0] == len(kept) - 1)[0, 0]) + 1
+
+
+def test_the_shipped_lakh_model_accompanies_a_real_song_as_it_learnt() -> None:
+    """``pretrained:lakh`` (chained heads, step classes from the bar line, velocity, the keys
+    sounding) draws Drums and Bass around a real song's Piano for 4 bars, by hand: the kept
+    notes come back note for note; the drawn ones lie on the grid, a drum note is one step,
+    no drawn key restarts while it still sounds on its track, velocities are the network's
+    (1-127, more than one), and every step is the gap to the note before."""
+    from musegen import pretrained
+    from musegen.models.checkpoint import load_network
+
+    net = load_network(pretrained.resolve("pretrained:lakh")).eval()
+    primer, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=4)
+    options = DecodeOptions(seed=0, tracks=("Drums", "Bass"))
+    piece = accompany(net, primer, kept, list(range(5)), options)
+    assert len(primer) == 0 and np.all(np.diff(piece["time"]) >= 0)
+    mine = piece[piece["track"] == 1]
+    assert all(np.array_equal(mine[f], kept[f]) for f in FIELDS)
+    drawn = piece[piece["track"] != 1]
+    assert {0, 3} == set(np.unique(drawn["track"]).tolist())  # both drawn, nothing else
+    steps = np.round(drawn["duration"] * 24)
+    assert np.allclose(drawn["duration"] * 24, steps) and (steps >= 1).all()
+    assert (steps[drawn["track"] == 0] == 1).all()  # a drum note is a hit
+    for track in (0, 3):  # a key never starts again while it sounds on its track
+        notes = drawn[drawn["track"] == track]
+        for pitch in np.unique(notes["pitch"]):
+            same = notes[notes["pitch"] == pitch]
+            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
+            assert (same["time"][1:] >= ends[:-1]).all()
+    assert ((drawn["velocity"] >= 1) & (drawn["velocity"] <= 127)).all()
+    assert len(np.unique(drawn["velocity"])) > 1  # drawn, not one velocity for all
+    assert np.allclose(piece["step"][1:], np.diff(piece["time"]) / 24)
+    assert piece["step"][0] == piece["time"][0] / 24
+    assert piece["time"].max() < 4 * 96 + 96  # to the kept music's end
+
+
+def test_accompany_opens_the_kept_tracks_it_is_given_to_the_draw(monkeypatch) -> None:
+    """The picker hears which of the model's tracks the kept notes are on (the Piano, its
+    track 1; the Drums, track 0, too where kept), and none where no kept note is given."""
+    import musegen.generation.accompany as module
+
+    seen = []
+
+    class Heard(module.Picker):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            seen.append(self.given)
+
+    monkeypatch.setattr(module, "Picker", Heard)
+    song = _song()
+    net = _net("gru", "chained")
+    _, piano, _ = split_piece(song, [1], 0, 96, max_bars=2)
+    both = piano.copy()
+    both["track"][::3] = 0  # every third of its notes given as a drum hit
+    for kept, draw in ((piano, ("Drums", "Bass")), (both, ("Bass",))):
+        options = DecodeOptions(seed=1, tracks=draw)
+        accompany(net, np.zeros(0, kept.dtype), kept, list(range(5)), options)
+    primer, none, _ = split_piece(song[song["track"] != 2], [2], 1, 96, max_bars=2)
+    accompany(net, primer, none, list(range(5)), options)
+    assert len(none) == 0 and seen == [[1], [0, 1], []]

@@ -163,6 +163,9 @@ def test_an_accompaniment_draws_with_its_own_settings_over_the_rest() -> None:
     assert plain.for_accompaniment() is plain
     assert rules.to_dict()["accompaniment"]["step"]["temperature"] == 1.0
     assert "accompaniment" not in plain.to_dict()
+    only = Sampling.from_config({"accompaniment": {"tracks": {"Drums": {"temperature": 2.0}}}})
+    assert only.for_accompaniment().rule("pitch", "Drums").temperature == 2.0  # a new node
+    assert only.rule("pitch", "Drums").temperature == 1.0
     with pytest.raises(ConfigError, match=r"^sampling\.accompaniment\.step\.temperature must"):
         Sampling.from_config({"accompaniment": {"step": {"temperature": 0}}})
 
