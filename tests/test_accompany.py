@@ -11,6 +11,8 @@ import pytest
 import symusic
 import torch
 
+import musegen.generation.accompany as accompany_module
+from musegen import pretrained
 from musegen.checks import ConfigError
 from musegen.config_checks import compose_checked
 from musegen.data.midi_to_lpd import midi_to_song
@@ -20,6 +22,10 @@ from musegen.generate import run_generation
 from musegen.generation.accompany import accompany, split_piece
 from musegen.generation.accompany_file import AccompanyError, resolve_tracks
 from musegen.generation.continuation import DecodeOptions
+from musegen.generation.decode import _Kept, generate, start_notes
+from musegen.generation.notes import model_track_ids, notes_to_tensors
+from musegen.generation.sampling import Picker, Sampling
+from musegen.models.checkpoint import load_network
 from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
 from musegen.models.network import NoteNet
 from musegen.models.time_classes import TimeClasses
@@ -186,9 +192,6 @@ def test_an_accompaniment_of_a_file_without_the_kept_tracks_is_one_line(
 def test_a_drawn_note_on_a_kept_onset_takes_the_training_datas_place(
     names: tuple[str, ...], kept_track: int, drawn_track: int, drawn_time: int, taken: bool
 ) -> None:
-    from musegen.generation.decode import _Kept
-    from musegen.generation.notes import model_track_ids
-
     kept = {
         "time": torch.tensor([[96, 120]]),
         "pitch": torch.tensor([[60, 64]]),
@@ -213,8 +216,6 @@ def test_a_drawn_note_on_a_kept_onset_takes_the_training_datas_place(
 
 
 def test_the_kept_tracks_are_drawn_only_while_a_kept_note_is_left() -> None:
-    from musegen.generation.sampling import Picker, Sampling
-
     pick = Picker(Sampling(), torch.Generator(), TRACKS, ("Drums", "Bass"), given=["Piano"])
     logits = torch.tensor([[0.0, 5.0, 9.0, 1.0, 2.0]] * 2)  # the Guitar far ahead of all
     pick.wait(torch.tensor([True, False]))
@@ -235,8 +236,6 @@ def test_the_kept_tracks_are_drawn_only_while_a_kept_note_is_left() -> None:
 
 
 def test_a_draw_on_a_kept_track_feeds_the_next_kept_note_however_late() -> None:
-    from musegen.generation.decode import _Kept
-
     kept = {
         "time": torch.tensor([[96]]),
         "pitch": torch.tensor([[60]]),
@@ -255,10 +254,6 @@ def test_a_draw_on_a_kept_track_feeds_the_next_kept_note_however_late() -> None:
 
 
 def test_the_decoder_tells_the_picker_which_pieces_wait_for_a_kept_note() -> None:
-    from musegen.generation.decode import generate, start_notes
-    from musegen.generation.notes import notes_to_tensors
-    from musegen.generation.sampling import Picker, Sampling
-
     _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=2)
     given = notes_to_tensors([kept], list(range(5)), "cpu")
     pick = Picker(Sampling(), torch.Generator().manual_seed(0), TRACKS, ("Drums",), given=["Piano"])
@@ -277,9 +272,6 @@ def test_the_shipped_lakh_model_accompanies_a_real_song_as_it_learnt() -> None:
     notes come back note for note; the drawn ones lie on the grid, a drum note is one step,
     no drawn key restarts while it still sounds on its track, velocities are the network's
     (1-127, more than one), and every step is the gap to the note before."""
-    from musegen import pretrained
-    from musegen.models.checkpoint import load_network
-
     net = load_network(pretrained.resolve("pretrained:lakh")).eval()
     primer, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=4)
     options = DecodeOptions(seed=0, tracks=("Drums", "Bass"))
@@ -308,16 +300,14 @@ def test_the_shipped_lakh_model_accompanies_a_real_song_as_it_learnt() -> None:
 def test_accompany_opens_the_kept_tracks_it_is_given_to_the_draw(monkeypatch) -> None:
     """The picker hears which of the model's tracks the kept notes are on (the Piano, its
     track 1; the Drums, track 0, too where kept), and none where no kept note is given."""
-    import musegen.generation.accompany as module
-
     seen = []
 
-    class Heard(module.Picker):
+    class Heard(Picker):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             seen.append(self.given)
 
-    monkeypatch.setattr(module, "Picker", Heard)
+    monkeypatch.setattr(accompany_module, "Picker", Heard)
     song = _song()
     net = _net("gru", "chained")
     _, piano, _ = split_piece(song, [1], 0, 96, max_bars=2)

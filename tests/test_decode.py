@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from musegen.checks import ConfigError
-from musegen.generation.decode import _done, check_context, check_mode, resolve_context
+from musegen.generation.decode import (
+    REST_PITCH,
+    _done,
+    check_context,
+    check_mode,
+    resolve_context,
+    start_notes,
+)
 
 
 def test_a_bad_mode_or_context_is_one_line_naming_it() -> None:
@@ -47,8 +54,6 @@ def test_the_end_is_checked_every_16_notes_once_every_piece_reaches_it() -> None
 
 
 def test_a_piece_from_scratch_starts_from_one_neutral_note() -> None:
-    from musegen.generation.decode import REST_PITCH, start_notes
-
     notes = start_notes(3)
     assert set(notes) == {"pitch", "step", "duration", "track", "time", "velocity"}
     assert all(v.shape == (3, 1) for v in notes.values())

@@ -11,8 +11,11 @@ import torch
 
 from musegen.config_checks import ConfigError
 from musegen.errors import UserError
+from musegen.generation.accompany import accompany, split_piece
+from musegen.generation.continuation import DecodeOptions
 from musegen.generation.sampling import Picker, Sampling, sample, sample_in_buckets
 from musegen.models.time_classes import MUSICAL_BEATS, TimeClasses
+from tests.test_accompany import _net, _song
 
 COLD = Sampling(temperature=1e-4)
 
@@ -174,12 +177,6 @@ def test_an_accompaniment_uses_its_own_settings() -> None:
     """The same network, kept notes and seed: an accompaniment whose own step temperature is
     1000 draws other notes than one at the rest's 0.5; one whose own settings repeat the
     rest's draws the same."""
-    import numpy as np
-
-    from musegen.generation.accompany import accompany, split_piece
-    from musegen.generation.continuation import DecodeOptions
-    from tests.test_accompany import _net, _song
-
     _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=3)
     net = _net("gru", "chained")
     rest = {"step": {"temperature": 0.5}}
