@@ -93,6 +93,12 @@ def accompaniment_report(
     from musegen.generation.accompany_file import resolve_tracks
 
     bars = at_least(cfg.get("accompany_bars", 16), "accompany_bars", 1)
+    start = at_least(cfg.get("accompany_from", 0), "accompany_from", 0)
+    if start >= bars:
+        raise ConfigError(
+            f"accompany_from={start}: the bars that prime the model must leave some of "
+            f"accompany_bars={bars} to accompany; set accompany_from below {bars}"
+        )
     model = [LPD5_TRACKS[t] for t in run.track_ids]
     keep, _ = resolve_tracks(cfg.get("keep"), None, model, model)
     with written_as_one_set(evaluation.out_dir) as stage:
@@ -106,6 +112,7 @@ def accompaniment_report(
             evaluation.settings,
             run.model_name,
             Performance.from_dict(getattr(task, "performance", None)),
+            start,
         )
     evaluation.report = report
     return report

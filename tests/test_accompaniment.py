@@ -137,3 +137,76 @@ def test_evaluate_scores_an_accompaniment(
         line = f"{figure.replace('_', ' ')} {model} (real {real:.2f}, another song "
         assert line in page, figure
     assert_page_works(out / "index.html", min_audio=3)
+
+
+def test_pairs_after_the_songs_own_first_bars(
+    lakh_run: Path, session_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``accompany_from``: each song's own first bars, every track, prime the network; the
+    kept notes after them reach it at their own times; every row is scored on the bars
+    after, moved to start at 0: the real pair is the song's own notes there, by hand, and
+    of the model's piece only its drawn notes inside those bars count (three notes added
+    to what it drew: one before them, one inside, one after)."""
+    import musegen.evaluation.accompaniment as evaluation
+    from musegen.generation.continuation import DecodeOptions
+    from musegen.generation.runs import load_run
+
+    run = load_run(lakh_run / "checkpoints" / "last.ckpt")
+    dm = run.datamodule({"data_dir": str(session_data_dir)}, {"split": "test"})
+    dm.prepare_data()
+    dm.setup("test")
+    bar = 4 * dm.resolution
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    real_accompany = evaluation.accompany
+
+    def spy(net, primer, kept, *args, **kwargs):  # type: ignore[no-untyped-def]
+        piece = real_accompany(net, primer, kept, *args, **kwargs)
+        added = _notes([(2 * bar - 12, 40, 1, 90, 0), (2 * bar + 24, 38, 24, 90, 3),
+                        (4 * bar, 42, 1, 90, 0)])  # fmt: skip
+        seen.append((primer, kept, piece))
+        return np.concatenate([piece, added])
+
+    monkeypatch.setattr(evaluation, "accompany", spy)
+    options = DecodeOptions(resolution=dm.resolution)
+    rows, songs = evaluation.pairs(run.net, dm, run.track_ids, [1], 4, 3, options, start=2)
+    assert len(songs) >= 2 and len(seen) == len(songs)
+    for k, i in enumerate(songs):
+        song = dm.splits["test"].song(i)
+        first = song[song["time"] < 2 * bar]
+        later = song[(song["time"] >= 2 * bar) & (song["time"] < 4 * bar)]
+        piano = later["track"] == 1
+        kept, real = rows["real"][k]
+        assert np.array_equal(kept["time"], later["time"][piano] - 2 * bar)
+        assert np.array_equal(real["pitch"], later["pitch"][~piano])
+        assert np.array_equal(real["time"], later["time"][~piano] - 2 * bar)
+        primer, given, piece = seen[k]
+        assert np.array_equal(primer, first)  # every track of bars 1-2
+        assert np.array_equal(given["time"], later["time"][piano])  # at their own times
+        model_kept, drawn = rows["model"][k]
+        assert np.array_equal(model_kept, kept)
+        inside = (piece["time"] >= 2 * bar) & (piece["time"] < 4 * bar)
+        own = piece[(piece["track"] != 1) & inside]
+        assert np.array_equal(drawn["time"], np.append(own["time"] - 2 * bar, 24))
+        assert drawn["pitch"][-1] == 38
+        moved = real["time"] + dm.resolution
+        assert np.array_equal(rows["shifted a beat"][k][1]["time"], moved[moved < 2 * bar])
+    with pytest.raises(ValueError, match="accompany_from=4: must be below accompany_bars=4"):
+        evaluation.pairs(run.net, dm, run.track_ids, [1], 4, 3, options, start=4)
+
+
+def test_evaluate_refuses_priming_every_bar(lakh_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "acc"
+    done = run_cli(
+        "musegen.evaluate",
+        f"ckpt_path={lakh_run / 'checkpoints' / 'last.ckpt'}",
+        f"hydra.run.dir={out}",
+        "accompany=true",
+        "accompany_bars=4",
+        "accompany_from=4",
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: accompany_from=4: the bars that prime the model must leave some of "
+        "accompany_bars=4 to accompany; set accompany_from below 4\n"
+    )
+    assert not (out / "accompaniment.json").exists()

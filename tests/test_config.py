@@ -285,6 +285,15 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
     assert old_rules.rule("pitch").clash == 1.0 and old_rules.rule("pitch").temperature == 0.5
     assert old_rules.rule("pitch").harmony == 1.0 and old_rules.rule("step").on_kept == 1.0
     assert old_rules.for_accompaniment() is old_rules
+    # the default run draws semitone clashes at 0.1; the committed comparisons as they ran,
+    # without the rule (experiment=paper's regression timing tracks no sounding keys)
+    for overrides, clash in (
+        ([], 0.1),
+        (["experiment=compare"], 1.0),
+        (["experiment=compare_pop909"], 1.0),
+    ):
+        cfg = compose_config(overrides, output_dir=str(tmp_path))
+        assert Sampling.from_config(cfg.sampling).rule("pitch").clash == clash, overrides
 
 
 @pytest.mark.parametrize(

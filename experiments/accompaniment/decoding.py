@@ -54,8 +54,13 @@ def table(variants: dict[str, list[dict]]) -> str:
     for name, reports in variants.items():
         lines.append(row(name, reports, reports[0]["model"]))
     lines.append(row("real", first, "real"))
+    start = first[0].get("accompany_from", 0)
+    bars = f"The first {first[0]['bars']} bars"
+    if start:
+        bars = f"Bars {start + 1}-{first[0]['bars']} (after each song's own first {start}"
+        bars += ", every track)"
     head = (
-        f"The first {first[0]['bars']} bars of {len(first[0]['song_ids'])} "
+        f"{bars} of {len(first[0]['song_ids'])} "
         f"{first[0]['split']} songs, {', '.join(first[0]['keep'])} kept, "
         f"{', '.join(first[0]['accompaniment'])} drawn; the mean over the seeds of each "
         "seed's mean over the songs."

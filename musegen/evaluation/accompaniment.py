@@ -2,8 +2,11 @@
 
 On the scored songs (``split``'s, the test songs by default), each song's first ``bars``
 bars: its kept tracks (``keep``, e.g. Piano and Guitar) are its own, and the model draws the
-others around them (``generation.accompany``, from the first bar). Rows, each a list of
-(kept, accompaniment) pairs of note arrays:
+others around them (``generation.accompany``), from the first bar, or after the song's own
+first ``start`` bars (``accompany_from``: every track of them primes the network, as
+``musegen.generate accompany_from=`` does). Every row is then scored on bars ``start + 1``
+to ``bars`` only, moved to start at time 0. Rows, each a list of (kept, accompaniment)
+pairs of note arrays:
 
 ==================  ==================================================================
 row                 accompaniment
@@ -62,6 +65,13 @@ def _joined(kept: np.ndarray, accompaniment: np.ndarray, resolution: int) -> np.
     return piece
 
 
+def _moved(notes: np.ndarray, origin: int) -> np.ndarray:
+    """A copy of ``notes`` with ``origin`` time steps taken off every onset."""
+    out = np.array(notes, copy=True)
+    out["time"] -= origin
+    return out
+
+
 def _shifted(notes: np.ndarray, by: int, end: int) -> np.ndarray:
     out = np.array(notes, copy=True)
     out["time"] += by
@@ -78,27 +88,33 @@ def pairs(
     options: DecodeOptions,
     split: str = "test",
     performance: Performance | None = None,
+    start: int = 0,
 ) -> tuple[dict[str, list[Pair]], list[int]]:
     """Every row's (kept, accompaniment) pairs (module docstring), and the songs' indices
-    in the split: the songs whose first ``bars`` bars hold kept and accompaniment notes."""
+    in the split: the songs whose bars ``start + 1`` to ``bars`` hold kept and accompaniment
+    notes. With ``start`` bars of priming the pairs cover the bars after them, moved to 0."""
     resolution = options.resolution
     bar = 4 * resolution
-    end = bars * bar
+    if not 0 <= start < bars:
+        raise ValueError(f"accompany_from={start}: must be below accompany_bars={bars}")
+    origin, end = start * bar, (bars - start) * bar  # the scored bars, moved to 0
     draw = [t for t in track_ids if t not in keep]
     source = dm.splits[split]
-    windows, chosen = [], []
+    windows, primers, chosen = [], [], []
     for i in range(source.n_songs):
         window = bar_excerpt(source.song(i), 0, bars, bar)
-        mine = np.isin(window["track"], list(keep))
+        later = _moved(window[window["time"] >= origin], origin)
+        mine = np.isin(later["track"], list(keep))
         if mine.any() and (~mine).any():
-            windows.append((window[mine], window[~mine]))
+            windows.append((later[mine], later[~mine]))
+            primers.append(window[window["time"] < origin])
             chosen.append(i)
         if len(chosen) == max_songs:
             break
     if len(chosen) < 2:
+        where = f"first {bars} bars" if not start else f"bars {start + 1}-{bars}"
         raise ValueError(
-            f"fewer than 2 {split} songs have both kept and accompaniment notes in their "
-            f"first {bars} bars"
+            f"fewer than 2 {split} songs have both kept and accompaniment notes in their {where}"
         )
     drawn_options = replace(options, tracks=tuple(LPD5_TRACKS[t] for t in draw))
     rows: dict[str, list[Pair]] = {"model": [], REAL: [], **{c: [] for c in CONTROLS}}
@@ -106,10 +122,17 @@ def pairs(
     unigram = UnigramSampler.fit(_on_tracks(train.columns, draw), resolution)
     empty = np.empty(0, dtype=NOTE_DTYPE)
     for k, (kept, real) in enumerate(windows):
+        primer = primers[k] if len(primers[k]) else empty
         piece = accompany(
-            net, empty, kept, track_ids, replace(drawn_options, seed=options.seed + k), performance
+            net,
+            primer,
+            _moved(kept, -origin),
+            track_ids,
+            replace(drawn_options, seed=options.seed + k),
+            performance,
         )
-        drawn = piece[~np.isin(piece["track"], list(keep))]
+        drawn = piece[~np.isin(piece["track"], list(keep)) & (piece["time"] >= origin)]
+        drawn = _moved(drawn, origin)
         rows["model"].append((kept, drawn[drawn["time"] < end]))
         rows[REAL].append((kept, real))
         rows["another song"].append((kept, windows[(k + 1) % len(windows)][1]))
@@ -156,8 +179,10 @@ def evaluate_accompaniment(
     settings: Any,
     model_name: str,
     performance: Performance | None = None,
+    start: int = 0,
 ) -> dict[str, Any]:
-    """Score ``net``'s accompaniments and write ``accompaniment.{json,md}`` and the page."""
+    """Score ``net``'s accompaniments and write ``accompaniment.{json,md}`` and the page;
+    ``start``: bars of each song's own music that prime the network (module docstring)."""
     keep_ids = [LPD5_TRACKS.index(t) for t in keep]
     resolution = dm.resolution
     options = DecodeOptions(
@@ -167,11 +192,25 @@ def evaluate_accompaniment(
         context=settings.context,
     )
     rows, songs = pairs(
-        net, dm, track_ids, keep_ids, bars, settings.max_songs, options, settings.split, performance
+        net,
+        dm,
+        track_ids,
+        keep_ids,
+        bars,
+        settings.max_songs,
+        options,
+        settings.split,
+        performance,
+        start,
     )
+    scored_bars = bars - start
     rows = {model_name if r == "model" else r: v for r, v in rows.items()}
     reference = bar_excerpts(
-        reference_split(dm)[0], bars, settings.reference_samples, settings.seed, 4 * resolution
+        reference_split(dm)[0],
+        scored_bars,
+        settings.reference_samples,
+        settings.seed,
+        4 * resolution,
     ).pieces
     scored = score_pairs(rows, reference, track_ids, settings.seed, resolution)
     split = dm.splits[settings.split]
@@ -180,13 +219,14 @@ def evaluate_accompaniment(
         "keep": list(keep),
         "accompaniment": [LPD5_TRACKS[t] for t in track_ids if t not in keep_ids],
         "bars": bars,
+        "accompany_from": start,
         "split": settings.split,
         "song_ids": [split.song_ids[i] for i in songs],
         "seed": settings.seed,
         "sampling": settings.sampling.to_dict(),
         **scored,
         "samples": _write_samples(
-            rows, model_name, songs, split, out_dir, settings, track_ids, bars, resolution
+            rows, model_name, songs, split, out_dir, settings, track_ids, bars, resolution, start
         ),
     }
     md = report_markdown(report, track_ids)
@@ -246,15 +286,16 @@ def _write_samples(
     track_ids: Sequence[int],
     bars: int,
     resolution: int,
+    start: int = 0,
 ) -> list[dict[str, Any]]:
     """The first ``num_samples`` songs: kept alone, with the real accompaniment, with the
-    model's, each on ``bars`` bars at the song's tempo."""
+    model's, each on the scored bars (``start + 1`` to ``bars``) at the song's tempo."""
     samples = []
-    end = bars * 4 * resolution
+    bar = 4 * resolution
     for i in range(min(settings.num_samples, len(songs))):
         kept, real = rows[REAL][i]
         song = split.song_ids[songs[i]]
-        tempo = excerpt(split.tempo(songs[i]), 0, end)
+        tempo = excerpt(split.tempo(songs[i]), start * bar, bars * bar)
         pieces = (
             ("kept", f"{song}: the kept tracks alone", kept),
             ("real", f"{song}: with its real accompaniment", _joined(kept, real, resolution)),
@@ -277,7 +318,7 @@ def _write_samples(
                 title=caption,
                 synth=settings.synth,
                 audio_format=settings.audio_format,
-                bars=bars,
+                bars=bars - start,
             )
             samples.append(
                 {"index": i, "song": song, "caption": caption, "pair": f"test song {song}"}
@@ -296,7 +337,7 @@ def report_markdown(report: dict[str, Any], track_ids: Sequence[int]) -> str:
         [
             f"# Accompaniment by {report['model']}",
             "",
-            f"The first {report['bars']} bars of {len(report['song_ids'])} {report['split']} "
+            f"{_scored_bars(report)} of {len(report['song_ids'])} {report['split']} "
             f"songs: {kept} kept as the songs play them, "
             f"{', '.join(report['accompaniment'])} drawn by the model around them, beside the "
             "songs' own accompaniment and three controls (module musegen.evaluation."
@@ -329,6 +370,17 @@ def report_markdown(report: dict[str, Any], track_ids: Sequence[int]) -> str:
             track_markdown(st, [t for t in track_ids]),
             "",
         ]
+    )
+
+
+def _scored_bars(report: dict[str, Any]) -> str:
+    """Which bars a report scored, in words."""
+    start = report.get("accompany_from", 0)
+    if not start:
+        return f"The first {report['bars']} bars"
+    return (
+        f"Bars {start + 1}-{report['bars']}, after each song's own first {start} (every "
+        "track: the network's primer),"
     )
 
 
