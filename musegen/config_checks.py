@@ -178,6 +178,25 @@ def check_missing(cfg: DictConfig) -> None:
     raise ConfigError(f"{key} is required: {REQUIRED_HINTS.get(key, f'{key}=<value>')}")
 
 
+def _check_stream(cfg: DictConfig) -> None:
+    """``data.stream=true`` on a network whose state cannot be carried: one line."""
+    if _get(cfg, "data.stream") is not True:
+        return
+    from musegen.models.network import can_carry_state, resolve_backbone
+
+    try:
+        backbone = resolve_backbone(_get(cfg, "model.net._target_"))
+    except ValueError:
+        return  # the network's own check names it, in one line, when it is built
+    texture = _get(cfg, "task.encoder.texture_dim") or 0
+    if not can_carry_state(backbone, texture):
+        raise ConfigError(
+            "data.stream=true carries the network's state from batch to batch: it needs a "
+            "recurrent backbone (model=rnn|lstm|gru|lstm_gru) and no texture input "
+            "(task.encoder.texture_dim=0); set data.stream=false for this network"
+        )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line naming the key) for what no constructor checks.
 
@@ -200,6 +219,7 @@ def check_config(cfg: DictConfig) -> None:
         f"an integer in [0, {MAX_SEED}] or null",
         optional=True,
     )
+    _check_stream(cfg)
     ckpt = _get(cfg, "ckpt_path")
     if ckpt is not None and not Path(str(ckpt)).expanduser().is_file():
         raise ConfigError(f"ckpt_path: no such checkpoint file {ckpt}")

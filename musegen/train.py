@@ -79,7 +79,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         task = build.task(
             cfg,
             datamodule.track_names,
-            datamodule.seq_len,
+            None if datamodule.stream else datamodule.seq_len,  # streams: the whole piece
             datamodule.velocity_counts,
             velocity=start.config.velocity if start is not None else None,
         )

@@ -25,6 +25,7 @@ from musegen.data.note_timing import RESOLUTION, model_track_lut
 from musegen.data.performance import Performance, velocity_counts
 from musegen.data.sources import SOURCES, DataSourceError, SongFile, resolve_songs
 from musegen.data.splits import SPLITS, check_fractions
+from musegen.data.streams import StreamBatches
 from musegen.data.tracks import LPD5_TRACKS, track_ids
 from musegen.data.windows import EpochIndices, NoteWindows, SongWindows, collate_batch
 from musegen.errors import STOP_SIGNALS
@@ -76,6 +77,10 @@ class NoteDataModule(L.LightningDataModule):
     seed : int, optional
         Seeds the training order of every epoch (``musegen.data.batches``); None: a random
         seed drawn from torch's generator (which ``seed_everything`` seeds).
+    stream : bool
+        Each training batch's rows run through whole songs window after window, the task
+        carrying the network's state across batches (``musegen.data.streams``); False: every
+        window drawn at random, from a fresh state.
 
     Under DDP each rank takes its slice of every global batch of ``batch_size x world_size``
     training windows (``ShardedBatches``), so the trainer needs
@@ -107,6 +112,7 @@ class NoteDataModule(L.LightningDataModule):
         seed: int | None = None,
         test_pass: str = "song",
         eval_context: int | None = None,
+        stream: bool = False,
     ) -> None:
         super().__init__()
         check(source, "data.source", one_of(SOURCES), f"one of {', '.join(SOURCES)}")
@@ -144,6 +150,7 @@ class NoteDataModule(L.LightningDataModule):
             transpose, "data.transpose", integer(0, 12), "an integer 0..12 (semitones)"
         )
         self.pin_memory, self.progress = pin_memory, progress
+        self.stream = check(stream, "data.stream", one_of((True, False)), "true or false")
         self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         self.track_lut = model_track_lut(self.track_ids)
         self.entry: Path | None = None
@@ -275,6 +282,19 @@ class NoteDataModule(L.LightningDataModule):
             progress = loop.epoch_loop.batch_progress
             if loop.restarting and not progress.is_last_batch:  # resumed mid-epoch
                 done = progress.current.completed  # batches of this epoch already trained
+        if self.stream:
+            offsets = self.splits["train"].offsets
+            batches = StreamBatches(
+                offsets, self.seq_len, self.batch_size, self.seed, epoch, rank, world, done
+            )
+            if len(batches) == 0:
+                songs = int((np.diff(offsets) > self.seq_len).sum())
+                raise DataSourceError(
+                    f"data.stream: {songs} training songs have more than data.seq_len="
+                    f"{self.seq_len} notes, fewer than the {self.batch_size * world} rows of a "
+                    "batch (data.batch_size on every process); lower data.batch_size"
+                )
+            return self._loader("train", batches)  # type: ignore[arg-type]
         order = EpochOrder(len(self.windows["train"]), self.seed, shuffle=True, epoch=epoch)
         return self._loader("train", EpochBatches(order, self.batch_size, rank, world, done))
 

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from musegen.data.batches import derived_seed
 from musegen.data.note_cache import NoteSplit
+from musegen.data.streams import StreamIndices
 from musegen.data.tracks import IS_DRUM
 from musegen.fields import BATCH_COLUMNS
 
@@ -99,7 +100,12 @@ class NoteWindows(Dataset):
         return self.split.offsets[song] + (indices - self._before[song]) * self.stride
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        rows = self.starts(np.asarray(indices))[:, None] + self._span  # (B, L)
+        """A batch of windows by index; or, for a ``StreamIndices`` (``data.streams``), of
+        the windows starting at its notes, with ``reset`` ``(B,)``: the rows that start a
+        song (a stream's song keeps one transposition from window to window)."""
+        stream = isinstance(indices, StreamIndices)
+        first = np.asarray(indices, dtype=np.int64) if stream else self.starts(np.asarray(indices))
+        rows = first[:, None] + self._span  # (B, L)
         cols = self.split.columns
         batch = {}
         for name, dtype in FEATURES.items():
@@ -111,11 +117,25 @@ class NoteWindows(Dataset):
                 values.astype(np.int64 if dtype == torch.int64 else np.float32, copy=False)
             )
         if self.transpose:
-            shift = self.shifts(indices)
+            shift = self.song_shifts(indices) if stream else self.shifts(indices)
             batch["pitch"] = transposed(
                 batch["pitch"], torch.from_numpy(pitched), self.transpose, shift
             )
+        if stream:
+            batch["reset"] = torch.from_numpy(indices.resets.copy())  # (B,)
         return batch
+
+    def song_shifts(self, indices: StreamIndices) -> torch.Tensor:
+        """Each row's transposition, shape=(B, 1): one per (seed, epoch, song), so that a
+        stream's windows of one song stay in one key."""
+        n_songs = max(self.split.n_songs, 1)
+        shifts = [
+            np.random.default_rng(
+                derived_seed(self.seed, indices.epoch * n_songs + int(song), TRANSPOSE_STREAM)
+            ).integers(-self.transpose, self.transpose + 1)
+            for song in indices.songs
+        ]
+        return torch.tensor(shifts, dtype=torch.int64)[:, None]
 
     def shifts(self, indices: list[int]) -> torch.Tensor:
         """The batch's transpositions, shape=(B, 1), int64 in ``[-transpose, transpose]``:

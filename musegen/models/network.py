@@ -22,7 +22,7 @@ from musegen.models.config import NoteNetConfig
 from musegen.models.heads import make_heads
 from musegen.models.key_context import PitchClassContext
 from musegen.models.note_encoder import NoteEncoder
-from musegen.models.sounding_context import SoundingContext
+from musegen.models.sounding_context import NONE, SoundingContext
 from musegen.models.texture_context import TextureContext
 from musegen.models.time_classes import ClassTables
 
@@ -62,6 +62,14 @@ def resolve_backbone(target: str) -> type[nn.Module]:
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise ValueError(f"model.net._target_: {target!r} is not an nn.Module class")
     return cls
+
+
+def can_carry_state(backbone: type, texture_dim: int) -> bool:
+    """Whether a network's state can be carried from one training batch to the next
+    (``data.stream``): its backbone says where the batch lies in its state
+    (``STATE_BATCH_DIM``: the recurrent ones), and it has no texture input, whose sums count
+    from a piece's first onset."""
+    return hasattr(backbone, "STATE_BATCH_DIM") and not texture_dim
 
 
 SIZES = ("hidden_size", "num_layers", "lstm_layers", "gru_layers")
@@ -202,6 +210,35 @@ class NoteNet(nn.Module):
         that read earlier fields of the same note need (``models.heads``)."""
         h, state = self.hidden(notes, state)
         return self.heads(h, None if targets is None else dict(targets)), state
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether its state can be carried from one training batch to the next
+        (``data.stream``, ``can_carry_state``)."""
+        return can_carry_state(type(self.backbone), 0 if self.texture is None else 1)
+
+    def fresh_rows(self, state: Any, reset: torch.Tensor) -> Any:
+        """``state`` (``hidden``'s) detached from the graph that made it, with the rows
+        ``reset`` ``(B,)`` as a fresh state has them: the backbone's zeros, no pitch class
+        counted, no key sounding. Needs ``carries_state``."""
+        keep = ~reset.to(torch.bool)  # (B,)
+        dim = self.backbone.STATE_BATCH_DIM
+
+        def rows(part: Any) -> Any:
+            if isinstance(part, torch.Tensor):
+                shape = [1] * part.dim()
+                shape[dim] = -1
+                return part.detach() * keep.view(shape).to(part.dtype)
+            return type(part)(rows(p) for p in part)
+
+        if self.key is None and self.sounding is None:
+            return rows(state)
+        state, (counts, ends, sums) = state
+        if counts is not None:
+            counts = torch.where(keep[:, None], counts.detach(), torch.zeros_like(counts))
+        if ends is not None:
+            ends = torch.where(keep[:, None], ends.detach(), torch.full_like(ends, NONE))
+        return rows(state), (counts, ends, sums)
 
     @torch.no_grad()
     def step(self, note: Mapping[str, torch.Tensor], state: Any = None) -> tuple[torch.Tensor, Any]:

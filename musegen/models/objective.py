@@ -62,6 +62,25 @@ def batch_losses(
     return score(net, h, targets, batch, target, weights, pressure)
 
 
+def stream_losses(
+    net: Any,
+    batch: Mapping[str, torch.Tensor],
+    state: Any,
+    target: str,
+    weights: LossWeights,
+    pressure: float,
+) -> tuple[dict[str, torch.Tensor], int, Any]:
+    """``batch_losses`` for a batch of streams (``data.streams``): the network starts from
+    ``state``, the one the previous batch left (None: the first), its rows ``batch["reset"]``
+    afresh, and the state after the batch is returned, for the next."""
+    inputs, targets = teacher_forcing(batch)
+    if state is not None:
+        state = net.fresh_rows(state, batch["reset"])
+    h, state = net.hidden(inputs, state)
+    losses, n = score(net, h, targets, batch, target, weights, pressure)
+    return losses, n, state
+
+
 def hidden_states(
     net: Any, batch: Mapping[str, torch.Tensor]
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -42,6 +42,7 @@ from musegen.models.objective import (
     batch_losses,
     hidden_states,
     score,
+    stream_losses,
     teacher_forcing,
 )
 from musegen.models.optim import ADAM, checked, describe
@@ -267,6 +268,7 @@ class NextNoteTask(L.LightningModule):
         self.timing = config.timing.kind
         self.weights = weights_for(loss_weights, self.timing)
         self.pressure = float(positive_pressure)
+        self._carried: Any = None  # the state the last stream batch left (data.stream)
         # One metric object per stage: sharing one would mix train and val batches.
         names = METRICS + (("note_nll",) if self.net.categorical else ())
         names += ("velocity_loss",) if config.velocity is not None else ()
@@ -324,7 +326,12 @@ class NextNoteTask(L.LightningModule):
         return batch_losses(self.net, batch, target, self.weights, self.pressure)
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        losses, n = self._losses(batch, self.target)
+        if "reset" in batch:  # streams (data.stream): the state goes on from the last batch
+            losses, n, self._carried = stream_losses(
+                self.net, batch, self._carried, self.target, self.weights, self.pressure
+            )
+        else:
+            losses, n = self._losses(batch, self.target)
         if not torch.isfinite(losses["loss"].detach()):  # before it reaches the weights
             raise NonFiniteLoss(
                 "the training loss", float(losses["loss"].detach()), self.global_step

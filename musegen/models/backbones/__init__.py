@@ -14,6 +14,10 @@ The interface (what ``NoteNet`` relies on):
   ``(B, input_size)``. Decoding uses it when present (the recurrent ones here step through
   ``cell_step``, a third of a fused module's per-call cost); otherwise it calls ``forward``
   on a length-1 sequence.
+* ``STATE_BATCH_DIM``, optional: a class attribute, the dimension of the batch in every
+  tensor of its state. With it the state can be carried from one training batch to the next,
+  its rows reset where a song starts (``data.stream=true``, ``musegen.data.streams``); the
+  four recurrent ones have it (their states are ``(layers, B, hidden_size)``).
 
 The four recurrent ones wrap PyTorch's fused recurrent modules (cuDNN on a GPU): no Python
 loop over time steps. ``transformer`` is a causal decoder-only Transformer whose state is a

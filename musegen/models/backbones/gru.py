@@ -14,6 +14,10 @@ class GRUBackbone(nn.Module):
     ``state``: ``h`` of shape ``(num_layers, B, hidden_size)``.
     """
 
+    STATE_BATCH_DIM = 1
+    """Where the batch lies in the state's tensors: a state that can be carried from one
+    training batch to the next (``data.stream``), its rows reset where a song starts."""
+
     def __init__(
         self, input_size: int, hidden_size: int = 256, num_layers: int = 2, dropout: float = 0.0
     ) -> None:

@@ -22,6 +22,10 @@ class LSTMGRUBackbone(nn.Module):
     ``(gru_layers, B, hidden_size)``.
     """
 
+    STATE_BATCH_DIM = 1
+    """Where the batch lies in the state's tensors: a state that can be carried from one
+    training batch to the next (``data.stream``), its rows reset where a song starts."""
+
     def __init__(
         self,
         input_size: int,
