@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from musegen.data.datamodule import NoteDataModule
@@ -41,6 +42,29 @@ def test_songs_dealt_to_rows_by_hand() -> None:
     assert long_row[0].shape == (2, 2)  # the two short songs share a row: two windows
 
 
+def test_every_offset_below_a_window_and_no_batch_without_enough_songs() -> None:
+    """The offsets of a song's first window: each song its own, all of 0..seq_len-1 over the
+    epochs, and never past the last window that fits (a song of 12 notes, windows of 10 + 1:
+    0 or 1). A note-long song never makes a window of 1 + 1 notes; fewer songs than rows make
+    no batch."""
+    offsets = np.concatenate([[0], np.cumsum(np.full(30, 300)), [9012]])  # + a 12-note song
+    firsts, lasts = [], []
+    for epoch in range(12):
+        starts, resets, songs = epoch_streams(offsets, 10, rows=3, seed=2, epoch=epoch)
+        assert starts.dtype == songs.dtype == np.int64 and resets.dtype == bool
+        firsts.append(starts[resets] - offsets[songs[resets]])
+        lasts += starts[resets][songs[resets] == 30].tolist()
+    assert set(lasts) == {9000, 9001}
+    assert set(np.concatenate(firsts).tolist()) == set(range(10))
+    assert len(set(firsts[0].tolist())) > 3  # each song its own offset
+    assert epoch_streams(np.array([0, 1, 3]), 1, rows=1, seed=0, epoch=0)[0].shape == (1, 1)
+    none = epoch_streams(np.array([0, 40, 80]), 10, rows=3, seed=0, epoch=0)
+    assert [(a.shape, a.dtype) for a in none] == [
+        ((3, 0), np.int64), ((3, 0), np.dtype(bool)), ((3, 0), np.int64)
+    ]  # fmt: skip
+    assert len(StreamBatches(np.array([0, 40, 80]), 10, 3, seed=0)) == 0
+
+
 def test_streams_go_on_window_after_window() -> None:
     """Real song lengths (hundreds of notes): in each row a song's windows follow one another
     seq_len notes apart inside the song, resets exactly where a song begins, no song in two
@@ -71,10 +95,22 @@ def test_ranks_take_their_rows_and_a_resume_starts_afresh() -> None:
     for t, batch in enumerate(whole):
         assert list(batch) == list(ranks[0][t]) + list(ranks[1][t])
         assert batch.epoch == 2 and isinstance(batch, StreamIndices)
-    resumed = list(StreamBatches(offsets, 25, 4, seed=1, epoch=2, skip_once=3))
-    assert [list(b) for b in resumed] == [list(b) for b in whole[3:]]
-    assert resumed[0].resets.all() and not whole[3].resets.all()
-    assert np.array_equal(resumed[1].resets, whole[4].resets)
+    for skip in (1, 3):
+        sampler = StreamBatches(offsets, 25, 4, seed=1, epoch=2, skip_once=skip)
+        resumed = list(sampler)
+        assert [list(b) for b in resumed] == [list(b) for b in whole[skip:]]
+        assert resumed[0].resets.all() and not whole[skip].resets.all()
+        assert np.array_equal(resumed[1].resets, whole[skip + 1].resets)
+        assert [list(b) for b in sampler] == [list(b) for b in whole]  # skipped once only
+    sampler = StreamBatches(offsets, 25, 4, seed=1)  # epoch 0 unless set
+    first = epoch_streams(offsets, 25, 4, seed=1, epoch=0)[0]
+    assert sampler.epoch == 0 and np.array_equal([list(b) for b in sampler], first.T)
+    sampler.set_epoch(2)
+    assert len(sampler) == len(whole) and [list(b) for b in sampler] == [list(b) for b in whole]
+    indices = whole[0]
+    assert indices.songs.dtype == np.int64 and indices.resets.dtype == bool
+    with pytest.raises(ValueError, match=r"^rank 2 outside 0\.\.1$"):
+        StreamBatches(offsets, 25, 2, 1, rank=2, world_size=2)
 
 
 def test_a_real_stream_reads_its_songs_notes(bach_small: Path) -> None:

@@ -58,8 +58,9 @@ def epoch_streams(
     windows = np.maximum(lengths - shift - 1, 0) // seq_len  # (n_songs,)
     order = rng.permutation(lengths.size)
     order = order[windows[order] > 0]
-    if order.size < rows:
-        return (np.zeros((rows, 0), np.int64),) * 3  # type: ignore[return-value]
+    if order.size < rows:  # a row without a song: no batch at all
+        none = np.zeros((rows, 0), np.int64)
+        return none, np.zeros((rows, 0), bool), none
     heap = [(0, r) for r in range(rows)]  # (windows so far, row)
     dealt: list[list[int]] = [[] for _ in range(rows)]
     for song in order:  # once an epoch, per song: not a hot path
