@@ -319,3 +319,130 @@ def test_accompany_opens_the_kept_tracks_it_is_given_to_the_draw(monkeypatch) ->
     primer, none, _ = split_piece(song[song["track"] != 2], [2], 1, 96, max_bars=2)
     accompany(net, primer, none, list(range(5)), options)
     assert len(none) == 0 and seen == [[1], [0, 1], []]
+
+
+@pytest.mark.parametrize("name", ["lakh", "lakh_v1"])
+def test_a_hot_draw_accompanies_under_the_continuation_rules(name: str) -> None:
+    """Drawn at temperature 2 (the step at 0.5), a shipped network plays notes the rules must
+    hold back; by
+    hand they hold: every drawn drum note is one step, no drawn key starts again on its
+    track while it sounds, no note starts before the one before it, and ``lakh_v1``, which
+    draws no velocity, plays each drawn track at one velocity inside the kept music's
+    range (77-79: ``Performance.velocities``); the kept notes come back as given,
+    velocities too, and the piece ends with them."""
+    net = load_network(pretrained.resolve(f"pretrained:{name}")).eval()
+    primer, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=8)
+    kept["velocity"] = 77
+    kept["velocity"][::2] = 77 + np.arange(len(kept[::2])) % 3  # 77-79; the median 77
+    hot = Sampling(temperature=2.0, fields=(("step", (("temperature", 0.5),)),))
+    options = DecodeOptions(sampling=hot, seed=2, tracks=("Drums", "Bass"))
+    piece = accompany(net, primer, kept, list(range(5)), options)
+    drawn = piece[piece["track"] != 1]
+    assert len(drawn) > 20 and np.all(np.diff(piece["time"]) >= 0)
+    hits = drawn["duration"][drawn["track"] == 0]
+    assert len(hits) > 5 and (hits == 1 / 24).all()
+    for track in (0, 3):
+        notes = drawn[drawn["track"] == track]
+        for pitch in np.unique(notes["pitch"]):
+            same = notes[notes["pitch"] == pitch]
+            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
+            assert (same["time"][1:] >= ends[:-1]).all(), (track, pitch)
+    if name == "lakh_v1":  # one velocity a track, the training songs' brought into 77-79
+        for track in (0, 3):
+            mine = drawn["velocity"][drawn["track"] == track]
+            assert len(set(mine.tolist())) == 1 and 77 <= mine[0] <= 79
+    end = int((kept["time"] + np.round(kept["duration"] * 24)).max())
+    assert drawn["time"].max() < end
+    mine = piece[piece["track"] == 1]
+    assert all(np.array_equal(mine[f], kept[f]) for f in FIELDS)
+
+
+def test_the_context_reaches_the_decoder() -> None:
+    """``options.context``: re-reading the last half of the network's window (100 notes)
+    and carrying the state through draw the same first 100 notes, and pieces that differ
+    after."""
+    net = load_network(pretrained.resolve("pretrained:lakh")).eval()
+    _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=12)
+    empty = np.zeros(0, kept.dtype)
+    pieces = [
+        accompany(
+            net, empty, kept, list(range(5)), DecodeOptions(seed=3, tracks=("Drums",), context=c)
+        )
+        for c in ("trained", None)
+    ]
+    assert len(pieces[0]) == len(pieces[1]) > 200
+    assert np.array_equal(pieces[0][:100], pieces[1][:100])
+    assert not np.array_equal(pieces[0], pieces[1])
+
+
+def test_a_piece_is_cut_at_its_last_bar_by_hand() -> None:
+    """``split_piece``: a note starting on the first step past ``max_bars`` is cut, one on
+    the step before stays; a piece without notes is not cut."""
+    notes = np.zeros(3, dtype=_song().dtype)
+    notes["time"] = [0, 2 * 96 - 1, 2 * 96]
+    notes["track"] = 1
+    primer, kept, cut = split_piece(notes, [1], 0, 96, max_bars=2)
+    assert cut and kept["time"].tolist() == [0, 191] and len(primer) == 0
+    _, kept, cut = split_piece(notes[:2], [1], 0, 96, max_bars=2)
+    assert not cut and len(kept) == 2
+    assert split_piece(notes[:0], [1], 0, 96, max_bars=2)[2] is False
+
+
+def _positions_net() -> NoteNet:
+    """An untrained GRU whose onsets are classes from the bar line (``onset="position"``),
+    its durations drawn around two beats."""
+    torch.manual_seed(1)
+    config = NoteNetConfig(
+        {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 32, "num_layers": 1},
+        n_tracks=5,
+        track_names=TRACKS,
+        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4},
+        timing=TimingConfig("categorical", TimeClasses(8, max_beats=16, onset="position")),
+        heads=HeadsConfig("chained", ("track", "pitch", "step", "duration"), 16),
+        context=50,
+    )
+    net = NoteNet(config).eval()
+    with torch.no_grad():
+        net.heads.out["duration"].bias[:] = -10.0
+        net.heads.out["duration"].bias[40:60] = 10.0  # 40-59 steps
+    return net
+
+
+def test_onsets_from_the_bar_line_accompany_under_the_rules() -> None:
+    """A network counting onsets from the bar line: the decoder reads its step classes so.
+    Drawn early in the bar (positions 0-11 steps) and held two beats, no drawn key starts
+    again while it sounds; with ``on_kept=0`` every drawn note starts on a kept onset (one
+    a bar, 30 steps after the line)."""
+    net = _positions_net()
+    with torch.no_grad():
+        net.heads.out["step"].bias[:] = -10.0
+        net.heads.out["step"].bias[:12] = 10.0
+    one = np.zeros(1, dtype=_song().dtype)
+    one[0] = (4 * 96, 60, 0.0, 1.0, 80, 1)  # a Piano note on bar 5
+    options = DecodeOptions(seed=1, tracks=("Drums", "Bass"))
+    piece = accompany(net, one[:0], one, list(range(5)), options)
+    drawn = piece[piece["track"] != 1]
+    assert len(drawn) >= 3 and np.all(np.diff(piece["time"]) >= 0)
+    for track in (0, 3):
+        notes = drawn[drawn["track"] == track]
+        for pitch in np.unique(notes["pitch"]):
+            same = notes[notes["pitch"] == pitch]
+            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
+            assert (same["time"][1:] >= ends[:-1]).all(), (track, pitch)
+    with torch.no_grad():
+        net.heads.out["step"].bias[:] = 0.0
+    kept = np.zeros(8, dtype=_song().dtype)
+    kept["time"] = np.arange(8) * 96 + 30
+    kept["pitch"], kept["duration"], kept["velocity"], kept["track"] = 60, 0.25, 80, 1
+    on_kept = DecodeOptions(sampling=Sampling(on_kept=0.0), seed=1, tracks=("Drums", "Bass"))
+    drawn = accompany(net, kept[:0], kept, list(range(5)), on_kept)
+    drawn = drawn[drawn["track"] != 1]
+    assert len(drawn) > 10 and np.isin(drawn["time"], kept["time"]).all()
+
+
+def test_accompany_without_tracks_to_draw_says_so() -> None:
+    kept = np.zeros(1, dtype=_song().dtype)
+    with pytest.raises(
+        ValueError, match=r"^accompany: name the tracks to draw \(options\.tracks\)$"
+    ):
+        accompany(_net("gru", "chained"), kept[:0], kept, list(range(5)), DecodeOptions())

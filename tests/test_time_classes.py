@@ -111,8 +111,9 @@ def test_each_field_can_have_its_own_rule(tmp_path: Path) -> None:
 
     cfg = compose_checked("generate", ["sampling.top_p=0.9", "sampling.step.temperature=0.5"])
     rules = Sampling.from_config(cfg.sampling)
-    assert rules.rule("step") == Sampling(temperature=0.5, top_p=0.9)
-    assert rules.rule("pitch") == rules.rule("track") == Sampling(top_p=0.9)
+    # the default's semitone-clash rule (0.1) rides along in every field's rule
+    assert rules.rule("step") == Sampling(temperature=0.5, top_p=0.9, clash=0.1)
+    assert rules.rule("pitch") == rules.rule("track") == Sampling(top_p=0.9, clash=0.1)
     bad = compose_checked("generate", ["sampling.duration.top_k=-1"])
     with pytest.raises(ConfigError, match=r"^sampling\.duration\.top_k must be"):
         Sampling.from_config(bad.sampling)
@@ -121,7 +122,7 @@ def test_each_field_can_have_its_own_rule(tmp_path: Path) -> None:
     cfg = compose_checked("generate", ["+sampling.tracks.bass.temperature=0.7"])
     rules = Sampling.from_config(cfg.sampling)
     assert rules.to_dict()["tracks"] == {"Bass": {"temperature": 0.7}}
-    assert rules.rule("pitch", "Bass") == Sampling(temperature=0.7)
+    assert rules.rule("pitch", "Bass") == Sampling(temperature=0.7, clash=0.1)
     with pytest.raises(ConfigError, match=r"^sampling\.tracks\.bass: Bass has a rule already"):
         Sampling.from_config({"tracks": {"Bass": {"top_k": 4}, "bass": {"temperature": 0.7}}})
 
