@@ -40,6 +40,16 @@ def _song() -> np.ndarray:
     return song_to_notes(midi_to_song(files[1]))  # piano and drums in its first bars
 
 
+def _assert_no_restarts(drawn: np.ndarray, tracks: tuple[int, ...] = (0, 3)) -> None:
+    """No drawn key starts again on its track while it still sounds there (by hand)."""
+    for track in tracks:
+        notes = drawn[drawn["track"] == track]
+        for pitch in np.unique(notes["pitch"]):
+            same = notes[notes["pitch"] == pitch]
+            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
+            assert (same["time"][1:] >= ends[:-1]).all(), (track, pitch)
+
+
 def _net(backbone: str, heads: str) -> NoteNet:
     from omegaconf import OmegaConf
 
@@ -284,12 +294,7 @@ def test_the_shipped_lakh_model_accompanies_a_real_song_as_it_learnt() -> None:
     steps = np.round(drawn["duration"] * 24)
     assert np.allclose(drawn["duration"] * 24, steps) and (steps >= 1).all()
     assert (steps[drawn["track"] == 0] == 1).all()  # a drum note is a hit
-    for track in (0, 3):  # a key never starts again while it sounds on its track
-        notes = drawn[drawn["track"] == track]
-        for pitch in np.unique(notes["pitch"]):
-            same = notes[notes["pitch"] == pitch]
-            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
-            assert (same["time"][1:] >= ends[:-1]).all()
+    _assert_no_restarts(drawn)
     assert ((drawn["velocity"] >= 1) & (drawn["velocity"] <= 127)).all()
     assert len(np.unique(drawn["velocity"])) > 1  # drawn, not one velocity for all
     assert np.allclose(piece["step"][1:], np.diff(piece["time"]) / 24)
@@ -341,12 +346,7 @@ def test_a_hot_draw_accompanies_under_the_continuation_rules(name: str) -> None:
     assert len(drawn) > 20 and np.all(np.diff(piece["time"]) >= 0)
     hits = drawn["duration"][drawn["track"] == 0]
     assert len(hits) > 5 and (hits == 1 / 24).all()
-    for track in (0, 3):
-        notes = drawn[drawn["track"] == track]
-        for pitch in np.unique(notes["pitch"]):
-            same = notes[notes["pitch"] == pitch]
-            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
-            assert (same["time"][1:] >= ends[:-1]).all(), (track, pitch)
+    _assert_no_restarts(drawn)
     if name == "lakh_v1":  # one velocity a track, the training songs' brought into 77-79
         for track in (0, 3):
             mine = drawn["velocity"][drawn["track"] == track]
@@ -423,12 +423,7 @@ def test_onsets_from_the_bar_line_accompany_under_the_rules() -> None:
     piece = accompany(net, one[:0], one, list(range(5)), options)
     drawn = piece[piece["track"] != 1]
     assert len(drawn) >= 3 and np.all(np.diff(piece["time"]) >= 0)
-    for track in (0, 3):
-        notes = drawn[drawn["track"] == track]
-        for pitch in np.unique(notes["pitch"]):
-            same = notes[notes["pitch"] == pitch]
-            ends = same["time"] + np.round(same["duration"] * 24).astype(int)
-            assert (same["time"][1:] >= ends[:-1]).all(), (track, pitch)
+    _assert_no_restarts(drawn)
     with torch.no_grad():
         net.heads.out["step"].bias[:] = 0.0
     kept = np.zeros(8, dtype=_song().dtype)
