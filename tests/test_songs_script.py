@@ -59,3 +59,32 @@ def test_the_rank_correlation_counts_the_songs_where_both_play() -> None:
     assert corr["Bass"]["songs"] == 0
     weighted = corr["all, weighted"]
     assert weighted["songs"] == 6 and weighted["duration"] == pytest.approx(0.8)
+
+
+def _measure():
+    spec = importlib.util.spec_from_file_location(
+        "measure", ROOT / "experiments" / "note_length" / "measure.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_table_shows_each_rows_own_real_music_where_it_differs(tmp_path) -> None:
+    """measure.py: rows scored against the same real music share one real row; rows whose
+    real music differs (another primer) each get their own, named after the row."""
+    measure = _measure()
+    same = {
+        "a": {"cont/oa": 0.9, "cont/oa/real": 0.95},
+        "b": {"cont/oa": 0.8, "cont/oa/real": 0.95},
+    }
+    assert measure.real_rows(same) == {"real vs real": {"cont/oa/real": 0.95}}
+    other = {**same, "c": {"cont/oa": 0.7, "cont/oa/real": 0.92}}
+    assert list(measure.real_rows(other)) == [
+        "real vs real, a", "real vs real, b", "real vs real, c"
+    ]  # fmt: skip
+    measure.write_table(other, tmp_path / "t.md", "Test songs")
+    text = (tmp_path / "t.md").read_text()
+    assert "| *real vs real, c* | 0.920 |" in text and "| *real vs real, a* | 0.950 |" in text
+    with_mean = {**same, "mean": {"cont/oa": 0.85, "cont/oa/real": 0.95}}
+    assert list(measure.real_rows(with_mean)) == ["real vs real"]

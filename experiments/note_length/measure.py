@@ -121,6 +121,23 @@ def _fmt(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:.3f}"
 
 
+def real_rows(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The real music beside the rows: one "real vs real" row where every row's is the same
+    (the same songs, bars and primer), else one per row, named after it."""
+    reals = {n: {k: v for k, v in r.items() if "/real" in k} for n, r in rows.items()}
+    first = next(iter(reals.values()))
+    same = all(
+        r.keys() == first.keys() and all(_same(r[k], first[k]) for k in r) for r in reals.values()
+    )
+    if same:
+        return {"real vs real": first}
+    return {f"real vs real, {n}": r for n, r in reals.items() if n != "mean"}
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def write_table(rows: dict[str, dict[str, float]], out: Path, title: str) -> None:
     """``out`` (.md) and its .csv: a row per name, each figure beside real music's."""
     used = [(k, t) for k, t in COLUMNS if any(k in r for r in rows.values())]
@@ -129,9 +146,9 @@ def write_table(rows: dict[str, dict[str, float]], out: Path, title: str) -> Non
     for name, r in rows.items():
         cells = [_fmt(r.get(k, math.nan)) for k, _ in used]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    first = next(iter(rows.values()))
-    real = [_fmt(first.get(f"{k}/real", math.nan)) for k, _ in used]
-    lines.append("| *real vs real* | " + " | ".join(real) + " |")
+    for label, real in real_rows(rows).items():
+        cells = [_fmt(real.get(f"{k}/real", math.nan)) for k, _ in used]
+        lines.append(f"| *{label}* | " + " | ".join(cells) + " |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     keys = sorted({k for r in rows.values() for k in r})
@@ -248,6 +265,11 @@ def main(argv: list[str]) -> None:
             report = path / "evaluation.json"
         loaded = json.loads(report.read_text())
         splits.add((loaded.get("settings") or {}).get("split", "test"))
+        if path.name in rows:
+            raise SystemExit(
+                f"{path}: a second row named {path.name}; rows are named after "
+                "their folders, so give each its own name (a link will do)"
+            )
         rows[path.name] = figures(loaded)
     if mean:
         keys = {k for r in rows.values() for k in r}
