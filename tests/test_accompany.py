@@ -441,3 +441,70 @@ def test_accompany_without_tracks_to_draw_says_so() -> None:
         ValueError, match=r"^accompany: name the tracks to draw \(options\.tracks\)$"
     ):
         accompany(_net("gru", "chained"), kept[:0], kept, list(range(5)), DecodeOptions())
+
+
+def _regression_net() -> NoteNet:
+    """An untrained LSTM-GRU with the tutorial's heads: step and duration regressed in beats."""
+    torch.manual_seed(2)
+    config = NoteNetConfig(
+        {"_target_": "musegen.models.backbones.LSTMGRUBackbone", "hidden_size": 32},
+        n_tracks=5,
+        track_names=TRACKS,
+        encoder={"pitch_dim": 8, "track_dim": 4, "position_dim": 4},
+        timing=TimingConfig("regression"),
+        heads=HeadsConfig("independent"),
+        context=50,
+    )
+    return NoteNet(config).eval()
+
+
+def test_a_regression_network_accompanies_with_drum_hits() -> None:
+    """Step and duration regressed (no classes, so no sounding-keys mask): the kept notes
+    come back as given, the piece is in time order, and each drawn drum note is set to one
+    step after its draw."""
+    primer, kept, _ = split_piece(_song(), [1], 1, 96, max_bars=6)
+    piece = accompany(
+        _regression_net(),
+        primer,
+        kept,
+        list(range(5)),
+        DecodeOptions(seed=4, tracks=("Drums", "Bass")),
+    )
+    body = piece[len(primer) :]
+    mine = body[body["track"] == 1]
+    assert all(np.array_equal(mine[f], kept[f]) for f in FIELDS)
+    assert np.all(np.diff(piece["time"]) >= 0)
+    hits = body["duration"][body["track"] == 0]
+    assert len(hits) > 3 and (hits == 1 / 24).all()
+
+
+def test_drum_hits_off_keeps_the_drawn_lengths() -> None:
+    """``drum_hits=False``: an untrained network's drum notes keep the lengths it draws
+    (most longer than a step); on, every one is a step."""
+    primer, kept, _ = split_piece(_song(), [1], 1, 96, max_bars=6)
+    lengths = {}
+    for hits in (True, False):
+        options = DecodeOptions(seed=4, tracks=("Drums", "Bass"), drum_hits=hits)
+        piece = accompany(_net("gru", "chained"), primer, kept, list(range(5)), options)
+        lengths[hits] = piece["duration"][len(primer) :][piece["track"][len(primer) :] == 0]
+    assert len(lengths[True]) and (lengths[True] == 1 / 24).all()
+    assert len(lengths[False]) and (lengths[False] > 1 / 24).any()
+
+
+def test_the_window_reaches_the_decoder() -> None:
+    """``mode="window"``: the decoder re-runs the last ``seq_len`` notes at every note; with
+    the shipped Lakh model a window of 4 notes and one of the primer's length (two bars)
+    draw different pieces."""
+    net = load_network(pretrained.resolve("pretrained:lakh")).eval()
+    primer, kept, _ = split_piece(_song(), [1], 2, 96, max_bars=6)
+    pieces = [
+        accompany(
+            net,
+            primer,
+            kept,
+            list(range(5)),
+            DecodeOptions(seed=5, tracks=("Drums", "Bass"), mode="window", seq_len=n),
+        )
+        for n in (4, None)
+    ]
+    assert len(primer) > 8 and len(pieces[0]) != len(pieces[1])

@@ -195,7 +195,8 @@ def test_two_windows_with_the_state_carried_are_one_pass() -> None:
     h_all, _ = net.hidden({k: v[:, :40] for k, v in notes.items()})
     _, state = net.hidden({k: v[:, :20] for k, v in notes.items()})
     keep = {**second, "reset": torch.tensor([False, False])}
-    losses, n, _ = stream_losses(net, keep, state, "all", weights, 0.0)
+    losses, n, after = stream_losses(net, keep, state, "all", weights, 0.0)
+    assert not after[0][1].requires_grad  # handed on detached
     expected, _ = score(net, h_all[:, 20:], teacher_forcing(second)[1], second, "all", weights, 0.0)
     assert torch.allclose(losses["loss"], expected["loss"], atol=1e-5)
     fresh = {**second, "reset": torch.tensor([True, True])}

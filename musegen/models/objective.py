@@ -72,13 +72,14 @@ def stream_losses(
 ) -> tuple[dict[str, torch.Tensor], int, Any]:
     """``batch_losses`` for a batch of streams (``data.streams``): the network starts from
     ``state``, the one the previous batch left (None: the first), its rows ``batch["reset"]``
-    afresh, and the state after the batch is returned, for the next."""
+    afresh, and the state after the batch is returned for the next, detached (the graph of
+    this batch is freed after its backward pass, not held until the next batch)."""
     inputs, targets = teacher_forcing(batch)
     if state is not None:
         state = net.fresh_rows(state, batch["reset"])
     h, state = net.hidden(inputs, state)
     losses, n = score(net, h, targets, batch, target, weights, pressure)
-    return losses, n, state
+    return losses, n, net.fresh_rows(state, torch.zeros_like(batch["reset"]))
 
 
 def hidden_states(
