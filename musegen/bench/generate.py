@@ -12,7 +12,8 @@ Baselines, measured in the same run:
 6. a note as ``experiment=lakh`` draws it now (velocity a field read out last, the keys
    still sounding as an input, drum notes as hits, the pitch drawn given that its note can
    be placed, no restart of a sounding key, semitone clashes at a quarter of their
-   probability) against the four-field note drawn plainly, at equal size.
+   probability) against the four-field note drawn plainly, at equal size, and each of those
+   parts on its own against the same (``PARTS``).
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
@@ -36,6 +37,19 @@ from musegen.models.sizing import size_for_budget
 from musegen.models.velocity_classes import VelocityClasses
 
 NUM_NOTES = 1000
+RULES = ("drums", "keys", "clash")
+"""The decoder's rules of ``experiment=lakh``: drum notes as hits, no restart of a sounding
+key (which also draws the pitch given that its note can be placed), semitone clashes at a
+quarter of their probability (the last needs the second's sounding keys)."""
+PARTS = (
+    ("the velocity field, read out last", {"velocity": 12}, ()),
+    ("the keys still sounding, as an input", {"sounding": 32}, ()),
+    ("drum notes as hits", {}, ("drums",)),
+    ("no restart of a sounding key", {}, ("keys",)),
+    ("no restart, and clashes at 0.25", {}, ("keys", "clash")),
+)
+"""Each part of the note as ``experiment=lakh`` draws it, on its own: the network's
+``_five_track_net`` arguments and the picker's rules (``cost_rows``)."""
 
 
 def _net() -> NoteNet:
@@ -97,21 +111,25 @@ def notes_per_second(
     repeats: int = 3,
     context: int | str | None = "trained",
     drawn_as_now: bool = False,
+    rules: tuple[str, ...] = (),
 ) -> float:
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``).
     ``drawn_as_now``: the picker ``generation.continuation`` builds for ``experiment=lakh``
-    (drum hits, no restart of a sounding key, clashes at 0.25), else a plain one."""
+    (``RULES``: drum hits, no restart of a sounding key, clashes at 0.25), else a plain one
+    with the ``rules`` named (none: every field drawn plainly)."""
     primer = _primer(batch, seq_len)
     primer["time"] = torch.cumsum(torch.round(primer["step"] * 24).long(), 1)
     if net.n_tracks == 1:
         primer["track"] = torch.zeros_like(primer["track"])
+    rules = RULES if drawn_as_now else rules
 
     def picker() -> Picker:
-        if not drawn_as_now:
+        if not rules:
             return Picker(Sampling(), torch.Generator().manual_seed(0))
-        keys = SoundingKeys(net.tables.step_values, 24, net.n_tracks)
-        drums = DrumHits.of(net)
-        rule = Sampling(fields=(("pitch", (("clash", 0.25),)),))
+        keys = SoundingKeys(net.tables.step_values, 24, net.n_tracks) if "keys" in rules else None
+        drums = DrumHits.of(net) if "drums" in rules else None
+        clash = (("pitch", (("clash", 0.25),)),) if "clash" in rules else ()
+        rule = Sampling(fields=clash)
         return Picker(rule, torch.Generator().manual_seed(0), TRACKS, None, drums, None, keys)
 
     def run() -> None:
@@ -200,7 +218,13 @@ def run(argv: list[str] | None = None) -> list[Row]:
                 target=">= 0.8x",
             )
         )
-    return rows + backbone_rows(args.repeats) + cache_rows(args.repeats) + note_rows(args.repeats)
+    return (
+        rows
+        + backbone_rows(args.repeats)
+        + cache_rows(args.repeats)
+        + note_rows(args.repeats)
+        + cost_rows(args.repeats)
+    )
 
 
 def note_rows(repeats: int) -> list[Row]:
@@ -229,6 +253,33 @@ def note_rows(repeats: int) -> list[Row]:
                 target=">= 0.85x",
             )
         )
+    return rows
+
+
+def cost_rows(repeats: int) -> list[Row]:
+    """What each part of the note as drawn now costs on its own (``PARTS``), against the
+    four fields drawn plainly at equal size: where ``note_rows``' gap comes from."""
+    plain = _five_track_net("chained")
+    rows = []
+    for batch in (1, 64):
+        base = notes_per_second(plain, batch, 25, "incremental", 400, repeats)
+        for label, net_args, rules in PARTS:
+            net = _five_track_net("chained", **net_args) if net_args else plain
+            ours = notes_per_second(net, batch, 25, "incremental", 400, repeats, rules=rules)
+            print(f"  {label}, batch {batch}: {ours:9.0f} notes/s | plain {base:9.0f} notes/s")
+            rows.append(
+                Row(
+                    "generate",
+                    f"generation, five tracks, 800k parameters, batch {batch}: one part of the "
+                    "note drawn now",
+                    "notes/s",
+                    ours,
+                    label,
+                    base,
+                    "four fields, drawn plainly",
+                    higher_is_better=True,
+                )
+            )
     return rows
 
 
