@@ -182,6 +182,7 @@ def _check_stream(cfg: DictConfig) -> None:
     """``data.stream=true`` on a network whose state cannot be carried: one line."""
     if _get(cfg, "data.stream") is not True:
         return
+    # here, not at the top: torch loads only for a config that asks for streams
     from musegen.models.network import can_carry_state, resolve_backbone
 
     try:

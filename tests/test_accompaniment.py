@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import musegen.evaluation.accompaniment as evaluation
 from musegen.data.midi_to_lpd import midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
 from musegen.evaluation.samples import bar_excerpt
+from musegen.generation.continuation import DecodeOptions
+from musegen.generation.runs import load_run
 from musegen.metrics.accompaniment import (
     FIGURES,
     bass_agreement,
@@ -147,10 +150,6 @@ def test_pairs_after_the_songs_own_first_bars(
     after, moved to start at 0: the real pair is the song's own notes there, by hand, and
     of the model's piece only its drawn notes inside those bars count (three notes added
     to what it drew: one before them, one inside, one after)."""
-    import musegen.evaluation.accompaniment as evaluation
-    from musegen.generation.continuation import DecodeOptions
-    from musegen.generation.runs import load_run
-
     run = load_run(lakh_run / "checkpoints" / "last.ckpt")
     dm = run.datamodule({"data_dir": str(session_data_dir)}, {"split": "test"})
     dm.prepare_data()

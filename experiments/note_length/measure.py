@@ -2,7 +2,7 @@
 
     python experiments/note_length/measure.py grid CKPT OUT NAME="OVERRIDE ..." ...
     python experiments/note_length/measure.py table [--mean] OUT.md RUN_OR_EVAL ...
-    python experiments/note_length/measure.py losses OUT.md RUN ...
+    python experiments/note_length/measure.py losses [--mean] OUT.md RUN ...
     python experiments/note_length/measure.py clusters OUT.md SAMPLES_DIR ...
 
 ``grid`` evaluates one checkpoint on the validation songs of its run's split
@@ -190,20 +190,23 @@ def grid(ckpt: Path, out: Path, settings: list[str]) -> dict[str, dict[str, floa
 LOSSES = ("note_nll", "pitch_loss", "step_loss", "duration_loss", "track_loss", "velocity_loss")
 
 
-def losses(runs: list[Path], out: Path) -> None:
+def losses(runs: list[Path], out: Path, mean: bool = False) -> None:
     """``out`` (.md): each run's best-checkpoint validation and test NLLs by field (nats;
-    the note NLL is the sum of the four note fields', the velocity's stands beside it)."""
-    head = [f"{stage} {name.removesuffix('_loss')}" for stage in ("val", "test") for name in LOSSES]
+    the note NLL is the sum of the four note fields', the velocity's stands beside it), and
+    the training note NLL of its last epoch (``metrics.json``); ``mean``: and their mean."""
+    keys = [f"{stage}/{name}" for stage in ("val", "test") for name in LOSSES]
+    keys.append("train/note_nll")
+    head = [k.replace("/", " ").removesuffix("_loss") for k in keys]
     lines = ["# Losses (nats)", "", "| run | " + " | ".join(head) + " |"]
     lines.append("|" + " --- |" * (len(head) + 1))
+    values = []
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())
-        cells = [
-            _fmt(float(metrics.get(f"{stage}/{name}", math.nan)))
-            for stage in ("val", "test")
-            for name in LOSSES
-        ]
-        lines.append(f"| {run.name} | " + " | ".join(cells) + " |")
+        values.append([float(metrics.get(k, math.nan)) for k in keys])
+        lines.append(f"| {run.name} | " + " | ".join(_fmt(v) for v in values[-1]) + " |")
+    if mean:
+        means = [_mean([v[i] for v in values]) for i in range(len(keys))]
+        lines.append("| mean | " + " | ".join(_fmt(v) for v in means) + " |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 
@@ -250,14 +253,14 @@ def main(argv: list[str]) -> None:
     if argv[0] == "grid":
         grid(Path(argv[1]), Path(argv[2]), argv[3:])
         return
+    mean = "--mean" in argv
+    argv = [a for a in argv if a != "--mean"]
     if argv[0] == "losses":
-        losses(list(map(Path, argv[2:])), Path(argv[1]))
+        losses(list(map(Path, argv[2:])), Path(argv[1]), mean)
         return
     if argv[0] == "clusters":
         clusters(list(map(Path, argv[2:])), Path(argv[1]))
         return
-    mean = "--mean" in argv
-    argv = [a for a in argv if a != "--mean"]
     rows, splits = {}, set()
     for path in map(Path, argv[2:]):
         report = path / "evaluation" / "evaluation.json" if path.is_dir() else path

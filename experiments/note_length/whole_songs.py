@@ -1,6 +1,6 @@
 """Note NLL of whole songs read in one pass, the state carried from the first note to the last.
 
-    python experiments/note_length/whole_songs.py OUT.md [--split val|test] NAME=CKPT ...
+    python experiments/note_length/whole_songs.py OUT.md [--split val|test] [--mean] NAME=CKPT ...
 
 The validation and test pass (``data.test_pass=song``) score every note once in windows of
 ``seq_len`` notes, each started afresh and re-reading half a window: the context a network
@@ -8,14 +8,17 @@ trained on random windows knows. A network trained on streams (``data.stream=tru
 to carry its state through whole songs and has only seen a fresh state at a song's first
 note. This scores both ways on the same notes: each song of the split in one pass from its
 first note (every note after it a target, as in training), beside the checkpoint's own
-windowed figure from its run's ``metrics.json``. Writes ``OUT.md``, a row per checkpoint.
+windowed figure from its run's ``metrics.json``. Writes ``OUT.md``, a row per checkpoint
+(``--mean``: and their mean).
 Made for experiments/note_length/README.md, "Streams".
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -65,6 +68,8 @@ def whole_song_nll(ckpt: str, split_name: str) -> tuple[float, int]:
 
 
 def main(argv: list[str]) -> None:
+    mean = "--mean" in argv
+    argv = [a for a in argv if a != "--mean"]
     split = "val"
     if "--split" in argv:
         at = argv.index("--split")
@@ -77,6 +82,7 @@ def main(argv: list[str]) -> None:
         "| run | whole songs, state carried | windows (the run's own, metrics.json) | notes |",
         "| --- | --- | --- | --- |",
     ]
+    wholes, owns = [], []
     for item in items:
         name, _, ckpt = item.partition("=")
         nll, n = whole_song_nll(ckpt, split)
@@ -85,6 +91,10 @@ def main(argv: list[str]) -> None:
         own_cell = "–" if own is None else f"{own:.3f}"
         lines.append(f"| {name} | {nll:.3f} | {own_cell} | {n:,} |")
         print(lines[-1], flush=True)
+        wholes.append(nll)
+        owns.append(math.nan if own is None else own)
+    if mean:
+        lines.append(f"| mean | {statistics.fmean(wholes):.3f} | {statistics.fmean(owns):.3f} | |")
     out.write_text("\n".join(lines) + "\n")
 
 
