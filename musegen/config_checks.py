@@ -198,6 +198,24 @@ def _check_stream(cfg: DictConfig) -> None:
         )
 
 
+def _check_ahead(cfg: DictConfig) -> None:
+    """``data.ahead`` on a network that does not read the kept music, or with streams: one
+    line."""
+    ahead = _get(cfg, "data.ahead") or 0
+    if not isinstance(ahead, int | float) or isinstance(ahead, bool) or ahead == 0:
+        return  # the datamodule names a value that is not a share
+    if not _get(cfg, "task.encoder.ahead_dim"):
+        raise ConfigError(
+            f"data.ahead={ahead} trains for accompaniment, but the network does not read the "
+            "kept music ahead: set task.encoder.ahead_dim (e.g. 32), or data.ahead=0"
+        )
+    if _get(cfg, "data.stream") is True:
+        raise ConfigError(
+            "data.ahead draws kept tracks window by window, data.stream runs whole songs: "
+            "set one of them off"
+        )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line naming the key) for what no constructor checks.
 
@@ -221,6 +239,7 @@ def check_config(cfg: DictConfig) -> None:
         optional=True,
     )
     _check_stream(cfg)
+    _check_ahead(cfg)
     ckpt = _get(cfg, "ckpt_path")
     if ckpt is not None and not Path(str(ckpt)).expanduser().is_file():
         raise ConfigError(f"ckpt_path: no such checkpoint file {ckpt}")

@@ -30,5 +30,10 @@ read and draw class indices, the notes hold the values."""
 INPUT_FIELDS: tuple[str, ...] = (*PREDICTED_FIELDS, "time")
 """What the network may read of every note: its fields and its onset."""
 
+AHEAD_FIELDS: tuple[str, ...] = ("ahead_gap", "ahead_pitch", "ahead_track", "kept_tracks")
+"""What an accompaniment's kept music says after each note (``data.ahead``): the next kept
+note's onset minus the note's (-1: none), its pitch and track, and the kept tracks (a bit a
+track). Read by a network with ``task.encoder.ahead_dim``; never predicted."""
+
 BATCH_COLUMNS: tuple[str, ...] = ("time", "pitch", "step", "duration", "velocity", "track")
 """The columns of a batch of windows (``data.windows``), each ``(B, length)``."""

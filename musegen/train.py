@@ -197,9 +197,10 @@ def check_same_network(path: str, expected: NoteNetConfig, key: str, stored: Not
 def as_built(config: NoteNetConfig) -> NoteNetConfig:
     """``config`` with every encoder and backbone argument its network is built with,
     defaults included, and none it does not use: ``NoteNet`` builds no key, sounding or
-    texture input without ``key_dim``, ``sounding_dim`` or ``texture_dim`` (0), no velocity
-    input without velocity classes (``velocity_dim``), and independent heads have no width
-    of their own (``task.head_width``)."""
+    texture input without ``key_dim``, ``sounding_dim`` or ``texture_dim`` (0), no input of
+    the kept music ahead without ``ahead_dim``, no velocity input without velocity classes
+    (``velocity_dim``), and independent heads have no width of their own
+    (``task.head_width``)."""
     from hydra.utils import get_class
 
     from musegen.models.note_encoder import NoteEncoder
@@ -209,6 +210,7 @@ def as_built(config: NoteNetConfig) -> NoteNetConfig:
         "key_dim": 0,
         "sounding_dim": 0,
         "texture_dim": 0,
+        "ahead_dim": 0,
     }
     encoder.update(config.encoder)
     if config.velocity is None:

@@ -248,6 +248,34 @@ def test_lakh_experiment_composes_and_passes_the_checks(tmp_path: Path) -> None:
         build.instantiate(bad.data, "data")
 
 
+def test_lakh_accompany_is_lakh_trained_and_drawing_for_accompaniment(tmp_path: Path) -> None:
+    """experiment=lakh_accompany: experiment=lakh with the kept music ahead in half the
+    training windows and read by the network, and the accompaniment's step and track drawn
+    as chosen; everything else experiment=lakh's."""
+    from omegaconf import OmegaConf
+
+    from musegen.config_checks import check_config
+
+    cfg = compose_config(["experiment=lakh_accompany"], output_dir=str(tmp_path))
+    check_config(cfg)
+    lakh = compose_config(["experiment=lakh"], output_dir=str(tmp_path))
+    assert cfg.data.ahead == 0.5 and lakh.data.ahead == 0
+    assert cfg.task.encoder.ahead_dim == 32 and lakh.task.encoder.ahead_dim == 0
+    assert OmegaConf.to_container(cfg.sampling.accompaniment) == {
+        "step": {"temperature": 0.5},
+        "track": {"temperature": 1.3},
+    }
+    for part in ("data", "task", "sampling", "model", "trainer"):
+        a, b = (OmegaConf.to_container(c[part], resolve=False) for c in (cfg, lakh))
+        if part == "data":
+            a.pop("ahead"), b.pop("ahead")
+        if part == "task":
+            a["encoder"].pop("ahead_dim"), b["encoder"].pop("ahead_dim")
+        if part == "sampling":
+            a.pop("accompaniment"), b.pop("accompaniment")
+        assert a == b, part
+
+
 def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_bass_rules(
     tmp_path: Path,
 ) -> None:

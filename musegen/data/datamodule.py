@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from musegen.checks import at_least, check, integer, one_of, optional
+from musegen.checks import at_least, check, integer, number, one_of, optional
 from musegen.data.batches import EpochOrder, ShardedBatches
 from musegen.data.genres import genre_ids
 from musegen.data.note_cache import NoteSplit, cache_key, open_or_build
@@ -81,6 +81,9 @@ class NoteDataModule(L.LightningDataModule):
         Each training batch's rows run through whole songs window after window, the task
         carrying the network's state across batches (``musegen.data.streams``); False: every
         window drawn at random, from a fresh state.
+    ahead : float
+        Share of the training windows that keep some tracks and carry the next kept note
+        after each note (``musegen.data.ahead``: training for accompaniment); 0: none.
 
     Under DDP each rank takes its slice of every global batch of ``batch_size x world_size``
     training windows (``ShardedBatches``), so the trainer needs
@@ -113,6 +116,7 @@ class NoteDataModule(L.LightningDataModule):
         test_pass: str = "song",
         eval_context: int | None = None,
         stream: bool = False,
+        ahead: float = 0.0,
     ) -> None:
         super().__init__()
         check(source, "data.source", one_of(SOURCES), f"one of {', '.join(SOURCES)}")
@@ -151,6 +155,7 @@ class NoteDataModule(L.LightningDataModule):
         )
         self.pin_memory, self.progress = pin_memory, progress
         self.stream = check(stream, "data.stream", one_of((True, False)), "true or false")
+        self.ahead = float(check(ahead, "data.ahead", number(0.0, 1.0), "a share in [0, 1]"))
         self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         self.track_lut = model_track_lut(self.track_ids)
         self.entry: Path | None = None
@@ -230,8 +235,9 @@ class NoteDataModule(L.LightningDataModule):
                     split, self.seq_len, self.eval_context, self.track_lut
                 )
             else:
+                ahead = self.ahead if name == "train" else 0.0  # val/test: the plain task
                 self.windows[name] = NoteWindows(
-                    split, length, stride, self.track_lut, shift, seed=self.seed
+                    split, length, stride, self.track_lut, shift, seed=self.seed, ahead=ahead
                 )
         log.info("data: %s", self.summary())
         n_train = len(self.windows["train"])

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from musegen.data.ahead import AHEAD_NOTES, kept_tracks, next_kept, track_bits
 from musegen.data.batches import derived_seed
 from musegen.data.note_cache import NoteSplit
 from musegen.data.streams import StreamIndices
@@ -34,6 +35,8 @@ FEATURES: dict[str, torch.dtype] = {
 """The batch's tensors (``fields.BATCH_COLUMNS``), each of shape (B, length)."""
 TRANSPOSE_STREAM = 3
 """``derived_seed``'s stream of the transpositions (1: the training order, 2: dropout)."""
+AHEAD_STREAM = 5
+"""``derived_seed``'s stream of the kept tracks of ``data.ahead`` (4: the streams' order)."""
 
 
 class EpochIndices(list):
@@ -62,6 +65,10 @@ class NoteWindows(Dataset):
         Largest random transposition in semitones (0: none; training windows only).
     seed : int
         Seeds the transpositions, with the epoch and the batch (module docstring).
+    ahead : float
+        Share of the windows that keep some tracks and read the next kept note after each
+        note (``data.ahead``: ``ahead_gap``, ``ahead_pitch``, ``ahead_track`` and
+        ``kept_tracks`` in the batch); 0: no such columns.
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class NoteWindows(Dataset):
         track_lut: np.ndarray,
         transpose: int = 0,
         seed: int = 0,
+        ahead: float = 0.0,
     ) -> None:
         if length < 2:
             raise ValueError(f"window length must be >= 2, got {length}")
@@ -79,7 +87,9 @@ class NoteWindows(Dataset):
             raise ValueError(f"data.window_stride must be >= 1, got {stride}")
         if not 0 <= transpose <= 12:
             raise ValueError(f"data.transpose must be 0..12 semitones, got {transpose}")
-        self.transpose, self.seed = int(transpose), int(seed)
+        if not 0.0 <= ahead <= 1.0:
+            raise ValueError(f"data.ahead must be a share in [0, 1], got {ahead}")
+        self.transpose, self.seed, self.ahead = int(transpose), int(seed), float(ahead)
         self.split, self.length, self.stride = split, int(length), int(stride)
         self.track_lut = np.asarray(track_lut, dtype=np.int64)
         song_len = np.diff(split.offsets)
@@ -116,14 +126,46 @@ class NoteWindows(Dataset):
             batch[name] = torch.from_numpy(
                 values.astype(np.int64 if dtype == torch.int64 else np.float32, copy=False)
             )
+        shift = None
         if self.transpose:
             shift = self.song_shifts(indices) if stream else self.shifts(indices)
-            batch["pitch"] = transposed(
-                batch["pitch"], torch.from_numpy(pitched), self.transpose, shift
+            shift = limited(batch["pitch"], torch.from_numpy(pitched), shift)  # (B, 1)
+            batch["pitch"] = torch.where(
+                torch.from_numpy(pitched), batch["pitch"] + shift, batch["pitch"]
             )
+        if self.ahead:
+            batch.update(self.kept_ahead(indices, first, shift))
         if stream:
             batch["reset"] = torch.from_numpy(indices.resets.copy())  # (B,)
         return batch
+
+    def kept_ahead(
+        self, indices: list[int], first: np.ndarray, shift: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        """The kept tracks of each window, drawn from ``(seed, epoch, first window)``, and
+        the next kept note after each of its notes (``data.ahead``), looked for up to
+        ``AHEAD_NOTES`` notes past the window within its song, transposed with it."""
+        last = self.split.offsets[np.searchsorted(self.split.offsets, first, side="right")] - 1
+        rows = first[:, None] + np.arange(self.length + AHEAD_NOTES)  # (B, L + E)
+        inside = torch.from_numpy(rows <= last[:, None])
+        rows = np.minimum(rows, last[:, None])
+        cols = self.split.columns
+        ids = np.asarray(cols["track"][rows.ravel()]).reshape(rows.shape)
+        track = torch.from_numpy(self.track_lut[ids].astype(np.int64))
+        time = torch.from_numpy(np.asarray(cols["time"][rows.ravel()], dtype=np.int64))
+        pitch = torch.from_numpy(np.asarray(cols["pitch"][rows.ravel()], dtype=np.int64))
+        time, pitch = time.reshape(rows.shape), pitch.reshape(rows.shape)
+        if shift is not None:
+            pitched = torch.from_numpy(~IS_DRUM[ids])
+            pitch = torch.where(pitched, (pitch + shift).clamp(0, 127), pitch)
+        epoch = getattr(indices, "epoch", 0)
+        counter = epoch * max(len(self), 1) + int(indices[0])
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, counter, AHEAD_STREAM))
+        n_tracks = int(self.track_lut.max()) + 1
+        kept = kept_tracks(len(first), n_tracks, self.ahead, generator)  # (B, K)
+        out = next_kept(time, pitch, track, kept.gather(1, track) & inside, self.length)
+        out["kept_tracks"] = track_bits(kept)[:, None].expand(-1, self.length).contiguous()
+        return out
 
     def song_shifts(self, indices: StreamIndices) -> torch.Tensor:
         """Each row's transposition, shape=(B, 1): one per (seed, epoch, song), so that a
@@ -160,12 +202,17 @@ def transposed(
     no note leaves the MIDI range 0..127."""
     if shift is None:
         shift = torch.randint(-k, k + 1, (pitch.shape[0], 1))  # (B, 1)
+    return torch.where(pitched, pitch + limited(pitch, pitched, shift), pitch)
+
+
+def limited(pitch: torch.Tensor, pitched: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Each window's ``shift`` (B, 1) limited so that none of its ``pitched`` notes (B, L)
+    leaves 0..127 (0 for a window without pitched notes)."""
     big, small = torch.iinfo(pitch.dtype).max, torch.iinfo(pitch.dtype).min
     low = torch.where(pitched, pitch, big).amin(dim=1, keepdim=True)  # (B, 1)
     high = torch.where(pitched, pitch, small).amax(dim=1, keepdim=True)
     shift = torch.minimum(torch.maximum(shift, -low), 127 - high)
-    shift = torch.where(high >= low, shift, 0)  # a window without pitched notes
-    return torch.where(pitched, pitch + shift, pitch)
+    return torch.where(high >= low, shift, 0)
 
 
 def collate_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -8,9 +8,10 @@ melody comes next), or draws an accompaniment note that starts after the next ke
 the next kept note is fed instead, as if drawn; at a shared onset the notes go in the
 training data's order (by track: a drum hit before the Piano's chord, the Bass after it).
 So the bass and drums are drawn knowing every note of the melody up to their own onset, and
-none after it: the plain interleaving of a left-to-right model (the Anticipatory Music
-Transformer instead trains with the kept notes moved earlier, so that it sees them ahead;
-not done here).
+none after it: the plain interleaving of a left-to-right model. A network trained with
+``data.ahead`` also reads, with every note, the next kept note after it (``data.ahead``,
+``models.ahead_context``; the Anticipatory Music Transformer's idea of seeing the kept
+notes ahead, as an input rather than by moving them in the sequence).
 
 Letting the network choose when the kept music comes next matters: with the draws confined
 to the accompaniment's tracks, every note drawn was an accompaniment note that only a kept

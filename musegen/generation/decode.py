@@ -26,8 +26,9 @@ from typing import Any
 import torch
 
 from musegen.checks import at_least, check, integer, one_of, optional
+from musegen.data.ahead import NONE, next_kept, track_bits
 from musegen.data.note_timing import RESOLUTION
-from musegen.fields import INPUT_FIELDS, VELOCITY
+from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS, VELOCITY
 from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Picker
 from musegen.models.config import MIN_CONTEXT
@@ -154,7 +155,9 @@ def generate(
         (while a kept note is left) the kept tracks (``Picker.given``); where it drew a kept
         track, or the next kept note starts before the drawn one, the kept note is fed
         instead, as if drawn, and the draw is dropped; at one onset the notes go in the
-        order of the training data (by LPD-5 track, ``_Kept.first``).
+        order of the training data (by LPD-5 track, ``_Kept.first``). A network that reads
+        the kept music ahead (``task.encoder.ahead_dim``) reads, with every note, the next
+        kept note after it (``_Kept.ahead``; the primer's from the primer and the kept notes).
 
     Returns
     -------
@@ -174,11 +177,19 @@ def generate(
     for name in ("time", VELOCITY):
         primer.setdefault(name, torch.zeros(batch, p_len, dtype=torch.int64, device=device))
     drawn = set(net.config.fields) | {"pitch", "step", "duration", "track", "time"}
+    given = None
+    fields = FIELDS
+    if kept is not None:
+        ranks = model_track_ids(getattr(net.config, "track_names", None))
+        given = _Kept(kept, batch, num_notes, resolution, ranks, pick.given)
+        if getattr(net, "ahead", None) is not None:  # the network reads the kept music ahead
+            fields = (*FIELDS, *AHEAD_FIELDS)
+            primer.update(given.ahead_of_primer(primer))
     history = {  # (B, P + N): the primer, then the notes as they are drawn
         k: torch.cat(
             [primer[k], torch.zeros(batch, num_notes, dtype=primer[k].dtype, device=device)], 1
         )
-        for k in FIELDS
+        for k in fields
     }
     last_time = primer["time"][:, -1]  # (B,) onset of the note before the next one
 
@@ -192,10 +203,6 @@ def generate(
             return _last_hidden(net, span(lo, hi))
 
     pick.start(primer)
-    given = None
-    if kept is not None:
-        ranks = model_track_ids(getattr(net.config, "track_names", None))
-        given = _Kept(kept, batch, num_notes, resolution, ranks, pick.given)
     window = seq_len or p_len
     if mode == "incremental":
         fed = min(p_len, context) if context else p_len  # notes the state has read
@@ -210,11 +217,13 @@ def generate(
             note = _draw(net, h, pick, last_time, resolution)  # {field: (B,)}
             if given is not None:  # a kept note that comes first is fed instead
                 note = given.first(note, last_time, i)
+                if fields is not FIELDS:
+                    note.update(given.ahead(note["time"]))
             if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
             last_time = note["time"]
             pick.played(note)
-            for k in FIELDS:
+            for k in fields:
                 if k in note:  # a velocity the network does not draw stays 0
                     history[k][:, end] = note[k]
             if _done(last_time, stop_time, i) and (given is None or given.exhausted):
@@ -267,6 +276,34 @@ class _Kept:
         self.ranks = torch.as_tensor(ranks, dtype=torch.int64, device=device)
         self.given = torch.zeros(len(ranks), dtype=torch.bool, device=device)
         self.given[list(given or [])] = True  # the kept tracks: a draw on one yields
+
+    def ahead(self, time: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The next kept note after a note at ``time`` ``(B,)`` just fed: the inputs of
+        ``fields.AHEAD_FIELDS``, each ``(B,)`` (gap ``NONE`` where no kept note is left)."""
+        found = self.next < self.count  # (B,)
+        index = self.next.clamp_max(self.count - 1)
+        gap = self.notes["time"][self.rows, index].long() - time
+        return {
+            "ahead_gap": torch.where(found, gap, NONE),
+            "ahead_pitch": torch.where(found, self.notes["pitch"][self.rows, index].long(), 0),
+            "ahead_track": torch.where(found, self.notes["track"][self.rows, index].long(), 0),
+            "kept_tracks": track_bits(self.given).expand(len(self.rows)),
+        }
+
+    def ahead_of_primer(self, primer: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``ahead``'s inputs for each primer note ``(B, P)``: the next note of a kept track
+        after it, in the primer or else the first kept note."""
+        length = primer["time"].shape[1]
+        cat = {
+            k: torch.cat([primer[k].long(), self.notes[k].long()], 1)
+            for k in ("time", "pitch", "track")
+        }  # (B, P + K)
+        is_kept = self.given[cat["track"]]
+        is_kept[:, length:] = True
+        out = next_kept(cat["time"], cat["pitch"], cat["track"], is_kept, length)
+        out["kept_tracks"] = track_bits(self.given).expand(len(self.rows))[:, None]
+        out["kept_tracks"] = out["kept_tracks"].expand(-1, length)
+        return out
 
     @property
     def exhausted(self) -> bool:

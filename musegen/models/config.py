@@ -15,8 +15,10 @@ weights, so that ``checkpoint.load_network`` rebuilds the same network without H
   (format 4 drew it after the track);
 * format 6: ``encoder.sounding_dim``, the input of the pitches still sounding
   (``models.sounding_context``; earlier formats: none);
-* format 7 (this one): ``encoder.texture_dim``, the input of each track's density and note
-  length so far (``models.texture_context``; earlier formats: none).
+* format 7: ``encoder.texture_dim``, the input of each track's density and note length so
+  far (``models.texture_context``; earlier formats: none);
+* format 8 (this one): ``encoder.ahead_dim``, the input of an accompaniment's kept music
+  ahead of each note (``models.ahead_context``; earlier formats: none).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ before it without training them (its loss reaches only its own two layers); ``sh
 them like the other fields. Shared, velocity costs the other fields 0.4-0.6 nats of test
 note NLL on Lakh (experiments/note_length/README.md, "Velocity"): a file's dynamics are its
 own, and learning them teaches the state the 97 training songs."""
-FORMAT = 7
+FORMAT = 8
 MIN_CONTEXT = 2
 """The shortest context a network can keep to in generation (``generation.decode``): it
 re-reads the last half of it, at least one note."""

@@ -17,7 +17,8 @@ from torch import nn
 from musegen.checks import at_least, check, number
 from musegen.data.note_timing import BEATS_PER_BAR
 from musegen.data.tracks import drum_track
-from musegen.fields import INPUT_FIELDS
+from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS
+from musegen.models.ahead_context import AheadContext
 from musegen.models.config import NoteNetConfig
 from musegen.models.heads import make_heads
 from musegen.models.key_context import PitchClassContext
@@ -108,6 +109,7 @@ class NoteNet(nn.Module):
         key_dim = encoder.pop("key_dim", 0)
         sounding_dim = encoder.pop("sounding_dim", 0)
         texture_dim = encoder.pop("texture_dim", 0)
+        ahead_dim = encoder.pop("ahead_dim", 0)
         if config.velocity is None:  # no velocity to read where none is modelled
             encoder.pop("velocity_dim", None)
         self.encoder = NoteEncoder(n_tracks=config.n_tracks, tables=self.tables, **encoder)
@@ -123,7 +125,12 @@ class NoteNet(nn.Module):
             if texture_dim
             else None
         )
-        width = self.encoder.out_dim + key_dim + sounding_dim + texture_dim
+        self.ahead = (
+            AheadContext(ahead_dim, config.n_tracks, self.encoder.bar_steps // BEATS_PER_BAR)
+            if ahead_dim
+            else None
+        )
+        width = self.encoder.out_dim + ahead_dim + key_dim + sounding_dim + texture_dim
         self.backbone = build_backbone(config.net, width)
         self.heads = make_heads(config, self.backbone.hidden_size, self.tables)
         self.n_tracks = config.n_tracks
@@ -148,6 +155,14 @@ class NoteNet(nn.Module):
         """Backbone output after each note: ``(B, T, H)``, and the state after the last (with
         a key, sounding or texture input, ``(backbone state, (pitch-class counts, latest
         ends, texture sums))``)."""
+        x = self._encode(notes)
+        x, state, carry = self._with_contexts(x, notes, state)
+        h, state = self._backbone(x, state)  # (B, T, H), state
+        return h, state if carry is None else (state, carry)
+
+    def _encode(self, notes: Mapping[str, torch.Tensor | None]) -> torch.Tensor:
+        """The encoder's features of each note ``(B, T, D)``, with the kept music ahead of it
+        beside them where the network reads it (``ahead_dim``)."""
         x = self.encoder(
             notes["pitch"],
             notes["step"],
@@ -156,9 +171,10 @@ class NoteNet(nn.Module):
             notes.get("time"),
             notes.get("velocity"),
         )
-        x, state, carry = self._with_contexts(x, notes, state)
-        h, state = self._backbone(x, state)  # (B, T, H), state
-        return h, state if carry is None else (state, carry)
+        if self.ahead is None:
+            return x
+        given = {k: notes[k] for k in AHEAD_FIELDS if notes.get(k) is not None}
+        return torch.cat([x, self.ahead(given, notes["pitch"]).to(x.dtype)], dim=-1)
 
     def _with_contexts(
         self, x: torch.Tensor, notes: Mapping[str, torch.Tensor], state: Any
@@ -245,15 +261,9 @@ class NoteNet(nn.Module):
         """Incremental decoding: feed one note per sequence, ``(B,)`` tensors, with the state
         from the previous call (``None`` at the start); get the backbone's output after it,
         ``(B, H)`` (``heads.draw`` reads it), and the new state. Run ``eval()`` first."""
-        column = {k: None if note.get(k) is None else note[k][:, None] for k in INPUT_FIELDS}
-        x = self.encoder(
-            column["pitch"],
-            column["step"],
-            column["duration"],
-            column["track"],
-            column["time"],
-            column["velocity"],
-        )  # (B, 1, D)
+        fields = (*INPUT_FIELDS, *AHEAD_FIELDS)
+        column = {k: None if note.get(k) is None else note[k][:, None] for k in fields}
+        x = self._encode(column)  # (B, 1, D)
         x, state, carry = self._with_contexts(x, column, state)
         if hasattr(self.backbone, "step"):
             h, state = self.backbone.step(x[:, 0], state)  # (B, H): the cells' fast path

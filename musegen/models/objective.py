@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from musegen.fields import INPUT_FIELDS, PREDICTED_FIELDS
+from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS, PREDICTED_FIELDS
 from musegen.models.losses import LossWeights, note_losses
 
 TARGETS = ("last", "all")
@@ -28,10 +28,11 @@ def teacher_forcing(
     batch: Mapping[str, torch.Tensor],
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Split ``(B, L + 1)`` windows into inputs ``[:, :-1]`` and next-note targets ``[:, 1:]``,
-    both ``(B, L)``: target ``t`` is the note after input ``t``. The targets also carry
+    both ``(B, L)``: target ``t`` is the note after input ``t`` (the inputs with the kept music
+    ahead of each note where the batch has it, ``data.ahead``). The targets also carry
     ``before``, the onset of the note each follows (what an onset counted from the bar line
     is counted from, ``ClassTables.classes_of``)."""
-    inputs = {k: batch[k][:, :-1] for k in INPUT_FIELDS if k in batch}  # (B, L)
+    inputs = {k: batch[k][:, :-1] for k in (*INPUT_FIELDS, *AHEAD_FIELDS) if k in batch}
     targets = {k: batch[k][:, 1:] for k in PREDICTED_FIELDS if k in batch}  # (B, L)
     if "time" in inputs:
         targets["before"] = inputs["time"]  # (B, L)
