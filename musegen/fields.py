@@ -32,8 +32,11 @@ INPUT_FIELDS: tuple[str, ...] = (*PREDICTED_FIELDS, "time")
 
 AHEAD_FIELDS: tuple[str, ...] = ("ahead_gap", "ahead_pitch", "ahead_track", "kept_tracks")
 """What an accompaniment's kept music says after each note (``data.ahead``): the next kept
-note's onset minus the note's (-1: none), its pitch and track, and the kept tracks (a bit a
-track). Read by a network with ``task.encoder.ahead_dim``; never predicted."""
+note's onset minus the note's (``NO_KEPT_NOTE``: none), its pitch and track, and the kept
+tracks (a bit a track). Read by a network with ``task.encoder.ahead_dim``; never predicted."""
+
+NO_KEPT_NOTE = -1
+"""``ahead_gap`` of a note with no kept note after it."""
 
 BATCH_COLUMNS: tuple[str, ...] = ("time", "pitch", "step", "duration", "velocity", "track")
 """The columns of a batch of windows (``data.windows``), each ``(B, length)``."""

@@ -329,25 +329,30 @@ def test_the_rules_table_reads_a_step_temperature_from_the_setting_name(tmp_path
 
 def test_the_decoding_table_means_each_variants_seeds_by_hand(tmp_path) -> None:
     """Variant a: onset 0.2 and 0.4 on its two seeds (mean 0.3), Bass share 0.1 and 0.3
-    (0.2); variant b, one seed: onset 0.5, share 0.25. Real: onset 0.4, share 0.15."""
+    (0.2), its empty bars 0.2 and 0.4 (0.3); variant b, one seed: onset 0.5, share 0.25,
+    empty bars 0.1. Real: onset 0.4, share 0.15, empty bars 0.25. Distances (chord and bass
+    as real's): a 0.1 + 0.05 = 0.15, b 0.1 + 0.15 = 0.25; a is named."""
     spec = importlib.util.spec_from_file_location(
         "decoding", ROOT / "experiments" / "accompaniment" / "decoding.py"
     )
     decoding = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(decoding)
     variants = {}
-    for name, seeds in {"a": [(0.2, 0.1), (0.4, 0.3)], "b": [(0.5, 0.25)]}.items():
+    for name, seeds in {"a": [(0.2, 0.1, 0.2), (0.4, 0.3, 0.4)], "b": [(0.5, 0.25, 0.1)]}.items():
         reports = []
-        for onset, share in seeds:
+        for onset, share, empty in seeds:
             model = {"key_agreement": 0.9, "chord_agreement": 0.5}
             model |= {"onset_agreement": onset, "bass_agreement": 0.6}
             report = _report(model, 0.8)
-            report["set"]["tracks"] = {"share/Bass": {"gru": {"mean": share}}}
-            report["set"]["tracks"]["share/Bass"]["real"] = {"mean": 0.15}
+            report["set"]["tracks"] = {
+                "share/Bass": {"gru": {"mean": share}, "real": {"mean": 0.15}},
+                "EB/Bass": {"gru": {"mean": empty}, "real": {"mean": 0.25}},
+            }
             reports.append(report)
         variants[name] = reports
     text = decoding.table(variants)
-    assert "| a | 2 | 0.900 | 0.500 | 0.300 | 0.600 | 0.800 | 0.200 |" in text
-    assert "| b | 1 | 0.900 | 0.500 | 0.500 | 0.600 | 0.800 | 0.250 |" in text
-    assert "| real | 2 | 0.900 | 0.500 | 0.400 | 0.600 | 0.800 | 0.150 |" in text
+    assert "| a | 2 | 0.900 | 0.500 | 0.300 | 0.600 | 0.800 | 0.200 | 0.300 | 0.150 |" in text
+    assert "| b | 1 | 0.900 | 0.500 | 0.500 | 0.600 | 0.800 | 0.250 | 0.100 | 0.250 |" in text
+    assert "| real | 2 | 0.900 | 0.500 | 0.400 | 0.600 | 0.800 | 0.150 | 0.250 | 0 |" in text
     assert "| decoding | seeds | key agreement |" in text and "share of Bass |" in text
+    assert "empty bars of Bass | distance |" in text and "Least distance: a." in text

@@ -20,11 +20,11 @@ from musegen.pretrained.export import export_run, note_nll
 from tests.conftest import ROOT, SHARED_DATA, run_cli, small
 
 LMD = SHARED_DATA / "lmd_midi"
-SONGS = {"bach": ROOT / "musegen" / "demo", "lakh": LMD, "lakh_v1": LMD}
+SONGS = {"bach": ROOT / "musegen" / "demo", "lakh": LMD, "lakh_v1": LMD, "lakh_accompany": LMD}
 
 
 def test_the_models_are_listed_with_their_cards() -> None:
-    assert {"bach", "lakh", "lakh_v1", "pop909"} <= set(pretrained.names())
+    assert {"bach", "lakh", "lakh_accompany", "lakh_v1", "pop909"} <= set(pretrained.names())
     for name in pretrained.names():
         card = pretrained.card(name)
         assert (pretrained.FOLDER / f"{name}.md").is_file() and card["licence"]

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import torch
 
+from musegen.fields import NO_KEPT_NOTE as NONE
+
 AHEAD_NOTES = 96
 """Notes past a training window that the next kept note is looked for in: the network reads
 a kept note up to ``models.ahead_context.HORIZON_BEATS`` ahead, and five-track Lakh plays
 about 32 notes a bar."""
-NONE = -1
-"""``ahead_gap`` of a note with no kept note after it."""
 
 
 def kept_tracks(

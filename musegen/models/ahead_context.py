@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from musegen.checks import at_least
-from musegen.data.ahead import NONE
+from musegen.fields import NO_KEPT_NOTE as NONE
 
 HORIZON_BEATS = 4
 """How far ahead a kept note is read (one 4-beat bar); a later one reads as none within
