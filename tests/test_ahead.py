@@ -17,7 +17,7 @@ from musegen.data.ahead import NONE, kept_tracks, next_kept, track_bits
 from musegen.data.datamodule import NoteDataModule
 from musegen.data.tracks import IS_DRUM
 from musegen.generation.accompany import split_piece
-from musegen.generation.decode import generate, start_notes
+from musegen.generation.decode import _Kept, generate, start_notes
 from musegen.generation.notes import notes_to_tensors
 from musegen.generation.sampling import Picker, Sampling
 from musegen.models.ahead_context import AheadContext
@@ -251,3 +251,36 @@ def test_ahead_without_its_input_or_with_streams_is_one_line(
         check_config(compose_checked("train", overrides))
     assert str(info.value) == message
     check_config(compose_checked("train", ["data.ahead=0.5", "task.encoder.ahead_dim=8"]))
+
+
+def test_a_primers_notes_read_the_next_kept_note_in_the_primer_or_after_it() -> None:
+    """A primer of the song's own first bars (``accompany_from``), every track: Piano (kept)
+    at 0, drums at 12, Piano at 24 (pitch 55), Bass at 36; the kept notes after it: Piano at
+    48 (60) and 72. After the Piano at 0 and the drums, the primer's own Piano at 24 (gaps
+    24, 12); after it and the Bass, the first kept note (gaps 24, 12)."""
+    kept = {
+        "time": torch.tensor([[48, 72]]),
+        "pitch": torch.tensor([[60, 62]]),
+        "step": torch.tensor([[0.5, 1.0]]),
+        "duration": torch.tensor([[1.0, 1.0]]),
+        "track": torch.tensor([[1, 1]]),
+        "velocity": torch.tensor([[80, 80]]),
+    }
+    given = _Kept(kept, 1, 4, 24, list(range(5)), given=[1])
+    primer = {
+        "time": torch.tensor([[0, 12, 24, 36]]),
+        "pitch": torch.tensor([[52, 38, 55, 40]]),
+        "track": torch.tensor([[1, 0, 1, 3]]),
+    }
+    out = given.ahead_of_primer(primer)
+    assert out["ahead_gap"].tolist() == [[24, 12, 24, 12]]
+    assert out["ahead_pitch"].tolist() == [[55, 55, 60, 60]]
+    assert out["ahead_track"].tolist() == [[1, 1, 1, 1]] and out["kept_tracks"].tolist() == [
+        [2] * 4
+    ]
+    fed = given.ahead(torch.tensor([30]))  # after a note at 30: the first kept note, 18 ahead
+    assert [int(fed[k][0]) for k in ("ahead_gap", "ahead_pitch", "kept_tracks")] == [18, 60, 2]
+    given.next[0] = 2  # every kept note fed: none ahead
+    assert int(given.ahead(torch.tensor([80]))["ahead_gap"][0]) == NONE
+    unnamed = _Kept(kept, 1, 4, 24, list(range(5)))  # no kept track named: the given notes
+    assert unnamed.ahead_of_primer(primer)["ahead_gap"].tolist() == [[48, 36, 24, 12]]
