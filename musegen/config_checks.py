@@ -199,11 +199,20 @@ def _check_stream(cfg: DictConfig) -> None:
 
 
 def _check_ahead(cfg: DictConfig) -> None:
-    """``data.ahead`` on a network that does not read the kept music, or with streams: one
+    """``data.ahead`` on a network that does not read the kept music, a network that reads it
+    trained without it (its input would keep its random weights), or with streams: one
     line."""
     ahead = _get(cfg, "data.ahead") or 0
-    if not isinstance(ahead, int | float) or isinstance(ahead, bool) or ahead == 0:
+    if not isinstance(ahead, int | float) or isinstance(ahead, bool):
         return  # the datamodule names a value that is not a share
+    if ahead == 0:
+        if _get(cfg, "task.encoder.ahead_dim"):
+            raise ConfigError(
+                "task.encoder.ahead_dim reads the kept music ahead, but data.ahead=0 never "
+                "trains it: set data.ahead (e.g. 0.5, as experiment=lakh_accompany), or "
+                "task.encoder.ahead_dim=0"
+            )
+        return
     if not _get(cfg, "task.encoder.ahead_dim"):
         raise ConfigError(
             f"data.ahead={ahead} trains for accompaniment, but the network does not read the "

@@ -238,6 +238,12 @@ def test_the_decoder_feeds_each_note_its_next_kept_note() -> None:
             "music ahead: set task.encoder.ahead_dim (e.g. 32), or data.ahead=0",
         ),
         (
+            ["task.encoder.ahead_dim=8"],
+            "task.encoder.ahead_dim reads the kept music ahead, but data.ahead=0 never trains "
+            "it: set data.ahead (e.g. 0.5, as experiment=lakh_accompany), or "
+            "task.encoder.ahead_dim=0",
+        ),
+        (
             ["data.ahead=0.5", "task.encoder.ahead_dim=8", "data.stream=true"],
             "data.ahead draws kept tracks window by window, data.stream runs whole songs: "
             "set one of them off",
