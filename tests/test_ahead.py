@@ -23,6 +23,7 @@ from musegen.generation.sampling import Picker, Sampling
 from musegen.models.ahead_context import AheadContext
 from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
 from musegen.models.network import NoteNet
+from musegen.models.objective import teacher_forcing
 from musegen.models.time_classes import TimeClasses
 from tests.test_accompany import TRACKS, _song
 
@@ -78,13 +79,14 @@ def test_training_windows_read_the_next_kept_note_past_their_end(
     dm.setup("fit")
     windows, split = dm.windows["train"], dm.splits["train"]
     indices = list(range(0, len(windows), max(len(windows) // 24, 1)))[:24]
-    indices[-1] = len(windows) - 1  # a song's last window: its notes past it are few
+    ends = [max(int(e) - 1 - back, 0) for e in np.unique(windows._ends) for back in (0, 1, 2)]
+    indices += ends  # each song's last windows: their notes past them are few
     batch = windows.__getitems__(indices)
     again = windows.__getitems__(indices)
     assert all(torch.equal(batch[k], again[k]) for k in batch)
     cols = {k: np.asarray(split.columns[k]).astype(np.int64) for k in ("time", "pitch", "track")}
     firsts = windows.starts(np.asarray(indices))
-    past = 0
+    past = last = 0
     for row, first in enumerate(firsts):
         bits = int(batch["kept_tracks"][row, 0])
         assert (batch["kept_tracks"][row] == bits).all()
@@ -104,14 +106,20 @@ def test_training_windows_read_the_next_kept_note_past_their_end(
                 continue
             k = later[0]
             past += k >= first + 21
+            last += k == song_end - 1
             drum = bool(IS_DRUM[cols["track"][k]])
             want = cols["pitch"][k] + (0 if drum else shift)
             assert got == [cols["time"][k] - cols["time"][first + j], want, cols["track"][k]]
-    assert past > 0  # some found past the window's end
+    assert past > 0 and last > 0  # some found past the window's end, some at the song's
     assert len({int(b) for b in batch["kept_tracks"][:, 0]}) > 3
     dm.setup("validate")
     plain = dm.windows["val"].__getitems__([0])
     assert "ahead_gap" not in plain and "kept_tracks" not in plain
+    dm.test_pass = "window"  # val and test as windows of the training kind: still none kept
+    dm.setup("validate")
+    for name in ("val", "test"):
+        plain = dm.windows[name].__getitems__([0])
+        assert "ahead_gap" not in plain and "kept_tracks" not in plain
 
 
 def test_the_networks_features_by_hand() -> None:
@@ -178,6 +186,9 @@ def test_the_network_reads_the_kept_music_ahead() -> None:
         "kept_tracks": torch.full((2, 6), 2),
     }
     h, _ = net.hidden(notes)
+    inputs, _ = teacher_forcing(notes)  # a batch's inputs keep the kept music ahead
+    assert torch.equal(inputs["ahead_gap"], notes["ahead_gap"][:, :-1])
+    assert torch.equal(inputs["kept_tracks"], notes["kept_tracks"][:, :-1])
     h_far, _ = net.hidden({**notes, "ahead_gap": notes["ahead_gap"] + 40})
     assert not torch.allclose(h, h_far)
     none = {"ahead_gap": torch.full((2, 6), NONE), "kept_tracks": torch.zeros(2, 6).long()}
