@@ -276,6 +276,7 @@ class _Kept:
         self.ranks = torch.as_tensor(ranks, dtype=torch.int64, device=device)
         self.given = torch.zeros(len(ranks), dtype=torch.bool, device=device)
         self.given[list(given or [])] = True  # the kept tracks: a draw on one yields
+        self.bits = track_bits(self.given).expand(batch)  # (B,) the network's kept flags
 
     def ahead(self, time: torch.Tensor) -> dict[str, torch.Tensor]:
         """The next kept note after a note at ``time`` ``(B,)`` just fed: the inputs of
@@ -287,7 +288,7 @@ class _Kept:
             "ahead_gap": torch.where(found, gap, NONE),
             "ahead_pitch": torch.where(found, self.notes["pitch"][self.rows, index].long(), 0),
             "ahead_track": torch.where(found, self.notes["track"][self.rows, index].long(), 0),
-            "kept_tracks": track_bits(self.given).expand(len(self.rows)),
+            "kept_tracks": self.bits,
         }
 
     def ahead_of_primer(self, primer: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -301,8 +302,7 @@ class _Kept:
         is_kept = self.given[cat["track"]]
         is_kept[:, length:] = True
         out = next_kept(cat["time"], cat["pitch"], cat["track"], is_kept, length)
-        out["kept_tracks"] = track_bits(self.given).expand(len(self.rows))[:, None]
-        out["kept_tracks"] = out["kept_tracks"].expand(-1, length)
+        out["kept_tracks"] = self.bits[:, None].expand(-1, length)
         return out
 
     @property
