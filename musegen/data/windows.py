@@ -129,10 +129,9 @@ class NoteWindows(Dataset):
         shift = None
         if self.transpose:
             shift = self.song_shifts(indices) if stream else self.shifts(indices)
-            shift = limited(batch["pitch"], torch.from_numpy(pitched), shift)  # (B, 1)
-            batch["pitch"] = torch.where(
-                torch.from_numpy(pitched), batch["pitch"] + shift, batch["pitch"]
-            )
+            moved = torch.from_numpy(pitched)
+            shift = limited(batch["pitch"], moved, shift)  # (B, 1), kept for the notes ahead
+            batch["pitch"] = torch.where(moved, batch["pitch"] + shift, batch["pitch"])
         if self.ahead:
             batch.update(self.kept_ahead(indices, first, shift))
         if stream:

@@ -26,9 +26,9 @@ from typing import Any
 import torch
 
 from musegen.checks import at_least, check, integer, one_of, optional
-from musegen.data.ahead import NONE, next_kept, track_bits
+from musegen.data.ahead import next_kept, track_bits
 from musegen.data.note_timing import RESOLUTION
-from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS, VELOCITY
+from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS, NO_KEPT_NOTE, VELOCITY
 from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Picker
 from musegen.models.config import MIN_CONTEXT
@@ -280,12 +280,13 @@ class _Kept:
 
     def ahead(self, time: torch.Tensor) -> dict[str, torch.Tensor]:
         """The next kept note after a note at ``time`` ``(B,)`` just fed: the inputs of
-        ``fields.AHEAD_FIELDS``, each ``(B,)`` (gap ``NONE`` where no kept note is left)."""
+        ``fields.AHEAD_FIELDS``, each ``(B,)`` (gap ``NO_KEPT_NOTE`` where no kept note is
+        left)."""
         found = self.next < self.count  # (B,)
         index = self.next.clamp_max(self.count - 1)
         gap = self.notes["time"][self.rows, index].long() - time
         return {
-            "ahead_gap": torch.where(found, gap, NONE),
+            "ahead_gap": torch.where(found, gap, NO_KEPT_NOTE),
             "ahead_pitch": torch.where(found, self.notes["pitch"][self.rows, index].long(), 0),
             "ahead_track": torch.where(found, self.notes["track"][self.rows, index].long(), 0),
             "kept_tracks": self.bits,
