@@ -263,7 +263,8 @@ def test_lakh_accompany_is_lakh_trained_and_drawing_for_accompaniment(tmp_path: 
     assert cfg.task.encoder.ahead_dim == 32 and lakh.task.encoder.ahead_dim == 0
     assert OmegaConf.to_container(cfg.sampling.accompaniment) == {
         "step": {"temperature": 0.5},
-        "track": {"temperature": 1.3},
+        "track": {"temperature": 1.3, "entry": 1.0},  # lakh's: no piece's own rules
+        "duration": {"cache": 0.0},
     }
     for part in ("data", "task", "sampling", "model", "trainer"):
         a, b = (OmegaConf.to_container(c[part], resolve=False) for c in (cfg, lakh))
@@ -280,7 +281,8 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
     tmp_path: Path,
 ) -> None:
     """experiment=lakh draws durations at 1.0 and the Bass's at 1.5, every other field and
-    track as before, with the accompaniment's rules (the Bass's root its own);
+    track as before, with the piece's own rules (cache 0.3, entry 0.1) in continuations only
+    and the accompaniment's rules (the Bass's root its own);
     experiment=pop909 (one Piano track) keeps lakh's settings without the Bass's rules;
     compare_lakh keeps the sampling and inputs its committed table ran with."""
     from musegen.generation.sampling import Sampling
@@ -301,17 +303,23 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
     assert lakh.rule("duration", "Bass").temperature == 1.5
     assert lakh.rule("duration", "Piano").temperature == 1.0
     assert lakh.rule("step", "Bass").temperature == 0.5 and lakh.rule("pitch").clash == 0.25
+    # the piece's own rules in continuations, not in accompaniments (chosen without them)
+    assert lakh.rule("duration", "Piano").cache == 0.3 and lakh.rule("track").entry == 0.1
+    assert accompaniment.rule("duration", "Piano").cache == 0.0
+    assert accompaniment.rule("track").entry == 1.0
     pop = compose_config(["experiment=pop909"], output_dir=str(tmp_path))
     assert pop.data.root.endswith("shared/data/pop909") and list(pop.data.tracks) == ["Piano"]
     assert pop.task.encoder.sounding_dim == 32 and pop.task.velocity_classes == 12
     pop_rules = Sampling.from_config(pop.sampling)
     assert pop_rules.track_fields == () and pop_rules.rule("duration", "Piano").temperature == 1.0
+    assert pop_rules.rule("duration", "Piano").cache == 0.0 and pop_rules.rule("track").entry == 1
     old = compose_config(["experiment=compare_lakh"], output_dir=str(tmp_path))
     old_rules = Sampling.from_config(old.sampling)
     assert old.task.encoder.sounding_dim == 0 and old.task.velocity_classes == 0
     assert old_rules.track_fields == () and old_rules.rule("duration", "Bass").temperature == 0.5
     assert old_rules.rule("pitch").clash == 1.0 and old_rules.rule("pitch").temperature == 0.5
     assert old_rules.rule("pitch").harmony == 1.0 and old_rules.rule("step").on_kept == 1.0
+    assert old_rules.rule("duration").cache == 0.0 and old_rules.rule("track").entry == 1.0
     assert old_rules.for_accompaniment() is old_rules
     # the default run draws semitone clashes at 0.1; the committed comparisons as they ran,
     # without the rule (experiment=paper's regression timing tracks no sounding keys)

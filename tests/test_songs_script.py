@@ -61,6 +61,25 @@ def test_the_rank_correlation_counts_the_songs_where_both_play() -> None:
     assert weighted["songs"] == 6 and weighted["duration"] == pytest.approx(0.8)
 
 
+def test_a_track_enters_where_the_primer_does_not_play_it() -> None:
+    """Bass silent in 4 primers: the real continuation plays it in 1 (1/4), the model's in
+    3 (3/4); a song whose primer plays it is not counted; no song leaves Strings out: nan.
+    Over every track, 6 silent primers (Bass 4, Guitar 2): real 1/6, model 4/6."""
+    songs = _songs()
+
+    def row(track: str, primer: int, real: int, model: int) -> dict:
+        return {"track": track, "primer notes": primer, "real notes": real, "model notes": model}
+
+    table = [row("Bass", 0, r, m) for r, m in [(3, 5), (0, 1), (0, 2), (0, 0)]]
+    table += [row("Bass", 4, 0, 0), row("Guitar", 0, 0, 7), row("Guitar", 0, 0, 0)]
+    table += [row("Piano", 2, 9, 9), row("Strings", 1, 0, 3)]
+    entry = songs.entries(table)
+    assert entry["Bass"] == {"songs": 4, "real": 0.25, "model": 0.75}
+    assert entry["Guitar"] == {"songs": 2, "real": 0.0, "model": 0.5}
+    assert entry["Strings"]["songs"] == 0 and math.isnan(entry["Strings"]["model"])
+    assert entry["all"] == {"songs": 6, "real": pytest.approx(1 / 6), "model": pytest.approx(4 / 6)}
+
+
 def _measure():
     spec = importlib.util.spec_from_file_location(
         "measure", ROOT / "experiments" / "note_length" / "measure.py"

@@ -11,7 +11,9 @@ continuation's and the model's notes a beat and mean duration (beats), and per t
 rank correlation (Spearman) over songs between the real and the model's figure, on the songs
 where both play at least ``MIN_NOTES`` notes on it, and their mean over the tracks weighted
 by those songs. A model that follows each song has a correlation near 1; one that writes
-every song alike, near 0. The pooled figures of ``measure.py`` average over songs and bars
+every song alike, near 0. Per track too, of the songs whose primer does not play the track,
+the share whose real continuation brings it in and the share whose model continuation does
+(``entries``). The pooled figures of ``measure.py`` average over songs and bars
 and cannot tell the two apart. ``--mean`` reads the CSVs of earlier runs (seeds) and writes
 each one's correlations and their mean. Made for
 experiments/note_length/README.md, "Texture".
@@ -114,6 +116,42 @@ def correlations(table: list[dict[str, Any]]) -> dict[str, dict[str, float | int
     return out
 
 
+def entries(table: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """Per track: the songs whose primer plays no note on it, and the share of them whose
+    real and model continuations play it (nan without such songs)."""
+    out: dict[str, dict[str, float | int]] = {}
+    for name in PITCHED:
+        silent = [r for r in table if r["track"] == name and r["primer notes"] == 0]
+        out[name] = {"songs": len(silent)}
+        for part in ("real", "model"):
+            enters = [r[f"{part} notes"] > 0 for r in silent]
+            out[name][part] = float(np.mean(enters)) if silent else float("nan")
+    every = [r for r in table if r["primer notes"] == 0]
+    out["all"] = {"songs": len(every)}
+    for part in ("real", "model"):
+        share = np.mean([r[f"{part} notes"] > 0 for r in every]) if every else np.nan
+        out["all"][part] = float(share)
+    return out
+
+
+def _entry_lines(rows: dict[str, dict[str, dict[str, float | int]]]) -> list[str]:
+    """Markdown rows ``| run | track | songs | real | model |`` of ``entries`` per run."""
+    lines = []
+    for run, by_track in rows.items():
+        for name, e in by_track.items():
+            lines.append(f"| {run} | {name} | {e['songs']} | {_f(e['real'])} | {_f(e['model'])} |")
+    return lines
+
+
+ENTRY_HEADER = [
+    "",
+    "A track the primer does not play: the share of those songs whose continuation plays it",
+    "",
+    "| run | track | songs | real | model |",
+    "| --- | --- | --- | --- | --- |",
+]
+
+
 def read_csv(path: Path) -> list[dict[str, Any]]:
     """The rows ``write`` stored, numbers as numbers."""
     with open(path, newline="") as fh:
@@ -141,6 +179,13 @@ def write_mean(out: Path, sources: list[Path]) -> None:
             float(np.nanmean([run[name][figure] for run in every.values()])) for figure in FIGURES
         ]
         lines.append(f"| mean | {name} | | {_f(means[0])} | {_f(means[1])} |")
+    runs = {path.stem: entries(read_csv(path)) for path in sources}
+    lines += ENTRY_HEADER + _entry_lines(runs)
+    for name in next(iter(runs.values())):
+        real, model = (
+            float(np.nanmean([r[name][p] for r in runs.values()])) for p in ("real", "model")
+        )
+        lines.append(f"| mean | {name} | | {_f(real)} | {_f(model)} |")
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -155,6 +200,7 @@ def write(table: list[dict[str, Any]], out: Path, title: str) -> None:
     lines.append("| --- | --- | --- | --- |")
     for name, c in corr.items():
         lines.append(f"| {name} | {c['songs']} | {_f(c['notes per beat'])} | {_f(c['duration'])} |")
+    lines += ENTRY_HEADER + _entry_lines({"this run": entries(table)})
     lines += [
         "",
         "| song | track | "

@@ -29,6 +29,7 @@ from musegen.bench.report import Row
 from musegen.bench.timing import best_of
 from musegen.config_checks import CONFIG_DIR, group_choices
 from musegen.generation.decode import generate
+from musegen.generation.own_music import OwnMusic
 from musegen.generation.sampling import DrumHits, Picker, Sampling
 from musegen.generation.sounding import SoundingKeys
 from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
@@ -37,16 +38,20 @@ from musegen.models.sizing import size_for_budget
 from musegen.models.velocity_classes import VelocityClasses
 
 NUM_NOTES = 1000
-RULES = ("drums", "keys", "clash")
+RULES = ("drums", "keys", "clash", "own")
 """The decoder's rules of ``experiment=lakh``: drum notes as hits, no restart of a sounding
 key (which also draws the pitch given that its note can be placed), semitone clashes at a
-quarter of their probability (the last needs the second's sounding keys)."""
+quarter of their probability (the last needs the second's sounding keys), and the piece's own
+music (a silent track enters at 0.1, durations mixed with the track's own at 0.3)."""
+OWN = (("track", (("entry", 0.1),)), ("duration", (("cache", 0.3),)))
+"""``experiment=lakh``'s rules of the piece's own music, as ``Sampling.fields``."""
 PARTS = (
     ("the velocity field, read out last", {"velocity": 12}, ()),
     ("the keys still sounding, as an input", {"sounding": 32}, ()),
     ("drum notes as hits", {}, ("drums",)),
     ("no restart of a sounding key", {}, ("keys",)),
     ("no restart, and clashes at 0.25", {}, ("keys", "clash")),
+    ("the piece's own music (entry 0.1, cache 0.3)", {}, ("own",)),
 )
 """Each part of the note as ``experiment=lakh`` draws it, on its own: the network's
 ``_five_track_net`` arguments and the picker's rules (``cost_rows``)."""
@@ -115,7 +120,8 @@ def notes_per_second(
 ) -> float:
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``).
     ``drawn_as_now``: the picker ``generation.continuation`` builds for ``experiment=lakh``
-    (``RULES``: drum hits, no restart of a sounding key, clashes at 0.25), else a plain one
+    (``RULES``: drum hits, no restart of a sounding key, clashes at 0.25, the piece's own
+    music), else a plain one
     with the ``rules`` named (none: every field drawn plainly)."""
     primer = _primer(batch, seq_len)
     primer["time"] = torch.cumsum(torch.round(primer["step"] * 24).long(), 1)
@@ -129,8 +135,10 @@ def notes_per_second(
         keys = SoundingKeys(net.tables.step_values, 24, net.n_tracks) if "keys" in rules else None
         drums = DrumHits.of(net) if "drums" in rules else None
         clash = (("pitch", (("clash", 0.25),)),) if "clash" in rules else ()
-        rule = Sampling(fields=clash)
-        return Picker(rule, torch.Generator().manual_seed(0), TRACKS, None, drums, None, keys)
+        rule = Sampling(fields=clash + (OWN if "own" in rules else ()))
+        own = OwnMusic.of(net) if "own" in rules else None
+        generator = torch.Generator().manual_seed(0)
+        return Picker(rule, generator, TRACKS, None, drums, None, keys, own=own)
 
     def run() -> None:
         generate(net, primer, n, picker(), mode, seq_len, context=context)

@@ -42,6 +42,7 @@ from musegen.generation.continuation import DecodeOptions, buckets
 from musegen.generation.decode import generate, start_notes
 from musegen.generation.kept_music import KeptMusic
 from musegen.generation.notes import notes_to_tensors
+from musegen.generation.own_music import OwnMusic
 from musegen.generation.sampling import DrumHits, Picker
 from musegen.generation.sounding import SoundingKeys
 
@@ -109,7 +110,16 @@ def accompany(
     mine = [names[i] for i, t in enumerate(track_ids) if t in own] if names else []
     sampling = options.sampling.for_accompaniment()  # with its own settings over the rest
     pick = Picker(
-        sampling, generator, names, options.tracks, drums, buckets(net), keys, music, mine
+        sampling,
+        generator,
+        names,
+        options.tracks,
+        drums,
+        buckets(net),
+        keys,
+        music,
+        mine,
+        OwnMusic.of(net),
     )
     budget = NOTES_PER_KEPT * len(kept) + EXTRA
     out = generate(

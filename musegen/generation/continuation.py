@@ -22,6 +22,7 @@ from musegen.data.pianoroll_notes import NOTE_DTYPE
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.generation.decode import TRAINED, check_context, check_mode, generate, start_notes
 from musegen.generation.notes import notes_to_tensors, tensors_to_notes
+from musegen.generation.own_music import OwnMusic
 from musegen.generation.sampling import DrumHits, Picker, Sampling
 from musegen.generation.sounding import SoundingKeys
 from musegen.progress import progress_bar
@@ -136,7 +137,16 @@ def continue_primers(
             bar=tables.classes.bar if tables.position else None,
             repeats=not options.no_repeats,
         )
-    pick = Picker(options.sampling, generator, names, options.tracks, drums, buckets(net), keys)
+    pick = Picker(
+        options.sampling,
+        generator,
+        names,
+        options.tracks,
+        drums,
+        buckets(net),
+        keys,
+        own=OwnMusic.of(net),
+    )
     long = num_notes >= LONG and stop_time is None  # a long piece, not a fixed number of bars
     with progress_bar(int(num_notes), "Generating notes", enabled=long) as bar:
         out = generate(

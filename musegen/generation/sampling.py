@@ -27,6 +27,11 @@ at the drawn onset where the step comes first), has its probability multiplied b
 time, our networks' pieces in 13-23% (experiments/note_length/README.md, "Semitone
 clusters"); the rule is a choice of the decoder, measured there, not the network's.
 
+A piece's own music (``entry``, the track's setting, and ``cache``, the duration's): a
+track that has played no note in the piece yet, primer included, has its probability
+multiplied by ``entry``, and the duration of a note is drawn from the network's distribution
+mixed with the durations its track has played in the piece so far (``generation.own_music``).
+
 Accompaniment (``harmony`` and ``root``, the pitch's settings, ``on_kept``, the step's): where
 the decoder knows the kept tracks to the piece's end, a key off the kept harmony, a key off
 its lowest note's pitch class and an onset off the kept onsets have their probabilities
@@ -55,10 +60,22 @@ from musegen.data.note_timing import RESOLUTION
 from musegen.data.tracks import among, canonical_track, drum_track
 from musegen.fields import PREDICTED_FIELDS
 from musegen.generation.kept_music import KeptMusic
+from musegen.generation.own_music import OwnMusic
 from musegen.generation.sounding import SoundingKeys
 
 SAMPLED_FIELDS = PREDICTED_FIELDS
-RULES = ("temperature", "top_k", "top_p", "buckets", "clash", "harmony", "root", "on_kept")
+RULES = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "buckets",
+    "clash",
+    "harmony",
+    "root",
+    "on_kept",
+    "entry",
+    "cache",
+)
 BUCKETS = ("exact", "musical")
 CHECKS = (
     ("temperature", number(0.0, low_inclusive=False), "a number > 0", float),
@@ -69,6 +86,8 @@ CHECKS = (
     ("harmony", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
     ("root", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
     ("on_kept", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
+    ("entry", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
+    ("cache", number(0.0, 1.0), "a number in [0, 1] (0: off)", float),
 )
 """Each setting of a rule: its check, the words of its one-line error, and its type."""
 GUIDED = (("harmony", "pitch"), ("root", "pitch"), ("on_kept", "step"))
@@ -112,6 +131,15 @@ class Sampling:
     on_kept : float
         Accompaniment: the same for a step whose onset is no kept note's onset. The step's
         setting (step classes only).
+    entry : float
+        The probability of a track that has played no note in the piece yet (primer
+        included) is multiplied by it; 1 leaves it. The track's setting.
+    cache : float
+        A note's duration is drawn from ``(1 - cache) p + cache q``: the network's
+        distribution ``p`` mixed with the share ``q`` of each duration class among the
+        notes its track has played in the piece so far (none yet: ``p``); 0 leaves it. The
+        duration's setting, per track where a track sets it, where the track is drawn first
+        and durations are classes; drum notes never.
     fields : tuple of (str, values)
         A field's own settings (``pitch``, ``step``, ...), where it sets any.
     tracks : tuple of (str, values)
@@ -133,6 +161,8 @@ class Sampling:
     harmony: float = 1.0
     root: float = 1.0
     on_kept: float = 1.0
+    entry: float = 1.0
+    cache: float = 0.0
     fields: tuple[tuple[str, Values], ...] = ()
     tracks: tuple[tuple[str, Values], ...] = ()
     track_fields: tuple[tuple[str, str, Values], ...] = ()
@@ -404,6 +434,9 @@ class Picker:
         note's place. The network so says, note by note, whether the kept music or an
         accompaniment track comes next, as in the songs it learnt from; without them
         every draw is an accompaniment note that only a kept note starting first displaces.
+    own : OwnMusic, optional
+        What each piece has played, for the ``entry`` and ``cache`` rules; the decoder
+        reports each note to it too. Without it those rules do nothing.
     """
 
     def __init__(
@@ -417,6 +450,7 @@ class Picker:
         keys: SoundingKeys | None = None,
         kept: KeptMusic | None = None,
         given: Sequence[str] | None = None,
+        own: OwnMusic | None = None,
     ) -> None:
         self.sampling, self.generator, self.drums, self.keys = sampling, generator, drums, keys
         names = [canonical_track(n) for n in (track_names or [])]
@@ -469,6 +503,15 @@ class Picker:
             and (field == "pitch" or kept.step_values is not None)
             and bool(((factors := self._log_factors(field, name, len(names))) < 0).any())
         }
+        self._log_entry = torch.tensor([self._rules["track"].entry]).log()  # (1,)
+        cache = [self._rules["duration"].cache] * max(len(names), 1)
+        for i, rule in self._track_rules["duration"]:
+            cache[i] = rule.cache
+        if self._unpitched is not None:
+            cache[self._unpitched] = 0.0  # a drum note is one hit
+        self._cache = torch.tensor(cache)  # (n_tracks,)
+        uses = self._rules["track"].entry < 1.0 or bool((self._cache > 0).any())
+        self.own = own if uses else None  # counted only where a rule reads it
 
     def _log_factors(self, field: str, name: str, n_tracks: int) -> torch.Tensor:
         """The log of each track's ``name`` setting for ``field`` ``(n_tracks,)`` (at least
@@ -547,12 +590,25 @@ class Picker:
         near = self.keys.clashes(drawn, self._unpitched)  # type: ignore[union-attr]  # (B, 128)
         return self._weighed(logits, near, self._log_clash, drawn)
 
+    def _with_cache(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The duration logits ``(B, V)`` as the log of ``(1 - cache) p + cache q`` (the
+        ``cache`` rule of the row's track; ``q``: its track's durations so far, none: 0)."""
+        track = drawn["track"]  # (B,)
+        counts = self.own.durations(track)  # type: ignore[union-attr]  # (B, V)
+        total = counts.sum(-1, keepdim=True)  # (B, 1)
+        weight = self._cache.to(logits.device)[track][:, None]  # (B, 1)
+        weight = torch.where(total > 0, weight, 0.0)
+        mixed = (1.0 - weight) * logits.float().softmax(-1) + weight * counts / total.clamp_min(1)
+        return mixed.log()
+
     def start(self, primer: Mapping[str, torch.Tensor]) -> None:
         """The decoder's primer, ``(B, P)`` tensors: which keys sound as it ends."""
         if self.keys is not None:
             self.keys.start(primer)
         if self.kept is not None:
             self.kept.start(primer)
+        if self.own is not None:
+            self.own.start(primer)
 
     def played(self, note: Mapping[str, torch.Tensor]) -> None:
         """A note the decoder drew and placed (``(B,)`` tensors with its ``time``)."""
@@ -560,6 +616,8 @@ class Picker:
             self.keys.played(note)
         if self.kept is not None:
             self.kept.played(note)
+        if self.own is not None:
+            self.own.played(note)
 
     def settle(self, note: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A drawn note, ``{field: (B,)}`` with step and duration in beats, with every drum
@@ -583,6 +641,11 @@ class Picker:
                 logits = torch.where(drum[:, None], logits + self._hit_mask(logits), logits)
             else:
                 self._unmasked = True
+        if self.own is not None:
+            if field == "track" and self._log_entry[0] < 0:
+                logits = self._weighed(logits, self.own.absent(), self._log_entry, {})
+            elif field == "duration" and "track" in drawn and self.own.counts is not None:
+                logits = self._with_cache(logits, drawn)
         if field == "step" and self.keys is not None:
             logits = self.keys.mask_steps(logits, drawn)  # no onset before the allowed one
         elif field == "pitch" and self.keys is not None and "step" in drawn:

@@ -1,0 +1,197 @@
+"""The draw rules that follow a piece's own music (``generation.own_music``): ``entry`` (a
+track that has not played yet) and ``cache`` (durations mixed with the track's own so far),
+by hand on the logits, then on a real song continued by ``pretrained:lakh``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+import musegen.generation.sampling as sampling_module
+from musegen import pretrained
+from musegen.checks import ConfigError
+from musegen.data.midi_to_lpd import midi_to_song
+from musegen.data.pianoroll_notes import song_to_notes
+from musegen.generation.continuation import DecodeOptions, continue_primers
+from musegen.generation.decode import start_notes
+from musegen.generation.own_music import OwnMusic
+from musegen.generation.sampling import Picker, Sampling
+from musegen.models.checkpoint import load_network
+from tests.conftest import LMD_MIDI, need
+from tests.test_accompany import _regression_net
+
+TRACKS = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+QUARTER = 4  # the hand-made duration classes: a class per quarter beat, 8 of them
+
+
+def _encode(beats: torch.Tensor) -> torch.Tensor:
+    return torch.round(beats * QUARTER).long().clamp(0, 7)
+
+
+def _notes(track: list[int], duration: list[float]) -> dict[str, torch.Tensor]:
+    """One piece, ``(1, n)``: the tracks and durations given, pitch 60."""
+    n = len(track)
+    return {
+        "pitch": torch.full((1, n), 60),
+        "track": torch.tensor([track]),
+        "duration": torch.tensor([duration]),
+        "time": torch.arange(n)[None, :],
+    }
+
+
+def _seen(pick: Picker, field: str, logits: torch.Tensor, drawn: Mapping) -> torch.Tensor:
+    """The logits the picker hands to ``sample`` for ``field``."""
+    seen: list[torch.Tensor] = []
+
+    def keep(logits: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        seen.append(logits)
+        return torch.zeros(logits.shape[0], dtype=torch.int64)
+
+    with mock.patch.object(sampling_module, "sample", keep):
+        pick(field, logits, drawn)
+    return seen[0]
+
+
+def test_the_counts_of_a_primer_and_of_each_placed_note_by_hand() -> None:
+    """Piano (1) plays 0.5, 0.5 and 1 beat and Bass (3) 2 beats: the tracks heard, the
+    classes counted per track; a note placed later adds one; a duration-0 note (the start
+    note of a piece from scratch) counts for nothing."""
+    own = OwnMusic(5, _encode, 8)
+    own.start(_notes([1, 1, 3, 1], [0.5, 0.5, 2.0, 1.0]))
+    assert own.notes.tolist() == [[0, 3, 0, 1, 0]]
+    assert own.absent().tolist() == [[True, False, True, False, True]]
+    assert own.durations(torch.tensor([1])).tolist() == [[0, 0, 2, 0, 1, 0, 0, 0]]
+    assert own.durations(torch.tensor([3])).tolist() == [[0, 0, 0, 0, 0, 0, 0, 1]]
+    own.played({k: v[:, 0] for k, v in _notes([2], [0.25]).items()})
+    assert own.absent().tolist() == [[True, False, False, False, True]]
+    assert own.durations(torch.tensor([2])).tolist() == [[0, 1, 0, 0, 0, 0, 0, 0]]
+    scratch = OwnMusic(5, _encode, 8)
+    scratch.start(start_notes(2))  # track 0, duration 0
+    assert scratch.absent().all() and scratch.counts.sum() == 0
+    scratch.played({k: v[:, 0].expand(2) for k, v in _notes([0], [0.0]).items()})
+    assert scratch.absent().all()
+
+
+def test_the_counter_of_each_shipped_network_and_of_a_regressed_one() -> None:
+    """Five tracks (Lakh) or one (POP909), and the network's own duration classes: a
+    Piano note of one beat is counted in the class ``tables.encode`` gives it. Durations
+    regressed (no classes): tracks counted, durations not."""
+    lakh = load_network(pretrained.resolve("pretrained:lakh")).eval()
+    pop = load_network(pretrained.resolve("pretrained:pop909")).eval()
+    own = OwnMusic.of(lakh)
+    assert (own.n_tracks, own.n_classes) == (5, lakh.tables.size("duration")) == (5, 396)
+    own.start(_notes([1], [1.0]))
+    one_beat = int(lakh.tables.encode("duration", torch.tensor([1.0]))[0])
+    expected = torch.zeros(1, 396)
+    expected[0, one_beat] = 1
+    assert torch.equal(own.durations(torch.tensor([1])), expected)
+    assert OwnMusic.of(pop).n_tracks == 1
+    regressed = OwnMusic.of(_regression_net())
+    assert regressed.encode is None and regressed.n_tracks == 5
+    regressed.start(_notes([3], [1.0]))
+    assert regressed.counts is None and regressed.absent().tolist() == [[True] * 3 + [False, True]]
+
+
+def test_entry_weighs_only_the_tracks_not_heard_yet() -> None:
+    """``entry=0.1`` after a primer on Piano and Bass: log(0.1) added to the logits of Drums,
+    Guitar and Strings, nothing to Piano and Bass; once Guitar plays, Guitar is free. Before
+    any note (from scratch) every track is weighed alike: the draw is the network's."""
+    own = OwnMusic(5, _encode, 8)
+    pick = Picker(
+        Sampling.from_config({"track": {"entry": 0.1}}), torch.Generator(), TRACKS, own=own
+    )
+    pick.start(_notes([1, 3], [1.0, 1.0]))
+    low = math.log(0.1)
+    out = _seen(pick, "track", torch.zeros(1, 5), {})
+    assert torch.allclose(out, torch.tensor([[low, 0.0, low, 0.0, low]]))
+    pick.played({k: v[:, 0] for k, v in _notes([2], [1.0]).items()})
+    out = _seen(pick, "track", torch.zeros(1, 5), {})
+    assert torch.allclose(out, torch.tensor([[low, 0.0, 0.0, 0.0, low]]))
+    pick.start(start_notes(1))
+    out = _seen(pick, "track", torch.zeros(1, 5), {})
+    probs = out.softmax(-1)
+    assert torch.allclose(probs, torch.full((1, 5), 0.2))
+    never = Picker(
+        Sampling.from_config({"track": {"entry": 0.0}}), torch.Generator(), TRACKS, own=own
+    )
+    never.start(start_notes(1))  # every track absent: left as the network has it
+    assert torch.equal(_seen(never, "track", torch.zeros(1, 5), {}), torch.zeros(1, 5))
+
+
+def test_cache_mixes_the_network_with_the_tracks_own_durations_by_hand() -> None:
+    """Piano played 0.5 beat twice and 1 beat once: q = 2/3 on class 2, 1/3 on class 4.
+    The network says 1/8 for every class; at ``cache=0.6`` the duration's probabilities are
+    0.4/8 + 0.6 q. Bass sets its own 0 (left alone); a track with no notes yet keeps p; a
+    drum note never mixes."""
+    rules = Sampling.from_config(
+        {"duration": {"cache": 0.6}, "tracks": {"Bass": {"duration": {"cache": 0.0}}}}
+    )
+    own = OwnMusic(5, _encode, 8)
+    pick = Picker(rules, torch.Generator(), TRACKS, own=own)
+    primer = _notes([1, 1, 1, 3, 0, 0], [0.5, 0.5, 1.0, 1.0, 0.25, 0.25])
+    pick.start({k: v.expand(5, -1) for k, v in primer.items()})  # five pieces alike
+    flat = torch.zeros(5, 8)
+    out = _seen(pick, "duration", flat, {"track": torch.tensor([1, 3, 2, 0, 4])})
+    piano = torch.full((8,), 0.4 / 8)
+    piano[2] += 0.6 * 2 / 3
+    piano[4] += 0.6 * 1 / 3
+    assert torch.allclose(out[0].exp(), piano)
+    for row in (1, 2, 3, 4):  # Bass at 0, Guitar and Strings silent, the drums
+        assert torch.allclose(out[row].exp(), torch.full((8,), 1 / 8))
+
+
+def test_the_rules_are_counted_only_where_used_and_checked_by_name() -> None:
+    """No rule set: the picker keeps no counts (the draw costs nothing more). Out of range:
+    one line naming the setting."""
+    own = OwnMusic(5, _encode, 8)
+    assert Picker(Sampling(), torch.Generator(), TRACKS, own=own).own is None
+    assert Picker(Sampling(entry=0.5), torch.Generator(), TRACKS, own=own).own is own
+    assert Picker(Sampling(cache=0.5), torch.Generator(), TRACKS, own=own).own is own
+    drums_only = Sampling.from_config({"tracks": {"Drums": {"duration": {"cache": 0.5}}}})
+    assert Picker(drums_only, torch.Generator(), TRACKS, own=own).own is None
+    with pytest.raises(ConfigError, match=r"sampling\.track\.entry must be a number in \[0, 1\]"):
+        Sampling.from_config({"track": {"entry": 1.5}})
+    with pytest.raises(
+        ConfigError, match=r"sampling\.duration\.cache must be a number in \[0, 1\]"
+    ):
+        Sampling.from_config({"duration": {"cache": -0.1}})
+
+
+@pytest.fixture(scope="module")
+def lakh() -> tuple[torch.nn.Module, np.ndarray]:
+    """``pretrained:lakh`` and the first 40 notes of a real Lakh song (Piano and Drums)."""
+    files = sorted(need(LMD_MIDI).glob("*.mid"))
+    song = song_to_notes(midi_to_song(files[1]))
+    return load_network(pretrained.resolve("pretrained:lakh")).eval(), song[:40]
+
+
+def test_a_real_continuation_without_entry_plays_only_the_primers_tracks(lakh) -> None:
+    """``entry=0``: no track the primer does not play ever enters; at 1, the same song and
+    seed brings one in (the network's habit that the rule is for)."""
+    net, primer = lakh
+    heard = set(np.unique(primer["track"]).tolist())
+    options = DecodeOptions(seed=0, sampling=Sampling.from_config({"track": {"entry": 0.0}}))
+    out = continue_primers(net, [primer], 120, list(range(5)), options)[0]
+    assert set(np.unique(out["track"]).tolist()) <= heard
+    plain = continue_primers(net, [primer], 120, list(range(5)), DecodeOptions(seed=0))[0]
+    assert set(np.unique(plain["track"]).tolist()) - heard
+
+
+def test_a_real_continuation_with_a_full_cache_plays_only_durations_heard(lakh) -> None:
+    """``cache=1``: every pitched note's duration is one its track played before it in the
+    piece, primer included (checked note by note against the piece so far)."""
+    net, primer = lakh
+    options = DecodeOptions(seed=0, sampling=Sampling.from_config({"duration": {"cache": 1.0}}))
+    out = continue_primers(net, [primer], 120, list(range(5)), options)[0]
+    piece = np.concatenate([primer, out])
+    steps = np.round(piece["duration"] * 24).astype(int)
+    for i in range(len(primer), len(piece)):
+        track = piece["track"][i]
+        before = steps[:i][piece["track"][:i] == track]
+        if track != 0 and before.size:
+            assert steps[i] in before, (i, track, steps[i])
