@@ -38,5 +38,9 @@ tracks (a bit a track). Read by a network with ``task.encoder.ahead_dim``; never
 NO_KEPT_NOTE = -1
 """``ahead_gap`` of a note with no kept note after it."""
 
+REST_PITCH = 0
+"""Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
+in the data, duration 0): the network then draws the first real note itself."""
+
 BATCH_COLUMNS: tuple[str, ...] = ("time", "pitch", "step", "duration", "velocity", "track")
 """The columns of a batch of windows (``data.windows``), each ``(B, length)``."""

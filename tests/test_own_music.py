@@ -59,8 +59,10 @@ def _seen(pick: Picker, field: str, logits: torch.Tensor, drawn: Mapping) -> tor
 
 def test_the_counts_of_a_primer_and_of_each_placed_note_by_hand() -> None:
     """Piano (1) plays 0.5, 0.5 and 1 beat and Bass (3) 2 beats: the tracks heard, the
-    classes counted per track; a note placed later adds one; a duration-0 note (the start
-    note of a piece from scratch) counts for nothing."""
+    classes counted per track; a note placed later adds one. The start note of a piece
+    from scratch (pitch 0, duration 0) counts for nothing; a placed note of duration 0 (a
+    regressed draw, written one step long) and a primer note of duration 0 on a real key
+    count."""
     own = OwnMusic(5, _encode, 8)
     own.start(_notes([1, 1, 3, 1], [0.5, 0.5, 2.0, 1.0]))
     assert own.notes.tolist() == [[0, 3, 0, 1, 0]]
@@ -73,8 +75,11 @@ def test_the_counts_of_a_primer_and_of_each_placed_note_by_hand() -> None:
     scratch = OwnMusic(5, _encode, 8)
     scratch.start(start_notes(2))  # track 0, duration 0
     assert scratch.absent().all() and scratch.counts.sum() == 0
-    scratch.played({k: v[:, 0].expand(2) for k, v in _notes([0], [0.0]).items()})
-    assert scratch.absent().all()
+    scratch.played({k: v[:, 0].expand(2) for k, v in _notes([4], [0.0]).items()})
+    assert scratch.notes.tolist() == [[0, 0, 0, 0, 1]] * 2
+    short = OwnMusic(5, _encode, 8)
+    short.start(_notes([2], [0.0]))  # pitch 60: a real note, however short
+    assert short.notes.tolist() == [[0, 0, 1, 0, 0]]
 
 
 def test_the_counter_of_each_shipped_network_and_of_a_regressed_one() -> None:
@@ -123,6 +128,20 @@ def test_entry_weighs_only_the_tracks_not_heard_yet() -> None:
     assert torch.equal(_seen(never, "track", torch.zeros(1, 5), {}), torch.zeros(1, 5))
 
 
+def test_an_accompaniment_draws_its_tracks_without_entry() -> None:
+    """With kept tracks (``given``) the drawn tracks are the user's choice: Drums and Bass
+    silent beside a kept Piano are not held back (else the kept music would come sooner)."""
+    rules = Sampling.from_config({"track": {"entry": 0.1}})
+    own = OwnMusic(5, _encode, 8)
+    pick = Picker(rules, torch.Generator(), TRACKS, ["Drums", "Bass"], given=["Piano"], own=own)
+    assert pick.own is None  # no rule reads it
+    pick.start(_notes([1], [1.0]))
+    pick.wait(torch.tensor([True]))
+    out = _seen(pick, "track", torch.zeros(1, 5), {})
+    inf = float("-inf")
+    assert torch.equal(out, torch.tensor([[0.0, 0.0, inf, 0.0, inf]]))
+
+
 def test_cache_mixes_the_network_with_the_tracks_own_durations_by_hand() -> None:
     """Piano played 0.5 beat twice and 1 beat once: q = 2/3 on class 2, 1/3 on class 4.
     The network says 1/8 for every class; at ``cache=0.6`` the duration's probabilities are
@@ -146,8 +165,9 @@ def test_cache_mixes_the_network_with_the_tracks_own_durations_by_hand() -> None
 
 
 def test_the_rules_are_counted_only_where_used_and_checked_by_name() -> None:
-    """No rule set: the picker keeps no counts (the draw costs nothing more). Out of range:
-    one line naming the setting."""
+    """No rule set: the picker keeps no counts (the draw costs nothing more). Out of range,
+    or ``entry`` as a track's own setting (it weighs every silent track alike): one line
+    naming the setting."""
     own = OwnMusic(5, _encode, 8)
     assert Picker(Sampling(), torch.Generator(), TRACKS, own=own).own is None
     assert Picker(Sampling(entry=0.5), torch.Generator(), TRACKS, own=own).own is own
@@ -160,6 +180,13 @@ def test_the_rules_are_counted_only_where_used_and_checked_by_name() -> None:
         ConfigError, match=r"sampling\.duration\.cache must be a number in \[0, 1\]"
     ):
         Sampling.from_config({"duration": {"cache": -0.1}})
+    fix = "entry weighs every silent track alike; set sampling.track.entry"
+    with pytest.raises(ConfigError) as info:
+        Sampling.from_config({"tracks": {"bass": {"entry": 0.0}}})
+    assert str(info.value) == f"sampling.tracks.bass.entry: {fix}"
+    with pytest.raises(ConfigError) as info:
+        Sampling.from_config({"tracks": {"Strings": {"track": {"entry": 0.5}}}})
+    assert str(info.value) == f"sampling.tracks.Strings.track.entry: {fix}"
 
 
 @pytest.fixture(scope="module")
@@ -182,12 +209,19 @@ def test_a_real_continuation_without_entry_plays_only_the_primers_tracks(lakh) -
     assert set(np.unique(plain["track"]).tolist()) - heard
 
 
-def test_a_real_continuation_with_a_full_cache_plays_only_durations_heard(lakh) -> None:
+@pytest.mark.parametrize("name", ["lakh", "pop909"])
+def test_a_real_continuation_with_a_full_cache_plays_only_durations_heard(lakh, name) -> None:
     """``cache=1``: every pitched note's duration is one its track played before it in the
-    piece, primer included (checked note by note against the piece so far)."""
+    piece, primer included (checked note by note against the piece so far): five tracks
+    (the track drawn first), and one (``pretrained:pop909``: its heads draw no track) on
+    the song's Piano."""
     net, primer = lakh
+    track_ids = list(range(5))
+    if name == "pop909":
+        net = load_network(pretrained.resolve("pretrained:pop909")).eval()
+        primer, track_ids = primer[primer["track"] == 1], [1]
     options = DecodeOptions(seed=0, sampling=Sampling.from_config({"duration": {"cache": 1.0}}))
-    out = continue_primers(net, [primer], 120, list(range(5)), options)[0]
+    out = continue_primers(net, [primer], 120, track_ids, options)[0]
     piece = np.concatenate([primer, out])
     steps = np.round(piece["duration"] * 24).astype(int)
     for i in range(len(primer), len(piece)):

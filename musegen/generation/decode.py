@@ -28,7 +28,7 @@ import torch
 from musegen.checks import at_least, check, integer, one_of, optional
 from musegen.data.ahead import next_kept, track_bits
 from musegen.data.note_timing import RESOLUTION
-from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS, NO_KEPT_NOTE, VELOCITY
+from musegen.fields import AHEAD_FIELDS, INPUT_FIELDS, NO_KEPT_NOTE, REST_PITCH, VELOCITY
 from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Picker
 from musegen.models.config import MIN_CONTEXT
@@ -39,9 +39,6 @@ TRAINED = "trained"
 """``context=trained``: keep to the network's own training window (``NoteNetConfig.context``;
 a network stored before it was kept carries its state)."""
 PROGRESS_EVERY = 64
-REST_PITCH = 0
-"""Pitch of the neutral note that starts a piece generated from scratch (C-1, never played
-in the data): the network then draws the first real note itself."""
 
 
 def start_notes(batch_size: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:

@@ -16,7 +16,9 @@ real continuation of 14-50% of the songs but the network's of 71-98%
   ``p``. This is a cache language model (Kuhn & De Mori, 1990) over one field.
 
 The primer and every note the decoder places (drawn, or an accompaniment's kept note) are
-counted. The neutral start note of a piece from scratch (duration 0) is not.
+counted; the neutral start note of a piece from scratch (``fields.REST_PITCH``, duration 0)
+is not. In an accompaniment ``entry`` does nothing (``Picker``): the tracks to draw are the
+user's choice, and holding them back would only feed the kept music sooner.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+
+from musegen.fields import REST_PITCH
 
 
 class OwnMusic:
@@ -70,15 +74,18 @@ class OwnMusic:
         self.notes = duration.new_zeros(batch, self.n_tracks)
         if self.encode is not None:
             self.counts = duration.new_zeros(batch, self.n_tracks * self.n_classes)
-        self._add(duration, primer["track"].long())
+        start = (primer["pitch"] == REST_PITCH) & (duration == 0)  # a piece from scratch
+        self._add(duration, primer["track"].long(), ~start)
 
     def played(self, note: Mapping[str, torch.Tensor]) -> None:
-        """Count one placed note per piece, ``(B,)`` tensors."""
-        self._add(note["duration"][:, None], note["track"].long()[:, None])
+        """Count one placed note per piece, ``(B,)`` tensors (a regressed duration of 0 too:
+        it is written one step long)."""
+        real = torch.ones_like(note["duration"], dtype=torch.bool)[:, None]
+        self._add(note["duration"][:, None], note["track"].long()[:, None], real)
 
-    def _add(self, duration: torch.Tensor, track: torch.Tensor) -> None:
-        """Count ``(B, n)`` notes, those of a positive duration."""
-        weight = (duration > 0).to(self.notes.dtype)  # type: ignore[union-attr]
+    def _add(self, duration: torch.Tensor, track: torch.Tensor, real: torch.Tensor) -> None:
+        """Count the ``(B, n)`` notes where ``real``."""
+        weight = real.to(self.notes.dtype)  # type: ignore[union-attr]
         self.notes.scatter_add_(1, track, weight)  # type: ignore[union-attr]
         if self.counts is not None:
             index = track * self.n_classes + self.encode(duration)  # type: ignore[misc]

@@ -133,13 +133,16 @@ class Sampling:
         setting (step classes only).
     entry : float
         The probability of a track that has played no note in the piece yet (primer
-        included) is multiplied by it; 1 leaves it. The track's setting.
+        included) is multiplied by it; 1 leaves it. The track field's setting, for every
+        track alike (a track's own is refused); not in an accompaniment.
     cache : float
         A note's duration is drawn from ``(1 - cache) p + cache q``: the network's
         distribution ``p`` mixed with the share ``q`` of each duration class among the
-        notes its track has played in the piece so far (none yet: ``p``); 0 leaves it. The
-        duration's setting, per track where a track sets it, where the track is drawn first
-        and durations are classes; drum notes never.
+        notes its track has played in the piece so far (none yet: ``p``), before the
+        temperature and truncation (at temperature ``T`` the draw follows that mixture to
+        the power ``1 / T``, as with ``clash``); 0 leaves it. The duration's setting, per
+        track where a track sets it, where the track is drawn before the duration (or the
+        model has one track) and durations are classes; drum notes never.
     fields : tuple of (str, values)
         A field's own settings (``pitch``, ``step``, ...), where it sets any.
     tracks : tuple of (str, values)
@@ -244,6 +247,13 @@ class Sampling:
                 for field in SAMPLED_FIELDS
                 if (rule := _mapping(sub.get(field), f"{key}.tracks.{name}.{field}"))
             ]
+            entries = [f"{name}." for n, _ in values if n == "entry"]
+            entries += [f"{name}.{f}." for _, f, v in own for n, _ in v if n == "entry"]
+            if entries:
+                raise ConfigError(
+                    f"{key}.tracks.{entries[0]}entry: entry weighs every silent track alike; "
+                    f"set {key}.track.entry"
+                )
             known = {n for n, _ in tracks} | {n for n, _, _ in track_fields}
             if (values or own) and canonical in known:
                 raise ConfigError(f"{key}.tracks.{name}: {canonical} has a rule already")
@@ -503,15 +513,17 @@ class Picker:
             and (field == "pitch" or kept.step_values is not None)
             and bool(((factors := self._log_factors(field, name, len(names))) < 0).any())
         }
-        self._log_entry = torch.tensor([self._rules["track"].entry]).log()  # (1,)
+        # entry: not in an accompaniment, whose tracks to draw are the user's choice
+        entry = 1.0 if self.given else self._rules["track"].entry
+        self._log_entry = torch.tensor([entry]).log()  # (1,)
         cache = [self._rules["duration"].cache] * max(len(names), 1)
         for i, rule in self._track_rules["duration"]:
             cache[i] = rule.cache
         if self._unpitched is not None:
             cache[self._unpitched] = 0.0  # a drum note is one hit
         self._cache = torch.tensor(cache)  # (n_tracks,)
-        uses = self._rules["track"].entry < 1.0 or bool((self._cache > 0).any())
-        self.own = own if uses else None  # counted only where a rule reads it
+        self._cached = bool((self._cache > 0).any())
+        self.own = own if entry < 1.0 or self._cached else None  # counted where a rule reads it
 
     def _log_factors(self, field: str, name: str, n_tracks: int) -> torch.Tensor:
         """The log of each track's ``name`` setting for ``field`` ``(n_tracks,)`` (at least
@@ -593,7 +605,9 @@ class Picker:
     def _with_cache(self, logits: torch.Tensor, drawn: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The duration logits ``(B, V)`` as the log of ``(1 - cache) p + cache q`` (the
         ``cache`` rule of the row's track; ``q``: its track's durations so far, none: 0)."""
-        track = drawn["track"]  # (B,)
+        track = drawn.get("track")  # (B,), or one track
+        if track is None:
+            track = torch.zeros(logits.shape[0], dtype=torch.int64, device=logits.device)
         counts = self.own.durations(track)  # type: ignore[union-attr]  # (B, V)
         total = counts.sum(-1, keepdim=True)  # (B, 1)
         weight = self._cache.to(logits.device)[track][:, None]  # (B, 1)
@@ -644,8 +658,9 @@ class Picker:
         if self.own is not None:
             if field == "track" and self._log_entry[0] < 0:
                 logits = self._weighed(logits, self.own.absent(), self._log_entry, {})
-            elif field == "duration" and "track" in drawn and self.own.counts is not None:
-                logits = self._with_cache(logits, drawn)
+            elif field == "duration" and self._cached and self.own.counts is not None:
+                if "track" in drawn or self.own.n_tracks == 1:  # one track: heads draw none
+                    logits = self._with_cache(logits, drawn)
         if field == "step" and self.keys is not None:
             logits = self.keys.mask_steps(logits, drawn)  # no onset before the allowed one
         elif field == "pitch" and self.keys is not None and "step" in drawn:
