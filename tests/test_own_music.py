@@ -145,14 +145,14 @@ def test_an_accompaniment_draws_its_tracks_without_entry() -> None:
 def test_cache_mixes_the_network_with_the_tracks_own_durations_by_hand() -> None:
     """Piano played 0.5 beat twice and 1 beat once: q = 2/3 on class 2, 1/3 on class 4.
     The network says 1/8 for every class; at ``cache=0.6`` the duration's probabilities are
-    0.4/8 + 0.6 q. Bass sets its own 0 (left alone); a track with no notes yet keeps p; a
-    drum note never mixes."""
+    0.4/8 + 0.6 q. Guitar played one note of 2 beats: q all on class 7. Bass sets its own 0
+    (left alone); a track with no notes yet keeps p; a drum note never mixes."""
     rules = Sampling.from_config(
         {"duration": {"cache": 0.6}, "tracks": {"Bass": {"duration": {"cache": 0.0}}}}
     )
     own = OwnMusic(5, _encode, 8)
     pick = Picker(rules, torch.Generator(), TRACKS, own=own)
-    primer = _notes([1, 1, 1, 3, 0, 0], [0.5, 0.5, 1.0, 1.0, 0.25, 0.25])
+    primer = _notes([1, 1, 1, 3, 0, 0, 2], [0.5, 0.5, 1.0, 1.0, 0.25, 0.25, 2.0])
     pick.start({k: v.expand(5, -1) for k, v in primer.items()})  # five pieces alike
     flat = torch.zeros(5, 8)
     out = _seen(pick, "duration", flat, {"track": torch.tensor([1, 3, 2, 0, 4])})
@@ -160,7 +160,10 @@ def test_cache_mixes_the_network_with_the_tracks_own_durations_by_hand() -> None
     piano[2] += 0.6 * 2 / 3
     piano[4] += 0.6 * 1 / 3
     assert torch.allclose(out[0].exp(), piano)
-    for row in (1, 2, 3, 4):  # Bass at 0, Guitar and Strings silent, the drums
+    guitar = torch.full((8,), 0.4 / 8)
+    guitar[7] += 0.6
+    assert torch.allclose(out[2].exp(), guitar)
+    for row in (1, 3, 4):  # Bass at 0, the drums, Strings silent
         assert torch.allclose(out[row].exp(), torch.full((8,), 1 / 8))
 
 

@@ -254,7 +254,8 @@ def note_rows(repeats: int) -> list[Row]:
                 f"generation, five tracks, 800k parameters, batch {batch}: the note drawn now",
                 "notes/s",
                 ours,
-                "velocity read out, sounding keys, drum hits, no key restarts, clashes",
+                "velocity read out, sounding keys, drum hits, no key restarts, clashes, "
+                "the piece's own music",
                 base,
                 "four fields, drawn plainly",
                 higher_is_better=True,

@@ -75,17 +75,16 @@ class OwnMusic:
         if self.encode is not None:
             self.counts = duration.new_zeros(batch, self.n_tracks * self.n_classes)
         start = (primer["pitch"] == REST_PITCH) & (duration == 0)  # a piece from scratch
-        self._add(duration, primer["track"].long(), ~start)
+        self._add(duration, primer["track"].long(), (~start).to(duration.dtype))
 
     def played(self, note: Mapping[str, torch.Tensor]) -> None:
         """Count one placed note per piece, ``(B,)`` tensors (a regressed duration of 0 too:
         it is written one step long)."""
-        real = torch.ones_like(note["duration"], dtype=torch.bool)[:, None]
-        self._add(note["duration"][:, None], note["track"].long()[:, None], real)
+        duration = note["duration"][:, None]
+        self._add(duration, note["track"].long()[:, None], torch.ones_like(duration))
 
-    def _add(self, duration: torch.Tensor, track: torch.Tensor, real: torch.Tensor) -> None:
-        """Count the ``(B, n)`` notes where ``real``."""
-        weight = real.to(self.notes.dtype)  # type: ignore[union-attr]
+    def _add(self, duration: torch.Tensor, track: torch.Tensor, weight: torch.Tensor) -> None:
+        """Count the ``(B, n)`` notes, each at its ``weight`` (1, or 0: not a note)."""
         self.notes.scatter_add_(1, track, weight)  # type: ignore[union-attr]
         if self.counts is not None:
             index = track * self.n_classes + self.encode(duration)  # type: ignore[misc]

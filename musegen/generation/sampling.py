@@ -516,7 +516,8 @@ class Picker:
         # entry: not in an accompaniment, whose tracks to draw are the user's choice
         entry = 1.0 if self.given else self._rules["track"].entry
         self._log_entry = torch.tensor([entry]).log()  # (1,)
-        cache = [self._rules["duration"].cache] * max(len(names), 1)
+        n_tracks = max(len(names), own.n_tracks if own is not None else 1)
+        cache = [self._rules["duration"].cache] * n_tracks
         for i, rule in self._track_rules["duration"]:
             cache[i] = rule.cache
         if self._unpitched is not None:
