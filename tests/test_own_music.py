@@ -167,6 +167,16 @@ def test_cache_mixes_the_network_with_the_tracks_own_durations_by_hand() -> None
         assert torch.allclose(out[row].exp(), torch.full((8,), 1 / 8))
 
 
+def test_the_cache_reaches_every_track_of_a_model_without_track_names() -> None:
+    """A picker given no track names (a model stored without them) still mixes the
+    durations of a note on the counter's fifth track with that track's own."""
+    own = OwnMusic(5, _encode, 8)
+    pick = Picker(Sampling(cache=1.0), torch.Generator(), own=own)
+    pick.start(_notes([4], [2.0]))
+    out = _seen(pick, "duration", torch.zeros(1, 8), {"track": torch.tensor([4])})
+    assert torch.equal(out.exp(), torch.tensor([[0.0] * 7 + [1.0]]))
+
+
 def test_the_rules_are_counted_only_where_used_and_checked_by_name() -> None:
     """No rule set: the picker keeps no counts (the draw costs nothing more). Out of range,
     or ``entry`` as a track's own setting (it weighs every silent track alike): one line

@@ -4,6 +4,7 @@ mean length in one piece, and the rank correlation of the model's with the real 
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 
 import numpy as np
@@ -107,3 +108,40 @@ def test_the_table_shows_each_rows_own_real_music_where_it_differs(tmp_path) -> 
     assert "| *real vs real, c* | 0.920 |" in text and "| *real vs real, a* | 0.950 |" in text
     with_mean = {**same, "mean": {"cont/oa": 0.85, "cont/oa/real": 0.95}}
     assert list(measure.real_rows(with_mean)) == ["real vs real"]
+
+
+def test_choose_scores_each_setting_by_its_distance_from_real(tmp_path, monkeypatch) -> None:
+    """choose.py: one setting, seed 1, in two draws (two folders). Every figure at real
+    but the Piano's duration at half in the first draw: its distance |log 0.5| / 8 =
+    0.0866, the second draw's 0; the row is their mean, 0.0433. The entering share comes
+    from ``songs.entries``: Bass silent in the primer, played by the model, not the song."""
+    spec = importlib.util.spec_from_file_location(
+        "choose", ROOT / "experiments" / "note_length" / "choose.py"
+    )
+    choose = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(choose)
+
+    def figures(report: dict) -> dict:
+        out = {"cont/semitone_clusters": 0.01, "cont/oa": 0.9, "scratch/oa": 0.8}
+        for track in choose.PITCHED:
+            for figure in ("duration", "notes_per_bar"):
+                out[f"cont/{figure}/{track}"] = out[f"cont/{figure}/{track}/real"] = 2.0
+        out["cont/duration/Piano"] = report["piano"]
+        return out
+
+    monkeypatch.setattr(choose.measure, "figures", figures)
+    header = "song,track,primer notes,real notes,model notes,real duration,model duration,"
+    header += "real notes per beat,model notes per beat\n"
+    folders = [tmp_path / "draw0", tmp_path / "draw1"]
+    for folder, piano in zip(folders, (1.0, 2.0), strict=True):
+        (folder / "s1_a").mkdir(parents=True)
+        (folder / "s1_a" / "evaluation.json").write_text(json.dumps({"piano": piano}))
+        (folder / "s1_a.csv").write_text(header + "0,Bass,0,0,3,nan,1,0,1\n")
+    found = choose.settings(folders)
+    assert set(found) == {"a"} and set(found["a"]) == {"1", "1/1"}
+    assert found["a"]["1"]["distance"] == pytest.approx(math.log(2) / 8)
+    assert found["a"]["1/1"]["distance"] == 0.0
+    assert (found["a"]["1"]["entry"], found["a"]["1"]["entry real"]) == (1.0, 0.0)
+    choose.write(tmp_path / "out.md", found, "t")
+    row = (tmp_path / "out.md").read_text().splitlines()[-1]
+    assert row.startswith("| a | 1,1/1 | 1.00 (0.00) |") and "| 0.043 |" in row
