@@ -145,3 +145,19 @@ def test_choose_scores_each_setting_by_its_distance_from_real(tmp_path, monkeypa
     choose.write(tmp_path / "out.md", found, "t")
     row = (tmp_path / "out.md").read_text().splitlines()[-1]
     assert row.startswith("| a | 1,1/1 | 1.00 (0.00) |") and "| 0.043 |" in row
+
+
+def test_the_primers_own_figure_ranks_against_the_real_continuation() -> None:
+    """Against the primer: Piano on 4 songs, one whose primer plays 2 notes (left out,
+    under PRIMER_NOTES = 3); primer lengths 3, 1, 2 against real 3, 1, 2: rho 1."""
+    songs = _songs()
+
+    def row(real: float, primer: float, primer_notes: int = 3) -> dict:
+        out = {"track": "Piano", "real notes": 10, "primer notes": primer_notes}
+        out |= {"real duration": real, "primer duration": primer}
+        return out | {"real notes per beat": real, "primer notes per beat": -primer}
+
+    table = [row(3, 3), row(1, 1), row(2, 2), row(9, 0, primer_notes=2)]
+    corr = songs.correlations(table, "primer", songs.PRIMER_NOTES)
+    assert corr["Piano"] == {"songs": 3, "notes per beat": pytest.approx(-1.0),
+                             "duration": pytest.approx(1.0)}  # fmt: skip

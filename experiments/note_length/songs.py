@@ -11,12 +11,13 @@ continuation's and the model's notes a beat and mean duration (beats), and per t
 rank correlation (Spearman) over songs between the real and the model's figure, on the songs
 where both play at least ``MIN_NOTES`` notes on it, and their mean over the tracks weighted
 by those songs. A model that follows each song has a correlation near 1; one that writes
-every song alike, near 0. Per track too, of the songs whose primer does not play the track,
-the share whose real continuation brings it in and the share whose model continuation does
-(``entries``). The pooled figures of ``measure.py`` average over songs and bars
-and cannot tell the two apart. ``--mean`` reads the CSVs of earlier runs (seeds) and writes
-each one's correlations and their mean. Made for
-experiments/note_length/README.md, "Texture".
+every song alike, near 0. ``--mean`` also gives the same correlation for the primer's own
+figure (what a continuation that followed its primer would reach). Per track too, of the
+songs whose primer does not play the track, the share whose real continuation brings it in
+and the share whose model continuation does (``entries``). The pooled figures of
+``measure.py`` average over songs and bars and cannot tell the two apart. ``--mean`` reads
+the CSVs of earlier runs (seeds) and writes each one's correlations and their mean. Made
+for experiments/note_length/README.md, "Texture".
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from musegen.metrics import REAL_ROW
 
 PITCHED = ("Piano", "Guitar", "Bass", "Strings")
 MIN_NOTES = 8
+PRIMER_NOTES = 3
+"""A 25-note primer plays few notes a track: its figures count from this many."""
 FIGURES = ("notes per beat", "duration")
 
 
@@ -90,20 +93,25 @@ def rows(samples: Any) -> list[dict[str, Any]]:
     return out
 
 
-def correlations(table: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
-    """Per track and figure: Spearman's rho of real against model over the songs where
-    both play at least ``MIN_NOTES`` notes on the track, and how many songs that is."""
+def correlations(
+    table: list[dict[str, Any]], against: str = "model", least: int = MIN_NOTES
+) -> dict[str, dict[str, float | int]]:
+    """Per track and figure: Spearman's rho of real against ``against`` (the model's, or
+    the primer's) over the songs where the real continuation plays at least ``MIN_NOTES``
+    notes on the track and ``against`` at least ``least``, and how many songs that is."""
     out: dict[str, dict[str, float | int]] = {}
     for name in PITCHED:
         both = [
             r
             for r in table
-            if r["track"] == name and min(r["real notes"], r["model notes"]) >= MIN_NOTES
+            if r["track"] == name
+            and r["real notes"] >= MIN_NOTES
+            and r[f"{against} notes"] >= least
         ]
         out[name] = {"songs": len(both)}
         for figure in FIGURES:
             real = [r[f"real {figure}"] for r in both]
-            model = [r[f"model {figure}"] for r in both]
+            model = [r[f"{against} {figure}"] for r in both]
             rho = spearmanr(real, model).statistic if len(both) >= 3 else float("nan")
             out[name][figure] = float(rho)
     tracks = list(out.values())
@@ -179,6 +187,17 @@ def write_mean(out: Path, sources: list[Path]) -> None:
             float(np.nanmean([run[name][figure] for run in every.values()])) for figure in FIGURES
         ]
         lines.append(f"| mean | {name} | | {_f(means[0])} | {_f(means[1])} |")
+    primer = correlations(read_csv(sources[0]), "primer", PRIMER_NOTES)
+    lines += [
+        "",
+        "The primer's figure against the real continuation's (the same songs and primers in",
+        f"every run; songs whose primer plays at least {PRIMER_NOTES} notes on the track)",
+        "",
+        "| track | songs | rho, notes per beat | rho, duration |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, c in primer.items():
+        lines.append(f"| {name} | {c['songs']} | {_f(c['notes per beat'])} | {_f(c['duration'])} |")
     runs = {path.stem: entries(read_csv(path)) for path in sources}
     lines += ENTRY_HEADER + _entry_lines(runs)
     for name in next(iter(runs.values())):
