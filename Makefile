@@ -56,11 +56,18 @@ data-lpd5: ## download and extract LPD-5 cleansed into ./data (resumable); ARGS=
 data-labels: ## download LPD's genre lists (labels.tar.gz) into ./data, checksum-verified
 	$(PYTHON) -m musegen.data.download labels $(ARGS)
 
-test: ## the default test suite (under 10 minutes on 2 cores)
-	$(PYTHON) -m pytest -q $(ARGS)
+# Two pytest workers (pytest-xdist), a test file each at a time: the suite is single-threaded
+# (one intra-op thread, tests/conftest.py) and mostly starts CLIs in subprocesses, so two
+# workers use both cores of the 2-core machine it is sized for; a file's module fixtures are
+# built once. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+PYTEST_WORKERS = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
+test: ## the default test suite (under 10 minutes on 2 cores, two workers)
+	$(PYTHON) -m pytest -q $(PYTEST_WORKERS) $(ARGS)
 
 test-slow: ## the slow tests too (full training runs)
-	$(PYTHON) -m pytest -q -m "slow or not slow" $(ARGS)
+	$(PYTHON) -m pytest -q $(PYTEST_WORKERS) -m "slow or not slow" $(ARGS)
 
 mutants: ## mutation testing (hours; not in make test): experiments/mutants/report.md; ARGS="--group sweeps"
 	$(PYTHON) experiments/mutants/run.py $(ARGS)
