@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch
 
 torch.set_num_threads(1)
+
+# A test run started in the background without job control (`cmd &` in a script, as a CI
+# runner may) inherits SIGINT ignored, and so would every CLI the tests start: the code keeps
+# an ignored signal ignored (musegen.errors), so the Ctrl-C tests would see no stop. The
+# tests run with Python's usual Ctrl-C handler, however they were started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = tuple(sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")))

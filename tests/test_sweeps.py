@@ -141,14 +141,18 @@ def test_a_sweep_without_failures_reports_nothing(
 
 @pytest.mark.parametrize(("mode", "multirun"), [(RunMode.MULTIRUN, True), (RunMode.RUN, False)])
 def test_a_job_knows_whether_it_runs_in_a_multirun(mode: RunMode, multirun: bool) -> None:
-    assert sweeps.in_multirun() is False  # outside Hydra
-    hydra = OmegaConf.structured(HydraConf)
-    hydra.mode = mode
-    HydraConfig.instance().set_config(OmegaConf.create({"hydra": hydra}))
+    # Hydra's config is process-wide: a test before this one in the same process (a
+    # compose_config) may have left one, so it is put aside here and restored after
+    earlier = HydraConfig.instance().cfg
+    HydraConfig.instance().cfg = None
     try:
+        assert sweeps.in_multirun() is False  # outside Hydra
+        hydra = OmegaConf.structured(HydraConf)
+        hydra.mode = mode
+        HydraConfig.instance().set_config(OmegaConf.create({"hydra": hydra}))
         assert sweeps.in_multirun() is multirun
     finally:
-        HydraConfig.instance().cfg = None  # as outside Hydra again
+        HydraConfig.instance().cfg = earlier
 
 
 def test_failed_jobs_are_listed_in_job_number_order_then_other_folders() -> None:
