@@ -281,7 +281,8 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
     tmp_path: Path,
 ) -> None:
     """experiment=lakh draws durations at 1.0 and the Bass's at 1.5, every other field and
-    track as before, with the piece's own rules (cache 0.3, entry 0.1) in continuations only
+    track as before, with the piece's own rules (cache 0.5 of the primer's durations, entry
+    0.1) in continuations only
     and the accompaniment's rules (the Bass's root its own);
     experiment=pop909 (one Piano track) keeps lakh's settings without the Bass's rules;
     compare_lakh keeps the sampling and inputs its committed table ran with."""
@@ -304,7 +305,8 @@ def test_the_lakh_sampling_warms_only_the_basss_durations_and_pop909_drops_the_b
     assert lakh.rule("duration", "Piano").temperature == 1.0
     assert lakh.rule("step", "Bass").temperature == 0.5 and lakh.rule("pitch").clash == 0.25
     # the piece's own rules in continuations, not in accompaniments (chosen without them)
-    assert lakh.rule("duration", "Piano").cache == 0.3 and lakh.rule("track").entry == 0.1
+    assert lakh.rule("duration", "Piano").cache == 0.5 and lakh.rule("track").entry == 0.1
+    assert lakh.rule("duration", "Guitar").cache_drawn == 0.0
     assert accompaniment.rule("duration", "Piano").cache == 0.0
     assert accompaniment.rule("track").entry == 1.0
     pop = compose_config(["experiment=pop909"], output_dir=str(tmp_path))

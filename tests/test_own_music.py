@@ -17,6 +17,7 @@ from musegen import pretrained
 from musegen.checks import ConfigError
 from musegen.data.midi_to_lpd import midi_to_song
 from musegen.data.pianoroll_notes import song_to_notes
+from musegen.generation.accompany import accompany
 from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.decode import start_notes
 from musegen.generation.own_music import OwnMusic
@@ -242,3 +243,83 @@ def test_a_real_continuation_with_a_full_cache_plays_only_durations_heard(lakh, 
         before = steps[:i][piece["track"][:i] == track]
         if track != 0 and before.size:
             assert steps[i] in before, (i, track, steps[i])
+
+
+def test_a_drawn_note_counts_at_cache_drawn_and_a_kept_one_at_one_by_hand() -> None:
+    """Piano (1) played 0.5 beat in the primer. At ``cache_drawn=0`` a drawn Piano note of
+    1 beat still makes the Piano heard (one more note) but leaves q at the primer's 0.5
+    (class 2); a kept note fed in a drawn one's place (an accompaniment's) counts 1; the
+    Bass's own 0.5 counts its drawn 2 beats at a half."""
+    rules = Sampling.from_config(
+        {
+            "duration": {"cache": 1.0, "cache_drawn": 0.0},
+            "tracks": {"Bass": {"duration": {"cache_drawn": 0.5}}},
+        }
+    )
+    own = OwnMusic(5, _encode, 8)
+    pick = Picker(rules, torch.Generator(), TRACKS, own=own)
+    pick.start({k: v.expand(2, -1) for k, v in _notes([1, 3], [0.5, 1.0]).items()})
+    note = {k: v[:, 0].expand(2) for k, v in _notes([1], [1.0]).items()}
+    pick.played(note)
+    assert own.notes.tolist() == [[0, 2, 0, 1, 0]] * 2
+    assert own.durations(torch.tensor([1, 1])).tolist() == [[0, 0, 1, 0, 0, 0, 0, 0]] * 2
+    pick.played(note, fed=torch.tensor([True, False]))  # row 0's note is a kept one
+    assert own.durations(torch.tensor([1, 1])).tolist() == [
+        [0, 0, 1, 0, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0, 0, 0, 0],
+    ]
+    pick.played({k: v[:, 0].expand(2) for k, v in _notes([3], [2.0]).items()})
+    assert own.durations(torch.tensor([3, 3])).tolist() == [[0, 0, 0, 0, 1, 0, 0, 0.5]] * 2
+    out = _seen(pick, "duration", torch.zeros(2, 8), {"track": torch.tensor([1, 3])})
+    assert torch.allclose(out[1].exp(), torch.tensor([0, 0, 0, 0, 2 / 3, 0, 0, 1 / 3]))
+    with pytest.raises(
+        ConfigError,
+        match=r"sampling\.duration\.cache_drawn must be a number in \[0, 1\] \(1: every note",
+    ):
+        Sampling.from_config({"duration": {"cache_drawn": 2}})
+
+
+def test_a_real_continuation_with_a_cache_of_the_primer_plays_only_its_durations(lakh) -> None:
+    """``cache=1, cache_drawn=0``: every pitched note on a track the primer plays takes a
+    duration the primer's notes of that track take, and the counter's durations stay the
+    primer's alone while every drawn note is counted as heard; at ``cache_drawn=1`` (and
+    ``cache=0.5``, so that the drawn durations are not the primer's by construction) every
+    drawn note's duration is counted too."""
+    net, primer = lakh
+    steps = np.round(primer["duration"] * 24).astype(int)
+
+    def continued(cache: float, drawn_weight: float) -> tuple[np.ndarray, OwnMusic]:
+        own = OwnMusic.of(net)
+        rules = {"duration": {"cache": cache, "cache_drawn": drawn_weight}}
+        options = DecodeOptions(seed=0, sampling=Sampling.from_config(rules))
+        with mock.patch.object(OwnMusic, "of", return_value=own):
+            out = continue_primers(net, [primer], 120, list(range(5)), options)[0]
+        return out, own
+
+    out, own = continued(1.0, 0.0)
+    assert own.notes.sum() == len(primer) + len(out) and own.counts.sum() == len(primer)
+    pitched = out[(out["track"] != 0) & np.isin(out["track"], primer["track"])]
+    assert len(pitched) > 20
+    for duration, track in zip(pitched["duration"], pitched["track"], strict=True):
+        assert round(duration * 24) in steps[primer["track"] == track], (track, duration)
+    out, own = continued(0.5, 1.0)
+    assert own.counts.sum() == own.notes.sum() == len(primer) + len(out)
+
+
+def test_an_accompaniments_kept_notes_count_in_the_cache_at_one(lakh) -> None:
+    """In an accompaniment at ``cache_drawn=0`` the kept notes the decoder feeds count in
+    the cache as the primer's do and the drawn ones not: the counter's durations are the
+    primer's and the kept notes', its notes every one placed."""
+    net, song = lakh
+    primer, later = song[:10], song[10:40]
+    kept = later[later["track"] == 1]  # the song's Piano, kept
+    assert len(kept) > 5
+    own = OwnMusic.of(net)
+    rules = Sampling.from_config({"duration": {"cache": 0.5, "cache_drawn": 0.0}})
+    options = DecodeOptions(seed=0, sampling=rules, tracks=("Drums", "Bass"))
+    with mock.patch.object(OwnMusic, "of", return_value=own):
+        piece = accompany(net, primer, kept, list(range(5)), options)
+    assert own.counts.sum() == len(primer) + len(kept)
+    bass = 3
+    assert not (primer["track"] == bass).any() and (piece["track"] == bass).any()
+    assert own.notes[0, bass] > 0 and own.durations(torch.tensor([bass])).sum() == 0

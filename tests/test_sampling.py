@@ -116,7 +116,7 @@ def test_settings_of_the_wrong_shape_are_one_line_naming_the_key() -> None:
         Sampling.from_config({"tracks": {"Bass": "abc"}})
     assert str(info.value) == (
         "sampling.tracks.Bass must be a mapping of temperature, top_k, top_p, buckets, clash, "
-        "harmony, root, on_kept, entry, cache (or fields), got 'abc'"
+        "harmony, root, on_kept, entry, cache, cache_drawn (or fields), got 'abc'"
     )
     with pytest.raises(UserError) as info:
         selected_tracks(3, ["Drums", "Piano"])
@@ -127,7 +127,10 @@ def test_settings_of_the_wrong_shape_are_one_line_naming_the_key() -> None:
 def test_a_misspelt_setting_is_one_line_at_each_level() -> None:
     """A key that is no rule (nor a field or ``tracks`` where those may stand) is named,
     with the settings there are: a misspelt rule is never dropped without a word."""
-    rules = "temperature, top_k, top_p, buckets, clash, harmony, root, on_kept, entry, cache"
+    rules = (
+        "temperature, top_k, top_p, buckets, clash, harmony, root, on_kept, entry, cache, "
+        "cache_drawn"
+    )
     fields = ", pitch, step, duration, track, velocity"
     for node, key, more in [
         ({"temprature": 0.9}, "sampling.temprature", fields + ", tracks, accompaniment"),

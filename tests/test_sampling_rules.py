@@ -24,7 +24,7 @@ from musegen.models.time_classes import ClassTables, TimeClasses
 INF = float("inf")
 SHAPE = (
     "must be a mapping of temperature, top_k, top_p, buckets, clash, harmony, root, on_kept, "
-    "entry, cache (or fields)"
+    "entry, cache, cache_drawn (or fields)"
 )
 """The words of ``_mapping``'s error after the key."""
 
@@ -123,7 +123,14 @@ def test_the_report_of_the_rules_holds_each_fields_and_each_tracks_settings() ->
         {"temperature": 0.9, "step": {"temperature": 0.5}, "tracks": {"Bass": {"top_k": 8}}}
     )
     plain = {"top_k": 0, "top_p": 1.0, "buckets": "exact", "clash": 1.0}
-    plain |= {"harmony": 1.0, "root": 1.0, "on_kept": 1.0, "entry": 1.0, "cache": 0.0}
+    plain |= {
+        "harmony": 1.0,
+        "root": 1.0,
+        "on_kept": 1.0,
+        "entry": 1.0,
+        "cache": 0.0,
+        "cache_drawn": 1.0,
+    }
     assert rules.to_dict() == {
         "temperature": 0.9,
         **plain,

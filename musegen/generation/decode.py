@@ -219,7 +219,7 @@ def generate(
             if progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
             last_time = note["time"]
-            pick.played(note)
+            pick.played(note, None if given is None else given.source[:, i] >= 0)
             for k in fields:
                 if k in note:  # a velocity the network does not draw stays 0
                     history[k][:, end] = note[k]

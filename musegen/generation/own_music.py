@@ -13,7 +13,10 @@ real continuation of a quarter of the validation songs but the network's of thre
 * ``cache`` (the duration's, per track): the network's duration distribution is mixed with
   the piece's own durations on the note's track so far, ``(1 - cache) p + cache q``, where
   ``q`` is the share of each duration class among them; a track without notes yet keeps
-  ``p``. This is a cache language model (Kuhn & De Mori, 1990) over one field.
+  ``p``. This is a cache language model (Kuhn & De Mori, 1990) over one field. A drawn
+  note's duration counts at ``cache_drawn`` (the duration's, per track), the given music's
+  (primer, kept notes) at 1: at 0 the cache holds the song's own lengths however long the
+  continuation, where counting the drawn notes alike lets it drift to the network's.
 
 The primer and every note the decoder places (drawn, or an accompaniment's kept note) are
 counted; the neutral start note of a piece from scratch (``fields.REST_PITCH``, duration 0)
@@ -77,18 +80,27 @@ class OwnMusic:
         start = (primer["pitch"] == REST_PITCH) & (duration == 0)  # a piece from scratch
         self._add(duration, primer["track"].long(), (~start).to(duration.dtype))
 
-    def played(self, note: Mapping[str, torch.Tensor]) -> None:
+    def played(self, note: Mapping[str, torch.Tensor], weight: torch.Tensor | None = None) -> None:
         """Count one placed note per piece, ``(B,)`` tensors (a regressed duration of 0 too:
-        it is written one step long)."""
+        it is written one step long); its duration at ``weight`` ``(B,)`` (1 without)."""
         duration = note["duration"][:, None]
-        self._add(duration, note["track"].long()[:, None], torch.ones_like(duration))
+        one = torch.ones_like(duration)
+        heard = one if weight is None else weight[:, None].to(duration.dtype)
+        self._add(duration, note["track"].long()[:, None], one, heard)
 
-    def _add(self, duration: torch.Tensor, track: torch.Tensor, weight: torch.Tensor) -> None:
-        """Count the ``(B, n)`` notes, each at its ``weight`` (1, or 0: not a note)."""
+    def _add(
+        self,
+        duration: torch.Tensor,
+        track: torch.Tensor,
+        weight: torch.Tensor,
+        heard: torch.Tensor | None = None,
+    ) -> None:
+        """Count the ``(B, n)`` notes, each at its ``weight`` (1, or 0: not a note), and
+        their durations at ``heard`` (``weight`` without)."""
         self.notes.scatter_add_(1, track, weight)  # type: ignore[union-attr]
         if self.counts is not None:
             index = track * self.n_classes + self.encode(duration)  # type: ignore[misc]
-            self.counts.scatter_add_(1, index, weight)
+            self.counts.scatter_add_(1, index, weight if heard is None else heard)
 
     def absent(self) -> torch.Tensor:
         """``(B, n_tracks)`` bool: the tracks that have played no note yet."""

@@ -27,10 +27,11 @@ at the drawn onset where the step comes first), has its probability multiplied b
 time, our networks' pieces in 13-23% (experiments/note_length/README.md, "Semitone
 clusters"); the rule is a choice of the decoder, measured there, not the network's.
 
-A piece's own music (``entry``, the track's setting, and ``cache``, the duration's): a
-track that has played no note in the piece yet, primer included, has its probability
-multiplied by ``entry``, and the duration of a note is drawn from the network's distribution
-mixed with the durations its track has played in the piece so far (``generation.own_music``).
+A piece's own music (``entry``, the track's setting, and ``cache`` and ``cache_drawn``, the
+duration's): a track that has played no note in the piece yet, primer included, has its
+probability multiplied by ``entry``, and the duration of a note is drawn from the network's
+distribution mixed with the durations its track has played in the piece so far, the drawn
+ones weighing ``cache_drawn`` (``generation.own_music``).
 
 Accompaniment (``harmony`` and ``root``, the pitch's settings, ``on_kept``, the step's): where
 the decoder knows the kept tracks to the piece's end, a key off the kept harmony, a key off
@@ -75,6 +76,7 @@ RULES = (
     "on_kept",
     "entry",
     "cache",
+    "cache_drawn",
 )
 BUCKETS = ("exact", "musical")
 CHECKS = (
@@ -88,6 +90,7 @@ CHECKS = (
     ("on_kept", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
     ("entry", number(0.0, 1.0), "a number in [0, 1] (1: off)", float),
     ("cache", number(0.0, 1.0), "a number in [0, 1] (0: off)", float),
+    ("cache_drawn", number(0.0, 1.0), "a number in [0, 1] (1: every note alike)", float),
 )
 """Each setting of a rule: its check, the words of its one-line error, and its type."""
 GUIDED = (("harmony", "pitch"), ("root", "pitch"), ("on_kept", "step"))
@@ -143,6 +146,13 @@ class Sampling:
         the power ``1 / T``, as with ``clash``); 0 leaves it. The duration's setting, per
         track where a track sets it, where the track is drawn before the duration (or the
         model has one track) and durations are classes; drum notes never.
+    cache_drawn : float
+        What a note the decoder draws weighs in its track's ``q``, against 1 for a note of
+        the music given (the primer, an accompaniment's kept notes): 1 counts every note
+        alike; 0 keeps ``q`` to the given music, so that over a long continuation ``q``
+        does not drift to the network's own lengths (it otherwise tends to them: each drawn
+        note is ``p``'s as much as the song's), and a piece from scratch has no cache. The
+        duration's setting, per track where a track sets it.
     fields : tuple of (str, values)
         A field's own settings (``pitch``, ``step``, ...), where it sets any.
     tracks : tuple of (str, values)
@@ -166,6 +176,7 @@ class Sampling:
     on_kept: float = 1.0
     entry: float = 1.0
     cache: float = 0.0
+    cache_drawn: float = 1.0
     fields: tuple[tuple[str, Values], ...] = ()
     tracks: tuple[tuple[str, Values], ...] = ()
     track_fields: tuple[tuple[str, str, Values], ...] = ()
@@ -524,6 +535,10 @@ class Picker:
             cache[self._unpitched] = 0.0  # a drum note is one hit
         self._cache = torch.tensor(cache)  # (n_tracks,)
         self._cached = bool((self._cache > 0).any())
+        drawn_weight = [self._rules["duration"].cache_drawn] * n_tracks
+        for i, rule in self._track_rules["duration"]:
+            drawn_weight[i] = rule.cache_drawn
+        self._drawn_weight = torch.tensor(drawn_weight)  # (n_tracks,)
         self.own = own if entry < 1.0 or self._cached else None  # counted where a rule reads it
 
     def _log_factors(self, field: str, name: str, n_tracks: int) -> torch.Tensor:
@@ -625,14 +640,18 @@ class Picker:
         if self.own is not None:
             self.own.start(primer)
 
-    def played(self, note: Mapping[str, torch.Tensor]) -> None:
-        """A note the decoder drew and placed (``(B,)`` tensors with its ``time``)."""
+    def played(self, note: Mapping[str, torch.Tensor], fed: torch.Tensor | None = None) -> None:
+        """A note the decoder placed (``(B,)`` tensors with its ``time``): drawn, or where
+        ``fed`` ``(B,)`` is set an accompaniment's kept note fed in its place."""
         if self.keys is not None:
             self.keys.played(note)
         if self.kept is not None:
             self.kept.played(note)
         if self.own is not None:
-            self.own.played(note)
+            weight = self._drawn_weight.to(note["duration"].device)[note["track"].long()]
+            if fed is not None:
+                weight = torch.where(fed, 1.0, weight)
+            self.own.played(note, weight)
 
     def settle(self, note: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A drawn note, ``{field: (B,)}`` with step and duration in beats, with every drum
