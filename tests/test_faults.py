@@ -315,7 +315,7 @@ def evaluate_writer(ckpt: Path, data_dir: Path) -> Writer:
         if (out / "evaluation.json").exists():
             report = json.loads((out / "evaluation.json").read_text())
             found["similarity"] = json.dumps(report["similarity"], sort_keys=True)
-            found["metrics"] = json.dumps(report["metrics"], sort_keys=True)
+            found["kinds"] = json.dumps(report["kinds"], sort_keys=True)
         if (out / "evaluation.md").exists():
             found["md"] = (out / "evaluation.md").read_text().count("\n")
         return found
