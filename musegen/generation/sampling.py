@@ -509,13 +509,8 @@ class Picker:
         self._unmasked = drums is not None and drums.step_class is None
         self._unpitched = drum_track(names)
         # log(clash) of each track's pitch rule, 0 for the drums (their keys name instruments)
-        per_track = [self._rules["pitch"].clash] * max(len(names), 1)
-        for i, rule in self._track_rules["pitch"]:
-            per_track[i] = rule.clash
-        if self._unpitched is not None:
-            per_track[self._unpitched] = 1.0
-        self._clash = keys is not None and min(per_track) < 1.0
-        self._log_clash = torch.tensor(per_track).log()  # (n_tracks,)
+        self._log_clash = self._log_factors("pitch", "clash", len(names))  # (n_tracks,)
+        self._clash = keys is not None and bool((self._log_clash < 0).any())
         self.kept = kept
         self._log_kept = {  # log of each track's factor, for the settings in use
             name: factors
@@ -528,25 +523,27 @@ class Picker:
         entry = 1.0 if self.given else self._rules["track"].entry
         self._log_entry = torch.tensor([entry]).log()  # (1,)
         n_tracks = max(len(names), own.n_tracks if own is not None else 1)
-        cache = [self._rules["duration"].cache] * n_tracks
-        for i, rule in self._track_rules["duration"]:
-            cache[i] = rule.cache
+        cache = self._per_track("duration", "cache", n_tracks)
         if self._unpitched is not None:
             cache[self._unpitched] = 0.0  # a drum note is one hit
         self._cache = torch.tensor(cache)  # (n_tracks,)
         self._cached = bool((self._cache > 0).any())
-        drawn_weight = [self._rules["duration"].cache_drawn] * n_tracks
-        for i, rule in self._track_rules["duration"]:
-            drawn_weight[i] = rule.cache_drawn
-        self._drawn_weight = torch.tensor(drawn_weight)  # (n_tracks,)
+        self._drawn_weight = torch.tensor(self._per_track("duration", "cache_drawn", n_tracks))
+        self._weighs = bool((self._drawn_weight < 1).any())  # a drawn note counts below 1
         self.own = own if entry < 1.0 or self._cached else None  # counted where a rule reads it
+
+    def _per_track(self, field: str, name: str, n_tracks: int) -> list[float]:
+        """Each track's ``name`` setting for ``field`` (at least one): a track's own where
+        it sets one, else the field's."""
+        per_track = [getattr(self._rules[field], name)] * max(n_tracks, 1)
+        for i, rule in self._track_rules[field]:
+            per_track[i] = getattr(rule, name)
+        return per_track
 
     def _log_factors(self, field: str, name: str, n_tracks: int) -> torch.Tensor:
         """The log of each track's ``name`` setting for ``field`` ``(n_tracks,)`` (at least
         one): 0 for the drums where the field is the pitch (their keys name instruments)."""
-        per_track = [getattr(self._rules[field], name)] * max(n_tracks, 1)
-        for i, rule in self._track_rules[field]:
-            per_track[i] = getattr(rule, name)
+        per_track = self._per_track(field, name, n_tracks)
         if field == "pitch" and self._unpitched is not None:
             per_track[self._unpitched] = 1.0
         return torch.tensor(per_track).log()
@@ -647,7 +644,9 @@ class Picker:
             self.keys.played(note)
         if self.kept is not None:
             self.kept.played(note)
-        if self.own is not None:
+        if self.own is not None and not self._weighs:  # every note counts 1
+            self.own.played(note)
+        elif self.own is not None:
             weight = self._drawn_weight.to(note["duration"].device)[note["track"].long()]
             if fed is not None:
                 weight = torch.where(fed, 1.0, weight)
