@@ -16,10 +16,11 @@ from musegen import pretrained
 from musegen.checks import ConfigError
 from musegen.config_checks import compose_checked
 from musegen.data.midi_to_lpd import midi_to_song
-from musegen.data.pianoroll_notes import song_to_notes
+from musegen.data.performance import Performance
+from musegen.data.pianoroll_notes import NOTE_DTYPE, song_to_notes
 from musegen.errors import UserError
 from musegen.generate import run_generation
-from musegen.generation.accompany import accompany, split_piece
+from musegen.generation.accompany import _piece, accompany, split_piece, stop_time
 from musegen.generation.accompany_file import AccompanyError, resolve_tracks
 from musegen.generation.continuation import DecodeOptions
 from musegen.generation.decode import _Kept, generate, start_notes
@@ -508,3 +509,138 @@ def test_the_window_reaches_the_decoder() -> None:
         for n in (4, None)
     ]
     assert len(primer) > 8 and len(pieces[0]) != len(pieces[1])
+
+
+def _notes(*rows: tuple[int, int, float, int, int]) -> np.ndarray:
+    """Notes ``(time, pitch, duration in beats, velocity, LPD-5 track)``, steps unset."""
+    notes = np.zeros(len(rows), dtype=NOTE_DTYPE)
+    for i, (time, pitch, duration, velocity, track) in enumerate(rows):
+        notes[i] = (time, pitch, 0.0, duration, velocity, track)
+    return notes
+
+
+def test_the_accompaniment_stops_at_the_kept_musics_end_by_hand() -> None:
+    """``stop_time``: the last end of the kept notes (their onsets plus their lengths on the
+    grid), and at least the step after the primer's last onset; 0 for no notes at all."""
+    none = _notes()
+    primer = _notes((0, 50, 1.0, 80, 1), (100, 52, 0.25, 80, 1))
+    kept = _notes((96, 60, 2.0, 80, 1), (120, 64, 0.5, 80, 1))  # ends 144 and 132
+    assert stop_time(none, none, 24) == 0
+    assert stop_time(primer, none, 24) == 101
+    assert stop_time(none, kept, 24) == 144
+    assert stop_time(primer, kept, 24) == 144
+    assert stop_time(primer, _notes((10, 60, 1 / 24, 80, 1)), 24) == 101  # ends at 11
+    assert stop_time(none, kept, 12) == 120 + 6  # half a beat at 12 steps a beat
+
+
+def _decoded(**columns: list) -> dict[str, torch.Tensor]:
+    """A decoder's output for one piece, ``(1, N)`` tensors, from by-hand columns."""
+    kinds = {"duration": torch.float32}  # the rest are whole numbers
+    return {k: torch.tensor([v], dtype=kinds.get(k, torch.int64)) for k, v in columns.items()}
+
+
+def test_the_written_piece_takes_the_kept_notes_as_given_by_hand() -> None:
+    """``_piece``: a fed kept note is written as the user gave it (its off-grid length and
+    velocity 1 too), a drawn one at its drawn time on the grid with its velocity brought
+    into 1-127, a drawn note from the stop time on is dropped, a kept note never is; every
+    step is the gap to the note before, the first from the piece's start."""
+    kept = _notes((12, 60, 0.3, 1, 1), (30, 64, 0.5, 64, 1), (60, 62, 1.0, 90, 1))
+    out = _decoded(
+        time=[12, 24, 30, 40, 50, 60],
+        pitch=[60, 40, 64, 41, 42, 62],
+        duration=[0.3, 0.49, 0.5, 1.0, 0.5, 1.0],
+        velocity=[50, 0, 70, 1, 130, 90],
+        track=[1, 3, 1, 3, 0, 1],  # the model's tracks: LPD-5's
+        kept=[0, -1, 1, -1, -1, 2],
+    )
+    piece = _piece(out, _notes(), kept, list(range(5)), 24, None, 48)
+    assert piece["time"].tolist() == [12, 24, 30, 40, 60]  # the drawn note at 50 dropped
+    for i, k in ((0, 0), (2, 1), (4, 2)):
+        assert all(piece[i][f] == kept[k][f] for f in FIELDS)  # as given
+    drawn = piece[[1, 3]]
+    assert drawn["pitch"].tolist() == [40, 41] and drawn["track"].tolist() == [3, 3]
+    assert drawn["duration"].tolist() == [12 / 24, 1.0]  # 0.49 beat: 11.76 steps, 12
+    assert drawn["velocity"].tolist() == [1, 1]  # 0 raised to 1, 1 left as it is
+    assert np.allclose(piece["step"], [12 / 24, 12 / 24, 6 / 24, 10 / 24, 20 / 24])
+    early = _piece(out, _notes(), kept, list(range(5)), 24, None, 10)
+    assert early["time"].tolist() == [12, 30, 60]  # every kept note, none drawn
+    primer = _notes((6, 48, 0.25, 80, 1))
+    assert _piece(out, primer, kept, list(range(5)), 24, None, 48)["step"][:2].tolist() == [
+        6 / 24,
+        6 / 24,
+    ]
+    nothing = _decoded(time=[], pitch=[], duration=[], velocity=[], track=[])
+    assert len(_piece(nothing, _notes(), _notes(), list(range(5)), 24, None, 0)) == 0
+
+
+def test_a_network_without_velocities_plays_the_performances_given() -> None:
+    """A network that draws no velocity: the drawn tracks play the ``Performance`` the
+    caller gives (Drums 33, Bass 44), inside the kept music's range (20-100), not
+    musegen's default 100."""
+    _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=8)
+    kept["velocity"] = 60
+    kept["velocity"][:2] = (20, 100)
+    performance = Performance(velocity={"Drums": 33, "Bass": 44})
+    options = DecodeOptions(seed=1, tracks=("Drums", "Bass"))
+    piece = accompany(_net("gru", "chained"), kept[:0], kept, list(range(5)), options, performance)
+    for track, velocity in ((0, 33), (3, 44)):
+        mine = piece["velocity"][piece["track"] == track]
+        assert len(mine) and (mine == velocity).all()
+
+
+def test_a_network_at_another_resolution_accompanies_on_its_grid() -> None:
+    """A network at 48 steps a beat (``data.resolution=48``), its step and duration
+    regressed to a quarter beat and 2 beats: every drawn note starts 12 steps after the
+    note before it, a drawn Bass note lasts 2 beats, and a drum hit one step of 48."""
+    net = _regression_net()
+    with torch.no_grad():
+        net.heads.timing.weight.zero_()
+        net.heads.timing.bias[:] = torch.tensor([0.25, 2.0])
+    _, kept, _ = split_piece(_song(), [1], 0, 96, max_bars=8)
+    kept["time"] *= 2  # the song read at 48 steps a beat
+    options = DecodeOptions(seed=2, tracks=("Drums", "Bass"), resolution=48)
+    piece = accompany(net, kept[:0], kept, list(range(5)), options)
+    drawn = np.flatnonzero(piece["track"] != 1)
+    assert len(drawn) > 5 and drawn[0] > 0
+    assert (piece["time"][drawn] - piece["time"][drawn - 1] == 12).all()
+    assert (piece["duration"][drawn][piece["track"][drawn] == 3] == 2.0).all()
+    assert (piece["duration"][drawn][piece["track"][drawn] == 0] == 1 / 48).all()
+
+
+def test_accompany_hands_the_picker_the_classes_and_the_kept_harmony_without_drums(
+    monkeypatch,
+) -> None:
+    """The picker gets the network's classes for a field drawn in buckets (the duration
+    here), and the kept music it reads ahead holds the Piano's pitch classes at the steps
+    they sound (pitch class 0, steps 0-23), not the kept drum hit's (C#, step 48)."""
+    seen = []
+
+    class Heard(Picker):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            seen.append(self)
+
+    monkeypatch.setattr(accompany_module, "Picker", Heard)
+    kept = _notes((0, 60, 1.0, 80, 1), (48, 37, 1 / 24, 80, 0))
+    musical = Sampling(fields=(("duration", (("buckets", "musical"),)),))
+    options = DecodeOptions(sampling=musical, seed=1, tracks=("Bass",))
+    accompany(_net("gru", "chained"), kept[:0], kept, list(range(5)), options)
+    (pick,) = seen
+    assert sorted(pick._buckets) == ["duration"]
+    sounding = torch.nonzero(pick.kept.classes[0]).tolist()  # (step, pitch class)
+    assert sounding == [[step, 0] for step in range(24)]
+
+
+def test_a_model_without_track_names_cannot_accompany_in_one_line() -> None:
+    torch.manual_seed(0)
+    config = NoteNetConfig(
+        {"_target_": "musegen.models.backbones.GRUBackbone", "hidden_size": 16, "num_layers": 1},
+        encoder={"pitch_dim": 8, "position_dim": 4},
+        timing=TimingConfig("categorical", TimeClasses(exact_beats=8, max_beats=16)),
+        heads=HeadsConfig("chained", ("track", "pitch", "step", "duration"), 16),
+        context=50,
+    )
+    kept = _notes((0, 60, 1.0, 80, 1))
+    with pytest.raises(ConfigError) as info:
+        accompany(NoteNet(config).eval(), kept[:0], kept, [1], DecodeOptions(tracks=("Bass",)))
+    assert str(info.value) == "tracks: Bass is not a track of this model; its tracks are []"

@@ -69,6 +69,14 @@ def split_piece(
     return primer, later[np.isin(later["track"], list(keep))], cut
 
 
+def stop_time(primer: np.ndarray, kept: np.ndarray, resolution: int) -> int:
+    """The time step where an accompaniment stops: the kept music's last end (``resolution``
+    steps a beat), and at least the step after the primer's last onset, so that a note drawn
+    on that onset, as a chord with it, still belongs to the piece. 0 for no notes at all."""
+    end = int((kept["time"] + to_grid(kept["duration"], resolution)).max()) if len(kept) else 0
+    return max(end, int(primer["time"].max()) + 1 if len(primer) else 0)
+
+
 def accompany(
     net: torch.nn.Module,
     primer: np.ndarray,
@@ -88,8 +96,7 @@ def accompany(
     if not options.tracks:
         raise ValueError("accompany: name the tracks to draw (options.tracks)")
     resolution, device = options.resolution, next(net.parameters()).device
-    end = int((kept["time"] + to_grid(kept["duration"], resolution)).max()) if len(kept) else 0
-    end = max(end, int(primer["time"].max()) + 1 if len(primer) else 0)
+    end = stop_time(primer, kept, resolution)
     tensors = (
         notes_to_tensors([primer], track_ids, device) if len(primer) else start_notes(1, device)
     )
@@ -168,5 +175,6 @@ def _piece(
     notes = notes[inside]
     piece = np.concatenate([primer, notes])
     piece["step"][1:] = np.diff(piece["time"]) / resolution
-    piece["step"][0] = piece["time"][0] / resolution if len(piece) else 0.0
+    if len(piece):  # the first note's step: from the piece's start
+        piece["step"][0] = piece["time"][0] / resolution
     return piece
