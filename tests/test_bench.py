@@ -105,3 +105,19 @@ def test_training_benchmark_runs_both_loops_on_the_default_task(session_data_dir
     expected = fresh._losses(batches[0], "all")[0]["loss"].item()
     assert losses[0] == expected
     assert losses[1] != losses[0]  # the second step saw trained weights
+
+
+def test_the_bench_draws_the_pieces_own_music_as_experiment_lakh_does() -> None:
+    """``make bench`` times the note as ``experiment=lakh`` draws it: its rules of the
+    piece's own music are the experiment's, read from the config."""
+    from musegen.bench.generate import OWN
+    from musegen.config_checks import compose_checked
+
+    composed = compose_checked("train", ["experiment=lakh"]).sampling
+    assert OWN == (
+        ("track", (("entry", composed.track.entry),)),
+        (
+            "duration",
+            (("cache", composed.duration.cache), ("cache_drawn", composed.duration.cache_drawn)),
+        ),
+    )

@@ -42,8 +42,9 @@ RULES = ("drums", "keys", "clash", "own")
 """The decoder's rules of ``experiment=lakh``: drum notes as hits, no restart of a sounding
 key (which also draws the pitch given that its note can be placed), semitone clashes at a
 quarter of their probability (the last needs the second's sounding keys), and the piece's own
-music (a silent track enters at 0.1, durations mixed with the track's own at 0.3)."""
-OWN = (("track", (("entry", 0.1),)), ("duration", (("cache", 0.3),)))
+music (a silent track enters at 0.1, durations mixed at 0.5 with those the primer's track
+plays)."""
+OWN = (("track", (("entry", 0.1),)), ("duration", (("cache", 0.5), ("cache_drawn", 0.0))))
 """``experiment=lakh``'s rules of the piece's own music, as ``Sampling.fields``."""
 PARTS = (
     ("the velocity field, read out last", {"velocity": 12}, ()),
@@ -51,7 +52,7 @@ PARTS = (
     ("drum notes as hits", {}, ("drums",)),
     ("no restart of a sounding key", {}, ("keys",)),
     ("no restart, and clashes at 0.25", {}, ("keys", "clash")),
-    ("the piece's own music (entry 0.1, cache 0.3)", {}, ("own",)),
+    ("the piece's own music (entry 0.1, cache 0.5 of the primer)", {}, ("own",)),
 )
 """Each part of the note as ``experiment=lakh`` draws it, on its own: the network's
 ``_five_track_net`` arguments and the picker's rules (``cost_rows``)."""
