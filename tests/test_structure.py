@@ -7,6 +7,8 @@ modules together; each concern lives in one module and the imports flow one way.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -103,3 +105,20 @@ def test_the_models_depend_only_on_their_own_layer() -> None:
     assert {k: v for k, v in outside.items() if v} == {}
     hydra_users = [p.name for p in (PACKAGE / "models").rglob("*.py") if "hydra" in _third_party(p)]
     assert hydra_users == []
+
+
+def test_generation_loads_no_lightning() -> None:
+    """``generate``, ``demo`` and ``pretrained`` read checkpoints and draw notes, which
+    Lightning has no part in: a fresh interpreter importing them loads none of it (its
+    import takes about 2.5 s of a bad command's answer here). Training and evaluation,
+    which run a ``Trainer``, do."""
+    code = (
+        "import sys\n"
+        "import musegen.generate, musegen.demo.__main__, musegen.pretrained.__main__\n"
+        "names = ('lightning', 'pytorch_lightning')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in names))\n"
+        "import musegen.models.checkpoint_io\n"
+        "print('lightning' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "True"]

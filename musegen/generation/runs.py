@@ -11,12 +11,13 @@ never code: only the ``data`` section is read, as plain values, checked against
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
@@ -25,20 +26,31 @@ from omegaconf.errors import OmegaConfBaseException
 
 from musegen.checks import integer
 from musegen.config_checks import CONFIG_DIR, check_overrides
-from musegen.data.datamodule import NoteDataModule
 from musegen.data.performance import Performance
 from musegen.data.tracks import LPD5_TRACKS
 from musegen.errors import UserError, first_line, reported
 from musegen.generation.notes import model_track_ids
 from musegen.models.checkpoint import CheckpointError, network_from, read_checkpoint
-from musegen.models.task import stored_performance
+from musegen.models.config import stored_performance
+
+if TYPE_CHECKING:
+    from musegen.data.datamodule import NoteDataModule
 
 DATAMODULE_TARGET = "musegen.data.datamodule.NoteDataModule"
 TUTORIAL_WINDOW = 25
 """The notes TensorFlow's tutorial reads before each prediction: the primer of a checkpoint
 that stores neither its run's window nor its own context."""
-DATA_KEYS = frozenset(inspect.signature(NoteDataModule).parameters)
-"""The keys a run's ``data`` section may hold: ``NoteDataModule``'s parameters."""
+
+
+@functools.cache
+def data_keys() -> frozenset[str]:
+    """The keys a run's ``data`` section may hold: ``NoteDataModule``'s parameters (its
+    module imports Lightning, so only a run whose data is read imports it)."""
+    from musegen.data.datamodule import NoteDataModule
+
+    return frozenset(inspect.signature(NoteDataModule).parameters)
+
+
 GIVE_DATA = "data.source=<bach|lpd5|midi> (and data.root=<folder> for lpd5 and midi)"
 NO_RUN_DATA = {
     "generate": f"use primer=none or primer=<file.mid>, or give the data to prime from: "
@@ -145,7 +157,7 @@ class TrainedRun:
                 f"{DATAMODULE_TARGET}; refusing to call it"
             )
         for key, value in data.items():
-            if key not in DATA_KEYS:
+            if key not in data_keys():
                 raise RunError(f"{self._source}: data.{key} is not a data setting")
             if not _is_plain(value):
                 raise RunError(
@@ -173,6 +185,8 @@ class TrainedRun:
         self, paths: DictConfig | dict, overrides: dict | None = None, command: str = "generate"
     ) -> NoteDataModule:
         """The run's ``NoteDataModule`` (see ``data_config``), built from plain values."""
+        from musegen.data.datamodule import NoteDataModule
+
         try:
             return NoteDataModule(**self.data_config(paths, overrides, command))
         except UserError:

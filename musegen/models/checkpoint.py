@@ -4,6 +4,8 @@ Checkpoints are read with ``torch.load(weights_only=True)``: tensors and plain c
 only, so a file from an untrusted source cannot run code while it is unpickled. The network
 config sits beside the weights (``NextNoteTask.on_save_checkpoint``), and the backbone class
 it names must live in ``musegen.models.backbones`` (``network.resolve_backbone``).
+Lightning is imported only by ``load_task``, which builds a task: generating from a
+checkpoint, or refusing a bad one, does not wait the seconds its import takes.
 """
 
 from __future__ import annotations
@@ -12,48 +14,20 @@ import logging
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from lightning.fabric.plugins import TorchCheckpointIO
 
-from musegen.atomic import atomic_path, clean_stale
 from musegen.errors import UserError
-from musegen.models.config import FORMAT, NoteNetConfig
+from musegen.models.config import CHECKPOINT_KEY, FORMAT, NoteNetConfig, stored_performance
 from musegen.models.network import NoteNet
-from musegen.models.task import CHECKPOINT_KEY, NextNoteTask, stored_performance
+
+if TYPE_CHECKING:
+    from musegen.models.task import NextNoteTask
 
 log = logging.getLogger(__name__)
 
 STATE_PREFIX = "net."
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, made atomic on a local disk (``musegen.atomic``).
-
-    Lightning's own ``_atomic_save`` stages the file in the system temporary folder and
-    copies it across when that is another file system, and a killed run leaves the staged
-    file behind. Here the checkpoint is written beside its final name and renamed into
-    place; temporaries of killed runs in the same folder are removed before the first save.
-    Remote paths (``s3://``, ...) go to Lightning's writer unchanged.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cleaned: set[Path] = set()
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
-    ) -> None:
-        if storage_options is not None or "://" in str(path):
-            super().save_checkpoint(checkpoint, path, storage_options)
-            return
-        path = Path(path)
-        if path.parent not in self._cleaned:
-            clean_stale(path.parent)
-            self._cleaned.add(path.parent)
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
 
 
 class CheckpointError(UserError):
@@ -177,6 +151,8 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> Nex
     Built from the checkpoint alone (its network config and loss settings, loaded
     weights-only), never from a run folder's config, which may come from anyone.
     """
+    from musegen.models.task import NextNoteTask  # Lightning: only where a task is built
+
     checkpoint = read_checkpoint(path, map_location)
     network = network_config(checkpoint, path)
     hparams = checkpoint.get("hyper_parameters") or {}
@@ -276,3 +252,13 @@ def tested_checkpoint(trainer: Any, trained: bool, ckpt_path: str | None) -> str
     if not best:
         log.warning("no checkpoint callback kept a best checkpoint: testing the final weights")
     return best or None
+
+
+def __getattr__(name: str) -> Any:
+    """``AtomicCheckpointIO`` under its old name, which the configs of earlier runs name as
+    their checkpoint plugin (``musegen.models.checkpoint_io`` holds it now)."""
+    if name == "AtomicCheckpointIO":
+        from musegen.models.checkpoint_io import AtomicCheckpointIO
+
+        return AtomicCheckpointIO
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,6 +44,9 @@ them like the other fields. Shared, velocity costs the other fields 0.4-0.6 nats
 note NLL on Lakh (experiments/note_length/README.md, "Velocity"): a file's dynamics are its
 own, and learning them teaches the state the 97 training songs."""
 FORMAT = 8
+CHECKPOINT_KEY = "musegen"
+"""Key of the checkpoint entry holding the network config (``task.NextNoteTask`` writes it,
+``checkpoint`` reads it)."""
 MIN_CONTEXT = 2
 """The shortest context a network can keep to in generation (``generation.decode``): it
 re-reads the last half of it, at least one note."""
@@ -238,3 +241,11 @@ class NoteNetConfig:
             context=value.get("context"),
             velocity=velocity,
         )
+
+
+def stored_performance(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The training songs' median tempo and velocities a checkpoint stores (plain values,
+    ``data.performance.Performance.to_dict``), or None for one written before they were."""
+    entry = checkpoint.get(CHECKPOINT_KEY)
+    value = entry.get("performance") if isinstance(entry, Mapping) else None
+    return dict(value) if isinstance(value, Mapping) else None

@@ -28,12 +28,14 @@ from torchmetrics import Metric
 from musegen.checks import ConfigError, at_least, check, integer, number, one_of, optional
 from musegen.errors import UserError
 from musegen.models.config import (
+    CHECKPOINT_KEY,
     DEFAULT_ORDER,
     MIN_CONTEXT,
     TIMINGS,
     HeadsConfig,
     NoteNetConfig,
     TimingConfig,
+    stored_performance,
 )
 from musegen.models.losses import LossWeights
 from musegen.models.network import NoteNet
@@ -66,8 +68,6 @@ METRICS = (
 )
 INTERVALS = ("epoch", "step")
 """When Lightning steps a scheduler (``task.scheduler_interval``)."""
-CHECKPOINT_KEY = "musegen"
-"""Key of the checkpoint entry holding the network config (see ``checkpoint``)."""
 
 
 def weights_for(loss_weights: Mapping[str, Any] | None, timing: str) -> LossWeights:
@@ -425,11 +425,3 @@ class NextNoteTask(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.performance = stored_performance(checkpoint)
-
-
-def stored_performance(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The training songs' median tempo and velocities a checkpoint stores (plain values,
-    ``data.performance.Performance.to_dict``), or None for one written before they were."""
-    entry = checkpoint.get(CHECKPOINT_KEY)
-    value = entry.get("performance") if isinstance(entry, Mapping) else None
-    return dict(value) if isinstance(value, Mapping) else None
