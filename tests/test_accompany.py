@@ -546,22 +546,22 @@ def test_the_written_piece_takes_the_kept_notes_as_given_by_hand() -> None:
     step is the gap to the note before, the first from the piece's start."""
     kept = _notes((12, 60, 0.3, 1, 1), (30, 64, 0.5, 64, 1), (60, 62, 1.0, 90, 1))
     out = _decoded(
-        time=[12, 24, 30, 40, 50, 60],
-        pitch=[60, 40, 64, 41, 42, 62],
-        duration=[0.3, 0.49, 0.5, 1.0, 0.5, 1.0],
-        velocity=[50, 0, 70, 1, 130, 90],
-        track=[1, 3, 1, 3, 0, 1],  # the model's tracks: LPD-5's
-        kept=[0, -1, 1, -1, -1, 2],
+        time=[12, 24, 30, 40, 44, 50, 60],
+        pitch=[60, 40, 64, 41, 43, 42, 62],
+        duration=[0.3, 0.49, 0.5, 1.0, 0.25, 0.5, 1.0],
+        velocity=[50, 0, 70, 1, 130, 100, 90],
+        track=[1, 3, 1, 3, 0, 0, 1],  # the model's tracks: LPD-5's
+        kept=[0, -1, 1, -1, -1, -1, 2],
     )
     piece = _piece(out, _notes(), kept, list(range(5)), 24, None, 48)
-    assert piece["time"].tolist() == [12, 24, 30, 40, 60]  # the drawn note at 50 dropped
-    for i, k in ((0, 0), (2, 1), (4, 2)):
+    assert piece["time"].tolist() == [12, 24, 30, 40, 44, 60]  # the drawn note at 50 dropped
+    for i, k in ((0, 0), (2, 1), (5, 2)):
         assert all(piece[i][f] == kept[k][f] for f in FIELDS)  # as given
-    drawn = piece[[1, 3]]
-    assert drawn["pitch"].tolist() == [40, 41] and drawn["track"].tolist() == [3, 3]
-    assert drawn["duration"].tolist() == [12 / 24, 1.0]  # 0.49 beat: 11.76 steps, 12
-    assert drawn["velocity"].tolist() == [1, 1]  # 0 raised to 1, 1 left as it is
-    assert np.allclose(piece["step"], [12 / 24, 12 / 24, 6 / 24, 10 / 24, 20 / 24])
+    drawn = piece[[1, 3, 4]]
+    assert drawn["pitch"].tolist() == [40, 41, 43] and drawn["track"].tolist() == [3, 3, 0]
+    assert drawn["duration"].tolist() == [12 / 24, 1.0, 0.25]  # 0.49 beat: 11.76 steps, 12
+    assert drawn["velocity"].tolist() == [1, 1, 127]  # 0 raised to 1, 1 kept, 130 to 127
+    assert np.allclose(piece["step"], [12 / 24, 12 / 24, 6 / 24, 10 / 24, 4 / 24, 16 / 24])
     early = _piece(out, _notes(), kept, list(range(5)), 24, None, 10)
     assert early["time"].tolist() == [12, 30, 60]  # every kept note, none drawn
     primer = _notes((6, 48, 0.25, 80, 1))
