@@ -30,7 +30,7 @@ from musegen.evaluation.callback import EvaluateAfterTest, written_as_one_set
 from musegen.evaluation.report import SETTING_NAMES, check_scored_split
 from musegen.generation.run_defaults import hydra_overrides, with_run_settings
 from musegen.generation.runs import data_overrides, load_run, main_with_data_overrides
-from musegen.models.checkpoint import load_task
+from musegen.models.task import load_task
 
 RUN_SETTINGS = {key: key if key == "sampling" else f"evaluate.{key}" for key in SETTING_NAMES}
 """The settings a run's own config gives by default: key here -> key in the run's config."""

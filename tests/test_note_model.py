@@ -19,10 +19,11 @@ from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.decode import generate
 from musegen.generation.notes import model_track_ids
 from musegen.generation.sampling import Picker, Sampling, sample
-from musegen.models.checkpoint import load_network, load_task
+from musegen.models.checkpoint import load_network
 from musegen.models.config import HeadsConfig, NoteNetConfig, TimingConfig
 from musegen.models.losses import LossWeights, note_losses
 from musegen.models.network import NoteNet
+from musegen.models.task import load_task
 from musegen.models.time_classes import TimeClasses
 from tests.conftest import ROOT
 

@@ -110,7 +110,7 @@ def test_the_models_depend_only_on_their_own_layer() -> None:
 def test_generation_loads_no_lightning() -> None:
     """``generate``, ``demo`` and ``pretrained`` read checkpoints and draw notes, which
     Lightning has no part in: a fresh interpreter importing them loads none of it (its
-    import took about 2 s of a bad command's answer here). Training and evaluation,
+    import would delay every answer to a bad command). Training and evaluation,
     which run a ``Trainer``, do."""
     code = (
         "import sys\n"

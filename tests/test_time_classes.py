@@ -20,7 +20,8 @@ from musegen.generation.continuation import DecodeOptions, continue_primers
 from musegen.generation.runs import load_run
 from musegen.generation.sampling import Picker, Sampling, sample
 from musegen.metrics.musical import on_grid_rate
-from musegen.models.checkpoint import load_network, load_task
+from musegen.models.checkpoint import load_network
+from musegen.models.task import load_task
 from musegen.models.time_classes import ClassTables, TimeClasses
 from musegen.train import compose_config, train
 from tests.conftest import LPD5_FILE, need, small

@@ -57,7 +57,7 @@ def timed_test(ckpt: Path, test_pass: str, data_dir: str | None) -> tuple[float,
     import lightning as L
     from hydra.utils import instantiate
 
-    from musegen.models.checkpoint import load_task
+    from musegen.models.task import load_task
     from musegen.train import compose_config
 
     cfg = compose_config([*_overrides(data_dir), f"data.test_pass={test_pass}"], "/tmp")

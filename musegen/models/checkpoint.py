@@ -4,8 +4,9 @@ Checkpoints are read with ``torch.load(weights_only=True)``: tensors and plain c
 only, so a file from an untrusted source cannot run code while it is unpickled. The network
 config sits beside the weights (``NextNoteTask.on_save_checkpoint``), and the backbone class
 it names must live in ``musegen.models.backbones`` (``network.resolve_backbone``).
-Lightning is imported only by ``load_task``, which builds a task: generating from a
-checkpoint, or refusing a bad one, does not wait the seconds its import takes.
+Nothing here imports Lightning (``task.load_task`` builds a task from a checkpoint):
+generating from a checkpoint, or refusing a bad one, does not wait the seconds its import
+takes.
 """
 
 from __future__ import annotations
@@ -14,16 +15,13 @@ import logging
 import pickle
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from musegen.errors import UserError
-from musegen.models.config import CHECKPOINT_KEY, FORMAT, NoteNetConfig, stored_performance
+from musegen.models.config import CHECKPOINT_KEY, FORMAT, NoteNetConfig
 from musegen.models.network import NoteNet
-
-if TYPE_CHECKING:
-    from musegen.models.task import NextNoteTask
 
 log = logging.getLogger(__name__)
 
@@ -137,33 +135,6 @@ def network_from(
             "use an earlier checkpoint of it"
         )
     return net.to(map_location).eval()
-
-
-TASK_SETTINGS = ("target", "loss_weights", "positive_pressure")
-"""What a task needs besides its network to score a checkpoint: the loss and its targets.
-The optimizer and scheduler are left out (nothing is trained, nothing named in the file is
-called)."""
-
-
-def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> NextNoteTask:
-    """The ``NextNoteTask`` of a checkpoint, weights loaded, ready for ``Trainer.test``.
-
-    Built from the checkpoint alone (its network config and loss settings, loaded
-    weights-only), never from a run folder's config, which may come from anyone.
-    """
-    from musegen.models.task import NextNoteTask  # Lightning: only where a task is built
-
-    checkpoint = read_checkpoint(path, map_location)
-    network = network_config(checkpoint, path)
-    hparams = checkpoint.get("hyper_parameters") or {}
-    settings = {k: hparams[k] for k in TASK_SETTINGS if k in hparams}
-    try:
-        task = NextNoteTask(net=network.net, network=network.to_dict(), **settings)
-        task.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{path}: cannot rebuild its task ({_first_line(exc)})") from None
-    task.performance = stored_performance(checkpoint)
-    return task.to(map_location).eval()
 
 
 def check_compatible(

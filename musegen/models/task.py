@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -26,7 +27,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchmetrics import Metric
 
 from musegen.checks import ConfigError, at_least, check, integer, number, one_of, optional
-from musegen.errors import UserError
+from musegen.errors import UserError, first_line
+from musegen.models.checkpoint import CheckpointError, network_config, read_checkpoint
 from musegen.models.config import (
     CHECKPOINT_KEY,
     DEFAULT_ORDER,
@@ -181,7 +183,7 @@ class NextNoteTask(L.LightningModule):
     param_budget : int, optional
         Set the backbone's ``hidden_size`` so the network has about this many parameters.
     network : mapping, optional
-        A stored ``NoteNetConfig`` (``checkpoint.load_task``): the network is built from it as
+        A stored ``NoteNetConfig`` (``load_task``): the network is built from it as
         it is, and the network keys above are not read.
 
     ``save_hyperparameters`` stores plain values only (the factories as their description):
@@ -234,7 +236,7 @@ class NextNoteTask(L.LightningModule):
         # what save_hyperparameters stores: the factories as plain descriptions
         optimizer, scheduler = describe(self.make_optimizer), describe(self.make_scheduler)
         self.save_hyperparameters(logger=False, ignore=["network"])
-        if network is not None:  # a stored network (checkpoint.load_task): used as it is
+        if network is not None:  # a stored network (load_task): used as it is
             config = NoteNetConfig.from_dict(network)
         else:
             classes = VelocityClasses.from_dict(_containers(velocity))
@@ -425,3 +427,28 @@ class NextNoteTask(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.performance = stored_performance(checkpoint)
+
+
+TASK_SETTINGS = ("target", "loss_weights", "positive_pressure")
+"""What a task needs besides its network to score a checkpoint: the loss and its targets.
+The optimizer and scheduler are left out (nothing is trained, nothing named in the file is
+called)."""
+
+
+def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> NextNoteTask:
+    """The ``NextNoteTask`` of a checkpoint, weights loaded, ready for ``Trainer.test``.
+
+    Built from the checkpoint alone (its network config and loss settings, loaded
+    weights-only), never from a run folder's config, which may come from anyone.
+    """
+    checkpoint = read_checkpoint(path, map_location)
+    network = network_config(checkpoint, path)
+    hparams = checkpoint.get("hyper_parameters") or {}
+    settings = {k: hparams[k] for k in TASK_SETTINGS if k in hparams}
+    try:
+        task = NextNoteTask(net=network.net, network=network.to_dict(), **settings)
+        task.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild its task ({first_line(exc)})") from None
+    task.performance = stored_performance(checkpoint)
+    return task.to(map_location).eval()

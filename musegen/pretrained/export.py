@@ -23,7 +23,8 @@ from omegaconf import OmegaConf
 from musegen.atomic import atomic_path, write_bytes_atomic, write_json_atomic
 from musegen.checks import ConfigError
 from musegen.generation.sampling import Sampling
-from musegen.models.checkpoint import TASK_SETTINGS, load_task, read_checkpoint
+from musegen.models.checkpoint import read_checkpoint
+from musegen.models.task import TASK_SETTINGS, load_task
 from musegen.pretrained import FOLDER
 
 HALF = torch.float16
