@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from musegen.errors import UserError
+from musegen.errors import UserError, first_line
 from musegen.models.config import CHECKPOINT_KEY, FORMAT, NoteNetConfig
 from musegen.models.network import NoteNet
 
@@ -124,7 +124,7 @@ def network_from(
         net.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(
-            f"{path}: weights do not match the stored network config ({_first_line(exc)})"
+            f"{path}: weights do not match the stored network config ({first_line(exc)})"
         ) from None
     bad = next(
         (k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()), None
@@ -206,11 +206,6 @@ def _refusal(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines()]
     detail = [ln for ln in lines if ln and not any(a in ln for a in advice)]
     return detail[0].rstrip(".") if detail else "an object weights-only loading does not allow"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def tested_checkpoint(trainer: Any, trained: bool, ckpt_path: str | None) -> str | None:
