@@ -121,3 +121,22 @@ def test_the_bench_draws_the_pieces_own_music_as_experiment_lakh_does() -> None:
             (("cache", composed.duration.cache), ("cache_drawn", composed.duration.cache_drawn)),
         ),
     )
+
+
+def test_torch_calls_counts_each_call_into_torch_inside_the_block_only() -> None:
+    """Four calls by hand: the addition, the sum, the GELU and the indexing; the tensor
+    made before the block is not counted, nor the calls GELU makes inside torch."""
+    import torch
+
+    from musegen.bench.timing import TorchCalls
+
+    x = torch.ones(3)
+    with TorchCalls() as calls:
+        y = x + 1
+        y.sum()
+        torch.nn.functional.gelu(y)
+        y[0]
+    assert calls.count == 4
+    with TorchCalls() as calls:
+        pass
+    assert calls.count == 0

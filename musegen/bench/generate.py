@@ -13,7 +13,12 @@ Baselines, measured in the same run:
    still sounding as an input, drum notes as hits, the pitch drawn given that its note can
    be placed, no restart of a sounding key, semitone clashes at a quarter of their
    probability) against the four-field note drawn plainly, at equal size, and each of those
-   parts on its own against the same (``PARTS``).
+   parts on its own against the same (``PARTS``);
+7. the calls into torch that the note of 6 makes, against the four-field note's: at one
+   piece a call's fixed cost outweighs its arithmetic, so the time of 6 follows these
+   counts, which do not move between runs (``call_rows``);
+8. the note of 6 with its draw (the heads and the decoder's rules) compiled by
+   ``torch.compile`` against the same run eagerly, and the compile's time.
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
@@ -21,13 +26,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
+from unittest import mock
 
 import torch
 from omegaconf import OmegaConf
 
 from musegen.bench.report import Row
-from musegen.bench.timing import best_of
+from musegen.bench.timing import TorchCalls, best_of
 from musegen.config_checks import CONFIG_DIR, group_choices
+from musegen.generation import decode
 from musegen.generation.decode import generate
 from musegen.generation.own_music import OwnMusic
 from musegen.generation.sampling import DrumHits, Picker, Sampling
@@ -122,13 +131,26 @@ def notes_per_second(
     """Generated notes per second, all pieces of the batch counted (best of ``repeats``).
     ``drawn_as_now``: the picker ``generation.continuation`` builds for ``experiment=lakh``
     (``RULES``: drum hits, no restart of a sounding key, clashes at 0.25, the piece's own
-    music), else a plain one
-    with the ``rules`` named (none: every field drawn plainly)."""
+    music), else a plain one with the ``rules`` named (none: every field drawn plainly)."""
+    rules = RULES if drawn_as_now else rules
+    return batch * n / best_of(_runner(net, batch, seq_len, mode, n, context, rules), repeats).best
+
+
+def _runner(
+    net: NoteNet,
+    batch: int,
+    seq_len: int,
+    mode: str,
+    n: int,
+    context: int | str | None,
+    rules: tuple[str, ...],
+) -> Callable[[], None]:
+    """One generation of ``n`` notes after a random primer of ``seq_len``, with a fresh
+    picker of the ``rules`` named (``notes_per_second``)."""
     primer = _primer(batch, seq_len)
     primer["time"] = torch.cumsum(torch.round(primer["step"] * 24).long(), 1)
     if net.n_tracks == 1:
         primer["track"] = torch.zeros_like(primer["track"])
-    rules = RULES if drawn_as_now else rules
 
     def picker() -> Picker:
         if not rules:
@@ -144,7 +166,7 @@ def notes_per_second(
     def run() -> None:
         generate(net, primer, n, picker(), mode, seq_len, context=context)
 
-    return batch * n / best_of(run, repeats).best
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -233,6 +255,8 @@ def run(argv: list[str] | None = None) -> list[Row]:
         + cache_rows(args.repeats)
         + note_rows(args.repeats)
         + cost_rows(args.repeats)
+        + call_rows()
+        + compiled_rows(args.repeats)
     )
 
 
@@ -371,3 +395,78 @@ def cache_rows(repeats: int) -> list[Row]:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def calls_per_note(net: NoteNet, rules: tuple[str, ...] = (), n: int = 400) -> float:
+    """Calls into torch (``TorchCalls``) per note of one piece, as ``notes_per_second``
+    generates it after 25 notes (the primer's read and the re-reads spread over the notes)."""
+    run = _runner(net, 1, 25, "incremental", n, "trained", rules)
+    run()  # whatever a first run sets up once is not a note's
+    with TorchCalls() as calls:
+        run()
+    return calls.count / n
+
+
+def call_rows() -> list[Row]:
+    """The calls into torch of a note as ``experiment=lakh`` draws it, of its network alone
+    and of each of its parts on its own (``PARTS``), against the four-field note drawn
+    plainly (module docstring, 7)."""
+    plain = _five_track_net("chained")
+    now = _five_track_net("chained", velocity=12, sounding=32)
+    base = calls_per_note(plain)
+    cases = [
+        ("velocity read out, sounding keys; every field drawn plainly", now, ()),
+        (
+            "velocity read out, sounding keys, drum hits, no key restarts, clashes, the "
+            "piece's own music",
+            now,
+            RULES,
+        ),
+    ]
+    for label, net_args, rules in PARTS:
+        cases.append((label, _five_track_net("chained", **net_args) if net_args else plain, rules))
+    rows = []
+    for label, net, rules in cases:
+        ours = calls_per_note(net, rules)
+        print(f"  calls into torch a note: {ours:6.1f} ({label}) | plain {base:6.1f}")
+        rows.append(
+            Row(
+                "generate",
+                "calls into torch per note, five tracks, 800k parameters, one piece",
+                "calls",
+                ours,
+                label,
+                base,
+                "four fields, drawn plainly",
+            )
+        )
+    return rows
+
+
+def compiled_rows(repeats: int) -> list[Row]:
+    """The note as ``experiment=lakh`` draws it, one piece, with ``decode._draw`` (the heads
+    and the decoder's rules) compiled by ``torch.compile`` against the same eagerly (module
+    docstring, 8); the first run, which compiles, is timed on its own and not counted."""
+    net = _five_track_net("chained", velocity=12, sounding=32)
+    eager = notes_per_second(net, 1, 25, "incremental", 400, repeats, drawn_as_now=True)
+    run = _runner(net, 1, 25, "incremental", 400, "trained", RULES)
+    with mock.patch.object(decode, "_draw", torch.compile(decode._draw, dynamic=False)):
+        start = time.perf_counter()
+        run()
+        first = time.perf_counter() - start
+        compiled = 400 / best_of(run, repeats, warmup=0).best
+    torch._dynamo.reset()
+    print(f"  compiled draw: {compiled:9.0f} notes/s | eager {eager:9.0f} | first {first:.0f} s")
+    return [
+        Row(
+            "generate",
+            "generation, five tracks, 800k parameters, batch 1: the note drawn now",
+            "notes/s",
+            compiled,
+            "its draw compiled (torch.compile, default inductor)",
+            eager,
+            "eager",
+            higher_is_better=True,
+            note=f"the first run, which compiles, took {first:.0f} s",
+        )
+    ]
