@@ -456,7 +456,11 @@ def compiled_rows(repeats: int) -> list[Row]:
         first = time.perf_counter() - start
         compiled = 400 / best_of(run, repeats, warmup=0).best
     torch._dynamo.reset()
-    print(f"  compiled draw: {compiled:9.0f} notes/s | eager {eager:9.0f} | first {first:.0f} s")
+    graphs = _graphs_of_draw(run)
+    print(
+        f"  compiled draw: {compiled:9.0f} notes/s | eager {eager:9.0f} | first {first:.0f} s"
+        f" | {graphs} graphs"
+    )
     return [
         Row(
             "generate",
@@ -467,6 +471,23 @@ def compiled_rows(repeats: int) -> list[Row]:
             eager,
             "eager",
             higher_is_better=True,
-            note=f"the first run, which compiles, took {first:.0f} s",
+            note=f"the first run, which compiles, took {first:.0f} s; the tracer splits the "
+            f"first note's draw into {graphs} graphs",
         )
     ]
+
+
+def _graphs_of_draw(run: Callable[[], None]) -> int:
+    """The graphs ``torch.compile``'s tracer splits the first note's draw of ``run`` into
+    (``torch._dynamo.explain``): one per stretch between two graph breaks."""
+    draw, graphs = decode._draw, []
+
+    def first(*args: object) -> dict[str, torch.Tensor]:
+        if not graphs:
+            graphs.append(torch._dynamo.explain(draw)(*args).graph_count)
+        return draw(*args)
+
+    with mock.patch.object(decode, "_draw", first):
+        run()
+    torch._dynamo.reset()
+    return graphs[0]
