@@ -16,7 +16,7 @@ Baselines, measured in the same run:
    parts on its own against the same (``PARTS``);
 7. the calls into torch that the note of 6 makes, against the four-field note's: at one
    piece a call's fixed cost outweighs its arithmetic, so the time of 6 follows these
-   counts, which do not move between runs (``call_rows``);
+   counts, which move far less between runs than times do (``call_rows``);
 8. the note of 6 with its draw (the heads and the decoder's rules) compiled by
    ``torch.compile`` against the same run eagerly, and the compile's time.
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
@@ -393,10 +393,6 @@ def cache_rows(repeats: int) -> list[Row]:
     return rows
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
-
-
 def calls_per_note(net: NoteNet, rules: tuple[str, ...] = (), n: int = 400) -> float:
     """Calls into torch (``TorchCalls``) per note of one piece, as ``notes_per_second``
     generates it after 25 notes (the primer's read and the re-reads spread over the notes)."""
@@ -491,3 +487,7 @@ def _graphs_of_draw(run: Callable[[], None]) -> int:
         run()
     torch._dynamo.reset()
     return graphs[0]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

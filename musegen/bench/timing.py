@@ -52,7 +52,8 @@ class TorchCalls(TorchFunctionMode):
 
     A step of generation works on vectors of a few hundred values, where a call's fixed cost
     (Python, dispatch, allocation) outweighs its arithmetic: its time then follows the number
-    of calls, which unlike a time is the same on every run and machine. The calls a torch
+    of calls, which does not depend on the machine or on what else runs beside it (it moves
+    only with what the code does for the values it meets). The calls a torch
     function makes inside its own implementation are not counted (the mode is off while a
     call runs).
     """
