@@ -265,6 +265,14 @@ def run_folder(folder: str | Path, key: str = "hydra.run.dir") -> Iterator[None]
         yield
 
 
+def launched_worker() -> bool:
+    """Whether this process is one that DDP or SLURM started beside the run's first
+    (Lightning re-runs the command with ``LOCAL_RANK``; srun starts a task per rank): it
+    writes into the folder that the first process locked, and takes no lock of its own."""
+    ranks = ("LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "SLURM_LOCALID")
+    return any(os.environ.get(name, "0") not in ("", "0") for name in ranks)
+
+
 def folder_in_use(folder: str | Path) -> bool:
     """Whether a live run holds ``folder``'s run lock (the check before Hydra writes, and
     ``compare``'s "running"). Read-only: the lock file is opened for reading and asked for a

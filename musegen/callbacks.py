@@ -121,7 +121,7 @@ class SaveOnStop(L.Callback):
     def __init__(self, dirpath: str | Path) -> None:
         self.dirpath = Path(dirpath)
         self.saved: Path | None = None
-        self.signals: StopSignals | None = None  # the run's handler (set by musegen.train)
+        self.signals: StopSignals | None = None  # the run's handler (set by musegen.training)
         self._training = False
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -89,7 +89,8 @@ def tiny_run(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     run folder is complete (``.hydra/config.yaml`` as a Hydra CLI run writes it)."""
     from omegaconf import OmegaConf
 
-    from musegen.train import compose_config, train
+    from musegen.train import compose_config
+    from musegen.training import train
 
     out = tmp_path_factory.mktemp("tiny-run")
     cfg = compose_config(
@@ -120,7 +121,8 @@ def lakh_run(
     dynamics. Its run folder is complete; no evaluation (the tests that need one make it)."""
     from omegaconf import OmegaConf
 
-    from musegen.train import compose_config, train
+    from musegen.train import compose_config
+    from musegen.training import train
 
     out = tmp_path_factory.mktemp("lakh-run")
     cfg = compose_config(

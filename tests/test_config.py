@@ -16,7 +16,8 @@ from omegaconf import OmegaConf
 
 from musegen import instantiate as build
 from musegen.config_checks import CONFIG_DIR, ConfigError, check_overrides, group_choices
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]

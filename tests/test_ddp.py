@@ -111,7 +111,8 @@ class Dtypes(L.Callback):
 def test_bf16_mixed_precision_trains_on_cpu(session_data_dir: Path, tmp_path: Path) -> None:
     """bf16 really runs (the encoder and heads compute in bfloat16), and the recurrent
     backbone stays in float32, which oneDNN needs on many CPUs (``NoteNet.hidden``)."""
-    from musegen.train import compose_config, train
+    from musegen.train import compose_config
+    from musegen.training import train
 
     dtypes = Dtypes()
     cfg = compose_config(

@@ -18,7 +18,8 @@ POP909_SONGS = 12
 
 @pytest.fixture(scope="module")
 def piano_only_run(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from musegen.train import compose_config, train
+    from musegen.train import compose_config
+    from musegen.training import train
 
     songs = tmp_path_factory.mktemp("pop909-piano")
     for path in sorted(need(SHARED_DATA / "pop909").glob("*.mid"))[:POP909_SONGS]:

@@ -73,7 +73,8 @@ def test_fine_tuning_starts_a_new_run_from_trained_weights(
     """The same network on the same data at a learning rate of 1e-12: the new run ends with
     the weights it started from (to 1e-9; a fresh network differs by about 0.1), in a run of
     its own (step 1, not the old run's steps)."""
-    from musegen.train import compose_config, train
+    from musegen.train import compose_config
+    from musegen.training import train
     from tests.conftest import LAKH_TRACKS
 
     start = lakh_run / "checkpoints" / "last.ckpt"

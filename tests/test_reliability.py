@@ -28,7 +28,8 @@ from musegen.data.datamodule import NoteDataModule
 from musegen.data.sources import DataSourceError
 from musegen.models.checkpoint import CheckpointError, check_compatible, read_checkpoint
 from musegen.models.config import NoteNetConfig
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import LMD_MIDI, LPD5_FILE, LPD17_FILE, ROOT, need, run_cli, small
 
 

@@ -10,7 +10,8 @@ import lightning as L
 import pytest
 import torch
 
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import small
 
 
@@ -135,7 +136,7 @@ def _resume_check(tmp_path: Path, *extra: str) -> None:
     """What ``train`` checks before resuming the format-2 fixture, on the real config."""
     from musegen import instantiate as build
     from musegen.data.tracks import LPD5_TRACKS
-    from musegen.train import check_resumable
+    from musegen.training import check_resumable
 
     cfg = compose_config([*FORMAT2_SETTINGS, *extra], output_dir=str(tmp_path))
     task = build.task(cfg, list(LPD5_TRACKS), cfg.data.seq_len)

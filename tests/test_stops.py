@@ -32,7 +32,8 @@ from musegen.errors import (
     stop_signals,
 )
 from musegen.models.checkpoint import read_checkpoint
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import ROOT, small
 
 STOPS = [

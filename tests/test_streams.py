@@ -18,7 +18,8 @@ from musegen.models.losses import LossWeights
 from musegen.models.network import NoteNet
 from musegen.models.objective import batch_losses, score, stream_losses, teacher_forcing
 from musegen.models.sounding_context import NONE
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import run_cli, small
 
 

@@ -122,3 +122,29 @@ def test_generation_loads_no_lightning() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["[]", "True"]
+
+
+def test_a_bad_training_setting_is_answered_before_lightning_or_torch_is_imported() -> None:
+    """``python -m musegen.train`` checks its overrides and settings (``check_config``)
+    before it imports ``musegen.training``, which brings Lightning and torch (seconds): a
+    misspelt value is one line and exit code 2 with neither imported (``-X importtime``
+    lists every module a process imports), where a sound command's run imports both."""
+
+    def run(*args: str) -> tuple[int, set[str], list[str]]:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", *args], capture_output=True, text=True
+        )
+        lines = done.stderr.splitlines()
+        imported = {
+            line.rsplit("|", 1)[1].strip().split(".")[0]
+            for line in lines
+            if line.startswith("import time:") and "|" in line
+        }
+        return done.returncode, imported, [x for x in lines if not x.startswith("import time:")]
+
+    code, imported, said = run("-m", "musegen.train", "trainer.max_epochs=abc")
+    assert code == 2
+    assert said == ["error: trainer.max_epochs must be an integer >= -1 (-1: no limit), got 'abc'"]
+    assert {"hydra", "musegen"} <= imported and not {"lightning", "torch"} & imported
+    code, imported, _ = run("-c", "import musegen.training")
+    assert code == 0 and {"lightning", "torch"} <= imported

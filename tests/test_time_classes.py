@@ -23,7 +23,8 @@ from musegen.metrics.musical import on_grid_rate
 from musegen.models.checkpoint import load_network
 from musegen.models.task import load_task
 from musegen.models.time_classes import ClassTables, TimeClasses
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import LPD5_FILE, need, small
 
 CLASSES = TimeClasses()

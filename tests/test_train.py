@@ -19,7 +19,8 @@ from musegen import instantiate as build
 from musegen.generation.sampling import Picker, Sampling
 from musegen.models import CheckpointError, load_network
 from musegen.models.objective import batch_losses, teacher_forcing
-from musegen.train import compose_config, train
+from musegen.train import compose_config
+from musegen.training import train
 from tests.conftest import MODELS, small
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,13 +234,13 @@ def test_a_cosine_schedule_over_the_whole_run(session_data_dir: Path, tmp_path: 
 def test_a_run_without_test_songs_says_it_has_no_test_figures(
     session_data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from musegen.train import NO_TEST_SONGS
+    from musegen.training import NO_TEST_SONGS
 
     cfg = compose_config(
         small(session_data_dir, "data.split=[0.8,0.2,0.0]", "evaluate.enabled=false"),
         output_dir=str(tmp_path),
     )
-    with caplog.at_level("WARNING", logger="musegen.train"):
+    with caplog.at_level("WARNING", logger="musegen.training"):
         metrics = train(cfg)
     assert metrics["status"] == "finished" and metrics["warning"] == NO_TEST_SONGS
     assert not any(key.startswith("test/") for key in metrics)

@@ -34,7 +34,8 @@ def _overrides(data_dir: str | None) -> list[str]:
 
 def trained_checkpoint(steps: int, data_dir: str | None, folder: Path) -> Path:
     """Train ``steps`` steps with the benchmark's data and settings; the last checkpoint."""
-    from musegen.train import compose_config, train
+    from musegen.train import compose_config
+    from musegen.training import train
 
     cfg = compose_config(
         [
