@@ -109,7 +109,7 @@ class SaveOnStop(L.Callback):
     step in progress, or the validation batch in progress; a Ctrl-C is handed to it as the
     SIGTERM it stops on. This then saves ``<dirpath>/interrupted.ckpt``, as
     ``ModelCheckpoint`` would have after that step, so that ``ckpt_path=<it>`` continues
-    exactly where the run stopped; ``musegen.train`` writes the run's record and ends with
+    exactly where the run stopped; ``musegen.training`` writes the run's record and ends with
     the signal's exit code. Before the loop starts and after it ends, a stop is raised at
     once (nothing would be lost). A stop during a validation inside training saves the state
     after the last step: the resumed run ends with the same weights, but Lightning does not

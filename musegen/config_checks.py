@@ -229,7 +229,7 @@ def check_config(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line naming the key) for what no constructor checks.
 
     The datamodule, the task (its network, heads, encoder, losses and optimizer) and the
-    backbone check their own values when they are built, which ``musegen.train`` does before
+    backbone check their own values when they are built, which ``musegen.training`` does before
     any data is prepared. What remains is checked here: a required key left ``???``, the
     trainer's limits (Lightning's own errors are not one line), the seed, the checkpoint to
     resume from, and that there is something to do.

@@ -1,5 +1,5 @@
 """One training run: fit a next-note model and test its best checkpoint (what
-``python -m musegen.train`` runs once its command is checked; ``musegen.train``).
+``python -m musegen.train`` runs once it has checked the command).
 
 ``train(cfg)`` wires the configured objects together and runs them; everything it calls lives
 where its concern does (``instantiate``, ``models.checkpoint``, ``run_record``, the callbacks

@@ -124,8 +124,9 @@ def test_the_bench_draws_the_pieces_own_music_as_experiment_lakh_does() -> None:
 
 
 def test_torch_calls_counts_each_call_into_torch_inside_the_block_only() -> None:
-    """Four calls by hand: the addition, the sum, the GELU and the indexing; the tensor
-    made before the block is not counted, nor the calls GELU makes inside torch."""
+    """Five calls by hand: the addition, the sum, the GELU, the indexing and ``normalize``;
+    the tensor made before the block is not counted, nor the calls ``normalize`` makes
+    inside torch (a norm, a clamp, an expand and a division, written in Python)."""
     import torch
 
     from musegen.bench.timing import TorchCalls
@@ -136,7 +137,8 @@ def test_torch_calls_counts_each_call_into_torch_inside_the_block_only() -> None
         y.sum()
         torch.nn.functional.gelu(y)
         y[0]
-    assert calls.count == 4
+        torch.nn.functional.normalize(y, dim=0)
+    assert calls.count == 5
     with TorchCalls() as calls:
         pass
     assert calls.count == 0

@@ -124,11 +124,14 @@ def test_generation_loads_no_lightning() -> None:
     assert done.stdout.splitlines() == ["[]", "True"]
 
 
-def test_a_bad_training_setting_is_answered_before_lightning_or_torch_is_imported() -> None:
+def test_a_bad_training_setting_is_answered_before_lightning_or_torch_is_imported(
+    tmp_path: Path,
+) -> None:
     """``python -m musegen.train`` checks its overrides and settings (``check_config``)
     before it imports ``musegen.training``, which brings Lightning and torch (seconds): a
     misspelt value is one line and exit code 2 with neither imported (``-X importtime``
-    lists every module a process imports), where a sound command's run imports both."""
+    lists every module a process imports); ``musegen.training``, what a sound command runs,
+    imports both. Hydra's run folder goes under ``tmp_path``."""
 
     def run(*args: str) -> tuple[int, set[str], list[str]]:
         done = subprocess.run(
@@ -142,7 +145,9 @@ def test_a_bad_training_setting_is_answered_before_lightning_or_torch_is_importe
         }
         return done.returncode, imported, [x for x in lines if not x.startswith("import time:")]
 
-    code, imported, said = run("-m", "musegen.train", "trainer.max_epochs=abc")
+    code, imported, said = run(
+        "-m", "musegen.train", "trainer.max_epochs=abc", f"paths.log_dir={tmp_path}"
+    )
     assert code == 2
     assert said == ["error: trainer.max_epochs must be an integer >= -1 (-1: no limit), got 'abc'"]
     assert {"hydra", "musegen"} <= imported and not {"lightning", "torch"} & imported

@@ -47,8 +47,9 @@ def best_of(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
 
 
 class TorchCalls(TorchFunctionMode):
-    """Counts the calls into torch (functions, tensor methods, modules' functional calls)
-    that Python code makes inside the block: ``with TorchCalls() as calls: ...; calls.count``.
+    """Counts the calls into torch's Python API (functions, tensor methods, modules'
+    functional calls, and attribute reads such as ``.shape`` and ``.device``) that Python code
+    makes inside the block: ``with TorchCalls() as calls: ...; calls.count``.
 
     A step of generation works on vectors of a few hundred values, where a call's fixed cost
     (Python, dispatch, allocation) outweighs its arithmetic: its time then follows the number
