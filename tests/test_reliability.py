@@ -210,9 +210,16 @@ def test_a_folder_of_only_damaged_files_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("module", ["musegen.generate", "musegen.evaluate"])
-def test_a_read_only_out_dir_stops_before_any_work(module: str, read_only_dir: Path) -> None:
+def test_a_read_only_out_dir_stops_before_any_work(
+    module: str, read_only_dir: Path, tmp_path: Path
+) -> None:
     # The checkpoint does not even exist: the destination is checked before anything loads.
-    done = run_cli(module, "ckpt_path=/nowhere/last.ckpt", f"out_dir={read_only_dir}")
+    done = run_cli(
+        module,
+        "ckpt_path=/nowhere/last.ckpt",
+        f"out_dir={read_only_dir}",
+        f"paths.log_dir={tmp_path}",  # Hydra's run folder
+    )
     line = one_line_error(done)
     assert line.startswith(f"error: out_dir={read_only_dir}: cannot write there")
 
@@ -260,7 +267,10 @@ def test_a_crafted_run_config_calls_nothing(
     config.data = OmegaConf.merge(config.data, payload) if "root" in payload else payload
     OmegaConf.save(config, run / ".hydra" / "config.yaml")
     done = run_cli(
-        module, f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"out_dir={tmp_path / 'out'}"
+        module,
+        f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        f"out_dir={tmp_path / 'out'}",
+        f"paths.log_dir={tmp_path}",  # Hydra's run folder
     )
     line = one_line_error(done)
     assert "refusing" in line
@@ -461,7 +471,12 @@ def test_generate_refuses_weights_that_are_not_finite(tiny_ckpt: Path, tmp_path:
     checkpoint["state_dict"][key][0] = float("nan")
     path = tmp_path / "diverged.ckpt"
     torch.save(checkpoint, path)
-    done = run_cli("musegen.generate", f"ckpt_path={path}", f"out_dir={tmp_path / 'out'}")
+    done = run_cli(
+        "musegen.generate",
+        f"ckpt_path={path}",
+        f"out_dir={tmp_path / 'out'}",
+        f"paths.log_dir={tmp_path}",  # Hydra's run folder
+    )
     assert "weights are not finite" in one_line_error(done)
 
 
