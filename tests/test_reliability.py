@@ -563,6 +563,7 @@ def test_a_broken_run_config_is_one_line(tiny_run: Path, tmp_path: Path) -> None
             "musegen.evaluate",
             f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
             f"out_dir={tmp_path / 'out'}",
+            f"paths.log_dir={tmp_path}",  # Hydra's run folder
         )
         assert message in one_line_error(done)
 
@@ -581,6 +582,7 @@ def test_evaluate_on_one_test_song_is_one_line(tiny_ckpt: Path, lmd_lpd5: Path, 
         "data.max_songs=null",
         f"paths.data_dir={tmp_path / 'data'}",
         f"out_dir={tmp_path / 'out'}",
+        f"paths.log_dir={tmp_path}",  # Hydra's run folder
     )
     assert "needs at least 2" in one_line_error(done)
     # training whose end-of-run evaluation could not score its test split stops before it
