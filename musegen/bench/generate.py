@@ -18,7 +18,8 @@ Baselines, measured in the same run:
    piece a call's fixed cost outweighs its arithmetic, so the time of 6 follows these
    counts, which move far less between runs than times do (``call_rows``);
 8. the note of 6 with its draw (the heads and the decoder's rules) compiled by
-   ``torch.compile`` against the same run eagerly, and the compile's time.
+   ``torch.compile`` against the same run eagerly, with the compile's time and the graphs
+   the draw is split into (``compiled_rows``).
 The networks are untrained ``NoteNet``s: speed does not depend on the weights.
 """
 
@@ -65,6 +66,11 @@ PARTS = (
 )
 """Each part of the note as ``experiment=lakh`` draws it, on its own: the network's
 ``_five_track_net`` arguments and the picker's rules (``cost_rows``)."""
+NETWORK_NOW = "velocity read out, sounding keys; every field drawn plainly"
+NOTE_NOW = (
+    "velocity read out, sounding keys, drum hits, no key restarts, clashes, the piece's own music"
+)
+"""The rows' names of the note's network alone and of the whole note (timed and counted)."""
 
 
 def _net() -> NoteNet:
@@ -284,7 +290,7 @@ def note_rows(repeats: int) -> list[Row]:
                 "note drawn now, without the decoder's rules",
                 "notes/s",
                 net,
-                "velocity read out, sounding keys; every field drawn plainly",
+                NETWORK_NOW,
                 base,
                 "four fields, drawn plainly",
                 higher_is_better=True,
@@ -296,8 +302,7 @@ def note_rows(repeats: int) -> list[Row]:
                 f"generation, five tracks, 800k parameters, batch {batch}: the note drawn now",
                 "notes/s",
                 ours,
-                "velocity read out, sounding keys, drum hits, no key restarts, clashes, "
-                "the piece's own music",
+                NOTE_NOW,
                 base,
                 "four fields, drawn plainly",
                 higher_is_better=True,
@@ -410,15 +415,7 @@ def call_rows() -> list[Row]:
     plain = _five_track_net("chained")
     now = _five_track_net("chained", velocity=12, sounding=32)
     base = calls_per_note(plain)
-    cases = [
-        ("velocity read out, sounding keys; every field drawn plainly", now, ()),
-        (
-            "velocity read out, sounding keys, drum hits, no key restarts, clashes, the "
-            "piece's own music",
-            now,
-            RULES,
-        ),
-    ]
+    cases = [(NETWORK_NOW, now, ()), (NOTE_NOW, now, RULES)]
     for label, net_args, rules in PARTS:
         cases.append((label, _five_track_net("chained", **net_args) if net_args else plain, rules))
     rows = []
